@@ -1,0 +1,93 @@
+/**
+ * The logging interface that the provider, the channel and the registries log through, and a
+ * small console implementation used when no logger is given.
+ *
+ * @module
+ */
+
+/** Level names, following the usual Deno (std/log) convention. */
+export type LevelName = "NOTSET" | "DEBUG" | "INFO" | "WARN" | "ERROR" | "CRITICAL";
+
+/** Level numbers, as in std/log: NOTSET 0, DEBUG 10, INFO 20, WARN 30, ERROR 40, CRITICAL 50. */
+export const LogLevels: Readonly<Record<LevelName, number>> = {
+  NOTSET: 0,
+  DEBUG: 10,
+  INFO: 20,
+  WARN: 30,
+  ERROR: 40,
+  CRITICAL: 50,
+};
+
+/** Structured fields attached to a log line. */
+export type LogFields = Record<string, unknown>;
+
+/**
+ * What the toolkit needs from a logger. {@linkcode AsyncLogger} implements it; so can any
+ * object with these five methods.
+ */
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+  critical(msg: string, fields?: LogFields): void;
+}
+
+/** Formats fields as ` key=value` pairs, JSON-quoting strings with spaces. */
+export function formatFields(fields: LogFields | undefined): string {
+  if (fields === undefined) return "";
+  let out = "";
+  for (const key in fields) {
+    const v = fields[key];
+    let s: string;
+    if (typeof v === "string") s = /[\s"=]/.test(v) || v === "" ? JSON.stringify(v) : v;
+    else if (v instanceof Error) s = JSON.stringify(v.message);
+    else if (typeof v === "bigint") s = v.toString();
+    else s = JSON.stringify(v) ?? String(v);
+    out += ` ${key}=${s}`;
+  }
+  return out;
+}
+
+/**
+ * A synchronous logger that writes lines at or above `level` to stderr. The default logger of
+ * the provider and channel (level WARN), so errors are never silent.
+ *
+ * @example
+ * ```ts
+ * import { ConsoleLogger } from "./logger.ts";
+ * const log = new ConsoleLogger("ERROR");
+ * log.warn("not printed"); // below ERROR
+ * ```
+ */
+export class ConsoleLogger implements Logger {
+  #threshold: number;
+  /** Creates a logger that prints lines at `level` and above. */
+  constructor(level: LevelName = "WARN") {
+    this.#threshold = LogLevels[level];
+  }
+  #log(level: LevelName, msg: string, fields?: LogFields): void {
+    if (LogLevels[level] < this.#threshold) return;
+    console.error(`${new Date().toISOString()} ${level} ${msg}${formatFields(fields)}`);
+  }
+  /** Logs at DEBUG. */
+  debug(msg: string, fields?: LogFields): void {
+    this.#log("DEBUG", msg, fields);
+  }
+  /** Logs at INFO. */
+  info(msg: string, fields?: LogFields): void {
+    this.#log("INFO", msg, fields);
+  }
+  /** Logs at WARN. */
+  warn(msg: string, fields?: LogFields): void {
+    this.#log("WARN", msg, fields);
+  }
+  /** Logs at ERROR. */
+  error(msg: string, fields?: LogFields): void {
+    this.#log("ERROR", msg, fields);
+  }
+  /** Logs at CRITICAL. */
+  critical(msg: string, fields?: LogFields): void {
+    this.#log("CRITICAL", msg, fields);
+  }
+}
