@@ -11,6 +11,9 @@ import {
   zookeeperConnect,
 } from "../src/config.ts";
 
+/** The repository root, so the example files are found from any working directory. */
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
+
 /** The sample file of the original C++ mprpc, comments and all. */
 const ORIGINAL = [
   "# rpc节点的ip地址",
@@ -333,6 +336,7 @@ Deno.test("resolveConfig: -i loads the file, env overrides file, flags override 
 Deno.test("an empty MPRPC_ZOOKEEPERIP turns off the ZooKeeper the file configured", async () => {
   const r = await resolveConfig({
     args: ["-i", "examples/user/test.conf"],
+    cwd: ROOT,
     env: { MPRPC_ZOOKEEPERIP: "" },
   });
   assert.equal(zookeeperConnect(r.config), undefined);
@@ -340,8 +344,8 @@ Deno.test("an empty MPRPC_ZOOKEEPERIP turns off the ZooKeeper the file configure
 });
 
 Deno.test("loadConfig reads the example files; a missing file's error names the path", async () => {
-  const user = await loadConfig("examples/user/test.conf");
-  const friend = await loadConfig("examples/friend/test.conf");
+  const user = await loadConfig(`${ROOT}/examples/user/test.conf`);
+  const friend = await loadConfig(`${ROOT}/examples/friend/test.conf`);
   assert.equal(user.rpcServerPort, 8000);
   assert.equal(friend.rpcServerPort, 8001);
   assert.equal(zookeeperConnect(friend), "127.0.0.1:2181");
