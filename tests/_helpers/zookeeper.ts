@@ -1,0 +1,422 @@
+/**
+ * Starts a real, throw-away ZooKeeper server for tests and scripts (in the style of nats.deno's
+ * test launcher): a temp dir with `zoo.cfg` and a data dir, a free loopback port, the admin
+ * server off and every four-letter word allowed.
+ *
+ * The server comes from, in this order: Docker's `zookeeper` image when a Docker *engine*
+ * answers (`docker info` succeeds); `$ZOOKEEPER_HOME` (an Apache tarball); Debian's package
+ * (`/usr/share/java/zookeeper.jar`); a `zkServer.sh` found on `PATH`. Set
+ * `MPRPC_ZK_BACKEND=local` or `=docker` to force one. `apt-get install zookeeper` (or
+ * `scripts/install_zookeeper.sh`) provides the second-best and most common one.
+ *
+ * @module
+ */
+
+/** Options of {@linkcode startZooKeeper}. */
+export interface ZooKeeperServerOptions {
+  /** ZooKeeper's tick in ms; session timeouts are clamped to 2..20 ticks by default. Default 500. */
+  tickTime?: number;
+  /** Smallest session timeout the server grants, ms. Default `2 * tickTime`. */
+  minSessionTimeout?: number;
+  /** Largest session timeout the server grants, ms. Default `20 * tickTime`. */
+  maxSessionTimeout?: number;
+  /** Loopback port to listen on; default a free one. */
+  port?: number;
+  /** How long to wait for the server to answer `srvr`, ms. Default 30000. */
+  startTimeoutMs?: number;
+}
+
+/** A running test server; see {@linkcode startZooKeeper}. */
+export interface ZooKeeperServer {
+  /** Connect string for clients, `"127.0.0.1:<port>"`. */
+  readonly connect: string;
+  /** The loopback port. */
+  readonly port: number;
+  /** The temp dir holding `zoo.cfg`, `data/` and the server's log. */
+  readonly dir: string;
+  /** `"docker"` or `"local"`. */
+  readonly backend: "docker" | "local";
+  /** Whether the server process is up (not stopped, killed or crashed). */
+  readonly running: boolean;
+  /**
+   * Stops the server (SIGTERM), if it runs, and starts it again on the same port with the same
+   * data, resolving once it serves. Sessions survive when the downtime is shorter than their
+   * timeout. Also brings back a server taken down by {@linkcode ZooKeeperServer.kill} or
+   * {@linkcode ZooKeeperServer.halt}.
+   */
+  restart(): Promise<void>;
+  /** Stops the server gracefully (SIGTERM) but keeps its data, so `restart()` resumes it. */
+  halt(): Promise<void>;
+  /** Kills the server at once (SIGKILL, a crash); its data is kept so `restart()` works. */
+  kill(): Promise<void>;
+  /** Freezes the server (SIGSTOP): clients keep their TCP connections but get no answers. */
+  pause(): Promise<void>;
+  /** Thaws a server frozen by {@linkcode ZooKeeperServer.pause} (SIGCONT). */
+  resume(): Promise<void>;
+  /** The tail of the server's log (last `lines` lines), for error messages. */
+  logTail(lines?: number): Promise<string>;
+  /** Stops the server for good and deletes the temp dir. Idempotent. */
+  stop(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const DEBIAN_JAR = "/usr/share/java/zookeeper.jar";
+const INSTALL_HINT = "No ZooKeeper found. Install one with `sudo apt-get install -y zookeeper` " +
+  "(or run scripts/install_zookeeper.sh), or set ZOOKEEPER_HOME to an Apache ZooKeeper " +
+  "release, or put zkServer.sh on PATH, or start a Docker engine (image `zookeeper`).";
+
+/** How a server process is started, found once per process. */
+type Backend =
+  | { kind: "docker" }
+  | { kind: "java"; classpath: string }
+  | { kind: "script"; script: string };
+
+let backendPromise: Promise<Backend | undefined> | undefined;
+
+/**
+ * Whether {@linkcode startZooKeeper} can start a server here (Docker engine or a local install).
+ *
+ * @example Skipping tests where ZooKeeper is missing
+ * ```ts
+ * import { zkAvailable } from "./zookeeper.ts";
+ * Deno.test({ name: "needs ZooKeeper", ignore: !(await zkAvailable()), fn() {} });
+ * ```
+ */
+export async function zkAvailable(): Promise<boolean> {
+  return (await findBackend()) !== undefined;
+}
+
+/**
+ * Starts a ZooKeeper server on a free loopback port and waits until it serves.
+ *
+ * @throws {Error} saying how to install ZooKeeper when none can be found, or with the tail of
+ *   the server's log when it exits early or does not answer within `startTimeoutMs`.
+ *
+ * @example A server for one test
+ * ```ts
+ * import { startZooKeeper } from "./zookeeper.ts";
+ * await using zk = await startZooKeeper({ tickTime: 200 });
+ * console.log(zk.connect); // 127.0.0.1:<port>
+ * ```
+ */
+export async function startZooKeeper(opts: ZooKeeperServerOptions = {}): Promise<ZooKeeperServer> {
+  const backend = await findBackend();
+  if (!backend) throw new Error(INSTALL_HINT);
+  const tickTime = opts.tickTime ?? 500;
+  const port = opts.port ?? freePort();
+  const dir = await Deno.makeTempDir({ prefix: "mprpc_zk_" });
+  const docker = backend.kind === "docker";
+  const cfg = [
+    `tickTime=${tickTime}`,
+    `dataDir=${docker ? "/data" : `${dir}/data`}`,
+    `clientPort=${docker ? 2181 : port}`,
+    ...(docker ? [] : ["clientPortAddress=127.0.0.1"]),
+    `minSessionTimeout=${opts.minSessionTimeout ?? 2 * tickTime}`,
+    `maxSessionTimeout=${opts.maxSessionTimeout ?? 20 * tickTime}`,
+    "admin.enableServer=false",
+    "4lw.commands.whitelist=*",
+    "forceSync=no",
+    "maxClientCnxns=0",
+    "",
+  ].join("\n");
+  await Deno.mkdir(`${dir}/data`);
+  await Deno.writeTextFile(`${dir}/zoo.cfg`, cfg);
+  const server = new LaunchedServer(backend, dir, port, opts.startTimeoutMs ?? 30_000);
+  try {
+    await server.start(true);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return server;
+}
+
+class LaunchedServer implements ZooKeeperServer {
+  readonly connect: string;
+  readonly backend: "docker" | "local";
+  #child: Deno.ChildProcess | undefined;
+  #pumps: Promise<unknown>[] = [];
+  #container: string;
+  #stopped: Promise<void> | undefined;
+
+  constructor(
+    readonly spec: Backend,
+    readonly dir: string,
+    readonly port: number,
+    readonly startTimeoutMs: number,
+  ) {
+    this.connect = `127.0.0.1:${port}`;
+    this.backend = spec.kind === "docker" ? "docker" : "local";
+    this.#container = `mprpc-zk-${port}-${crypto.randomUUID().slice(0, 8)}`;
+  }
+
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+
+  async start(first: boolean): Promise<void> {
+    if (this.#stopped) throw new Error(`ZooKeeper on ${this.connect} was stopped for good`);
+    const { cmd, args } = this.#command(first);
+    const child = new Deno.Command(cmd, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { SERVER_JVMFLAGS: jvmFlags().join(" "), ZOO_LOG_DIR: this.dir },
+    }).spawn();
+    this.#child = child;
+    const out = await Deno.open(`${this.dir}/server.log`, { append: true, create: true });
+    const err = await Deno.open(`${this.dir}/server.err.log`, { append: true, create: true });
+    this.#pumps = [
+      child.stdout.pipeTo(out.writable).catch(() => {}),
+      child.stderr.pipeTo(err.writable).catch(() => {}),
+    ];
+    const exited = child.status.then((s) => s);
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      const ready = await Promise.race([probe(this.port).then((ok) => ({ ok })), exited]);
+      if ("ok" in ready) {
+        if (ready.ok) return;
+      } else {
+        await this.#reap();
+        throw new Error(
+          `ZooKeeper (${this.backend}) exited early with code ${ready.code} before serving on ` +
+            `${this.connect}; log tail:\n${await this.logTail()}`,
+        );
+      }
+      if (Date.now() > deadline) {
+        await this.#terminate("SIGKILL");
+        throw new Error(
+          `ZooKeeper (${this.backend}) did not serve on ${this.connect} within ` +
+            `${this.startTimeoutMs} ms; log tail:\n${await this.logTail()}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  #command(first: boolean): { cmd: string; args: string[] } {
+    const cfg = `${this.dir}/zoo.cfg`;
+    switch (this.spec.kind) {
+      case "docker":
+        return first
+          ? {
+            cmd: "docker",
+            args: [
+              "run",
+              "--name",
+              this.#container,
+              "-p",
+              `127.0.0.1:${this.port}:2181`,
+              "-v",
+              `${cfg}:/conf/zoo.cfg:ro`,
+              "-e",
+              `JVMFLAGS=${jvmFlags().join(" ")}`,
+              "zookeeper",
+            ],
+          }
+          : { cmd: "docker", args: ["start", "-a", this.#container] };
+      case "java":
+        return {
+          cmd: "java",
+          args: [
+            ...jvmFlags(),
+            "-cp",
+            this.spec.classpath,
+            "org.apache.zookeeper.server.ZooKeeperServerMain",
+            cfg,
+          ],
+        };
+      case "script":
+        return { cmd: this.spec.script, args: ["start-foreground", cfg] };
+    }
+  }
+
+  async restart(): Promise<void> {
+    if (this.#child) await this.#terminate("SIGTERM");
+    await this.start(false);
+  }
+
+  halt(): Promise<void> {
+    return this.#terminate("SIGTERM");
+  }
+
+  kill(): Promise<void> {
+    return this.#terminate("SIGKILL");
+  }
+
+  async pause(): Promise<void> {
+    if (this.spec.kind === "docker") await run("docker", ["pause", this.#container]);
+    else this.#child?.kill("SIGSTOP");
+  }
+
+  async resume(): Promise<void> {
+    if (this.spec.kind === "docker") await run("docker", ["unpause", this.#container]);
+    else this.#child?.kill("SIGCONT");
+  }
+
+  async logTail(lines = 30): Promise<string> {
+    let text = "";
+    for (const name of ["server.log", "server.err.log"]) {
+      try {
+        text += await Deno.readTextFile(`${this.dir}/${name}`);
+      } catch { /* not written yet */ }
+    }
+    return text.trimEnd().split("\n").slice(-lines).join("\n");
+  }
+
+  stop(): Promise<void> {
+    return this.#stopped ??= (async () => {
+      await this.#terminate("SIGTERM");
+      if (this.spec.kind === "docker") await run("docker", ["rm", "-fv", this.#container]);
+      await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    })();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  async #terminate(signal: "SIGTERM" | "SIGKILL"): Promise<void> {
+    const child = this.#child;
+    if (!child) return;
+    if (this.spec.kind === "docker") {
+      await run(
+        "docker",
+        signal === "SIGKILL" ? ["kill", this.#container] : [
+          "stop",
+          "-t",
+          "5",
+          this.#container,
+        ],
+      );
+    } else {
+      try {
+        child.kill("SIGCONT"); // a paused JVM cannot handle SIGTERM
+        child.kill(signal);
+      } catch { /* already exited */ }
+    }
+    // A JVM that ignores SIGTERM for 5 s gets SIGKILL.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* exited meanwhile */ }
+        resolve();
+      }, 5000);
+    });
+    await Promise.race([child.status, forced]);
+    clearTimeout(timer);
+    await this.#reap();
+  }
+
+  /** Awaits the exited process and its output pumps. */
+  async #reap(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (!child) return;
+    await child.status;
+    await Promise.all(this.#pumps);
+    this.#pumps = [];
+  }
+}
+
+/** Asks the server `srvr`; true once it answers as a serving ZooKeeper. */
+async function probe(port: number): Promise<boolean> {
+  let conn: Deno.TcpConn | undefined;
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(new TextEncoder().encode("srvr"));
+    let text = "";
+    const buf = new Uint8Array(4096);
+    const decoder = new TextDecoder();
+    for (;;) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += decoder.decode(buf.subarray(0, n), { stream: true });
+    }
+    return text.includes("Zookeeper version") && text.includes("Mode:");
+  } catch {
+    return false;
+  } finally {
+    try {
+      conn?.close();
+    } catch { /* already closed by the peer */ }
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function jvmFlags(): string[] {
+  return [
+    "-Xms32m",
+    "-Xmx256m",
+    "-XX:TieredStopAtLevel=1",
+    "-XX:+UseSerialGC",
+    "-Djava.net.preferIPv4Stack=true",
+    "-Dzookeeper.admin.enableServer=false",
+    "-Dzookeeper.jmx.log4j.disable=true",
+    "-Dzookeeper.snapshot.trust.empty=true",
+    "-Dorg.slf4j.simpleLogger.showDateTime=true",
+    "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
+  ];
+}
+
+/** Runs a command to completion; true when it exits 0. Output is discarded. */
+async function run(cmd: string, args: string[]): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" })
+      .output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+function findBackend(): Promise<Backend | undefined> {
+  return backendPromise ??= (async (): Promise<Backend | undefined> => {
+    const forced = Deno.env.get("MPRPC_ZK_BACKEND");
+    if (forced !== "local" && await run("docker", ["info"])) {
+      if (
+        await run("docker", ["image", "inspect", "zookeeper"]) ||
+        await run("docker", ["pull", "zookeeper"])
+      ) return { kind: "docker" };
+    }
+    if (forced === "docker") return undefined;
+    const hasJava = await run("java", ["-version"]);
+    const home = Deno.env.get("ZOOKEEPER_HOME");
+    if (hasJava && home && await exists(home)) {
+      return { kind: "java", classpath: [`${home}/lib/*`, `${home}/*`, `${home}/conf`].join(":") };
+    }
+    if (hasJava && await exists(DEBIAN_JAR)) {
+      // The jar's manifest Class-Path names its dependencies (jute, netty, slf4j-api, ...);
+      // slf4j-simple is added so the server logs (to stderr, i.e. our log file).
+      const cp = [DEBIAN_JAR];
+      for (const extra of ["/usr/share/java/slf4j-simple.jar", "/etc/zookeeper/conf"]) {
+        if (await exists(extra)) cp.push(extra);
+      }
+      return { kind: "java", classpath: cp.join(":") };
+    }
+    for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+      if (dir && await exists(`${dir}/zkServer.sh`)) {
+        return { kind: "script", script: `${dir}/zkServer.sh` };
+      }
+    }
+    return undefined;
+  })();
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
