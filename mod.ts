@@ -1,0 +1,86 @@
+/**
+ * mprpc: Deno-native RPC over protobuf and TCP, with ZooKeeper service discovery.
+ *
+ * Providers serve protobuf services (loaded from `.proto` files at run time, no build step) over
+ * a framed, multiplexed TCP protocol and announce themselves in a registry; callers call them
+ * through stubs as if they were local functions.
+ *
+ * @example A provider and a caller in one program
+ * ```ts
+ * import { parseProto, RpcChannel, RpcProvider } from "./mod.ts";
+ *
+ * const root = parseProto(`syntax = "proto3"; package demo;
+ *   message Hello { string name = 1; }
+ *   message Greeting { string text = 1; }
+ *   service Greeter { rpc Greet(Hello) returns (Greeting); }`);
+ * const service = root.lookupService("demo.Greeter");
+ *
+ * const provider = new RpcProvider({ host: "127.0.0.1", port: 0 });
+ * provider.notifyService(service, { Greet: (req) => ({ text: `hello ${req.name}` }) });
+ * await provider.start();
+ *
+ * const channel = new RpcChannel({ address: provider.address });
+ * const greeter = channel.stub(service);
+ * const reply = await greeter.Greet!({ name: "deno" });
+ * if (reply.text !== "hello deno") throw new Error(reply.text);
+ *
+ * await channel.close();
+ * await provider.close();
+ * ```
+ *
+ * @module
+ */
+
+export { Code, codeName, RpcError, type RpcErrorOptions } from "./src/errors.ts";
+export { loadProto, parseProto, ProtoError, type Root } from "./src/schema/load_proto.ts";
+export { type Message, serviceName } from "./src/schema/method_descriptor.ts";
+export {
+  type CloseOptions,
+  RpcProvider,
+  type RpcProviderOptions,
+} from "./src/server/rpc_provider.ts";
+export type { Handler } from "./src/server/server_connection.ts";
+export { CallContext, type PeerAddress } from "./src/server/call_context.ts";
+export { RpcChannel, type RpcChannelOptions } from "./src/client/rpc_channel.ts";
+export type { CallOptions, Stub, StubMethod } from "./src/client/call_options.ts";
+export { RpcController } from "./src/client/rpc_controller.ts";
+export {
+  type Balancer,
+  type BalancerName,
+  type Candidate,
+  createBalancer,
+} from "./src/client/balancer.ts";
+export type { TlsClientOptions, TlsServerOptions } from "./src/transport/listen.ts";
+export {
+  type Endpoint,
+  endpointKey,
+  parseEndpoint,
+  type Registry,
+  type RegistryWatch,
+  type ServiceRegistration,
+} from "./src/registry/registry.ts";
+export { StaticRegistry } from "./src/registry/static_registry.ts";
+export {
+  ConsoleLogger,
+  type LevelName,
+  type LogFields,
+  type Logger,
+  LogLevels,
+} from "./src/log/logger.ts";
+export {
+  AsyncLogger,
+  type AsyncLoggerOptions,
+  type OverflowPolicy,
+} from "./src/log/async_logger.ts";
+export { AsyncLoggerHandler, type StdLogRecord } from "./src/log/std_handler.ts";
+export {
+  ConfigError,
+  DEFAULT_CONFIG,
+  loadConfig,
+  type MprpcConfig,
+  parseArgs,
+  parseConfig,
+  resolveConfig,
+  type ResolvedConfig,
+  zookeeperConnect,
+} from "./src/config.ts";

@@ -1,0 +1,36 @@
+/**
+ * Per-call options and the shape of generated stubs.
+ *
+ * @module
+ */
+import type { Message } from "../schema/method_descriptor.ts";
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Deadline relative to now; overrides the channel's `timeoutMs`. `0` = no deadline. */
+  timeoutMs?: number;
+  /** Aborting it cancels the call: it rejects with `CANCELLED` and the provider is told. */
+  signal?: AbortSignal;
+  /** Request metadata (headers), e.g. an auth token; the handler reads `ctx.metadata`. */
+  metadata?: Record<string, string>;
+  /**
+   * Extra attempts after an `UNAVAILABLE` failure, on another provider when there is one, within
+   * the deadline. Only for idempotent methods. Default 0.
+   */
+  retries?: number;
+  /** Key for the `consistent_hash` balancer (default: the channel's `hashKey`). */
+  hashKey?: string;
+}
+
+/** One stub method: `(request, options?) => Promise<response>`. */
+export type StubMethod<Req = Message, Res = Message> = (
+  request?: Req,
+  options?: CallOptions,
+) => Promise<Res>;
+
+/**
+ * A stub: one async function per RPC, under the name as written in the `.proto` (`Login`) and
+ * its lowerCamelCase alias (`login`). Pass your own interface as type argument of
+ * `channel.stub<T>()` for typed requests and responses.
+ */
+export type Stub = Record<string, StubMethod>;

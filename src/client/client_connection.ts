@@ -1,0 +1,333 @@
+/**
+ * The caller side of one multiplexed connection to a provider: call ids, pending calls,
+ * deadlines, cancellation, GOAWAY and liveness pings.
+ *
+ * @module
+ */
+import { Code, RpcError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import { FramedConnection } from "../transport/framed_connection.ts";
+import { connect, type TlsClientOptions } from "../transport/listen.ts";
+import type { DeadlineWheel, Expirable } from "../util/deadline_wheel.ts";
+import { FrameError } from "../wire/frame.ts";
+import { Kind, type RpcMeta } from "../wire/meta.ts";
+
+/**
+ * Decodes a response payload. When `hasBytes` is true the result may alias the payload, so a
+ * payload that is a view into the reused read buffer makes the connection retain that buffer.
+ */
+export interface ResponseDecoder {
+  readonly hasBytes: boolean;
+  decode(payload: Uint8Array): unknown;
+}
+
+/** Options of {@linkcode ClientConnection}. */
+export interface ClientConnectionOptions {
+  host: string;
+  port: number;
+  maxMessageBytes: number;
+  wheel: DeadlineWheel;
+  logger: Logger;
+  tls?: TlsClientOptions | undefined;
+  connectTimeoutMs: number;
+  /** Called once when the connection stops taking new calls (closed or told to go away). */
+  onGone: (conn: ClientConnection) => void;
+  /** Called once when the connection has fully closed. */
+  onClosed: (conn: ClientConnection) => void;
+}
+
+class PendingCall implements Expirable {
+  deadline = 0;
+  wheelSlot: number | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  constructor(
+    readonly conn: ClientConnection,
+    readonly id: number,
+    readonly decode: ResponseDecoder,
+    readonly resolve: (v: unknown) => void,
+    readonly reject: (e: RpcError) => void,
+  ) {}
+  expire(): void {
+    this.conn.fail(this, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"), true);
+  }
+}
+
+/** One connection to a provider, shared by every call to it. */
+export class ClientConnection {
+  readonly host: string;
+  readonly port: number;
+  #o: ClientConnectionOptions;
+  #fc: FramedConnection | undefined;
+  #pending = new Map<number, PendingCall>();
+  #nextId = 1;
+  #ready: Promise<void> | undefined;
+  #closed = false;
+  #gone = false;
+  #draining = false;
+  #closeReason: RpcError | undefined;
+  #pingSentAt = 0;
+  #closedPromise: Promise<void> | undefined;
+  /** Bytes of requests written since the connection opened (0 means nothing reached the wire). */
+  sentCalls = 0;
+
+  /** Creates a connection; nothing happens until {@linkcode ClientConnection.connect}. */
+  constructor(options: ClientConnectionOptions) {
+    this.#o = options;
+    this.host = options.host;
+    this.port = options.port;
+  }
+
+  /** Calls waiting for a response. */
+  get inflight(): number {
+    return this.#pending.size;
+  }
+
+  /** Connected and usable for new calls. */
+  get ready(): boolean {
+    return this.#fc !== undefined && !this.#closed && !this.#draining;
+  }
+
+  /** Closed, or told by the provider to go away. */
+  get gone(): boolean {
+    return this.#closed || this.#draining;
+  }
+
+  /** `Date.now()` of the last frame received. */
+  get lastFrameAt(): number {
+    return this.#fc?.lastFrameAt ?? 0;
+  }
+
+  /** Opens the TCP connection (once); rejects with `UNAVAILABLE` when it cannot. */
+  connect(): Promise<void> {
+    return this.#ready ??= this.#connect();
+  }
+
+  async #connect(): Promise<void> {
+    const { host, port } = this.#o;
+    let conn;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), this.#o.connectTimeoutMs);
+    try {
+      conn = await connect({ host, port, tls: this.#o.tls, signal: ac.signal });
+    } catch (e) {
+      const why = ac.signal.aborted
+        ? `timed out after ${this.#o.connectTimeoutMs} ms`
+        : (e as Error).message;
+      const err = new RpcError(Code.UNAVAILABLE, `cannot connect to ${host}:${port}: ${why}`, {
+        cause: e,
+      });
+      this.#closed = true;
+      this.#goneOnce();
+      this.#o.onClosed(this);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#closed) {
+      conn.close();
+      throw this.#closeReason ?? new RpcError(Code.CANCELLED, "channel closed");
+    }
+    this.#fc = new FramedConnection(conn, {
+      maxMessageBytes: this.#o.maxMessageBytes,
+      onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
+      onClose: (err) => this.#onClose(err),
+    });
+    this.#fc.start();
+    this.#o.logger.debug("connected", { provider: `${host}:${port}` });
+  }
+
+  /**
+   * Sends a request on the (connected) connection and returns the promise of its decoded
+   * response.
+   */
+  call(
+    route: Uint8Array,
+    payload: Uint8Array,
+    decode: ResponseDecoder,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    metadata: Record<string, string> | undefined,
+  ): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const fc = this.#fc;
+      if (fc === undefined || this.#closed) {
+        reject(this.#closeReason ?? new RpcError(Code.UNAVAILABLE, "connection is closed"));
+        return;
+      }
+      let id = this.#nextId;
+      this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
+      while (this.#pending.has(id)) id = this.#nextId++;
+      const p = new PendingCall(this, id, decode, resolve, reject);
+      this.#pending.set(id, p);
+      let timeoutMs = 0;
+      if (deadline > 0) {
+        timeoutMs = Math.max(1, Math.ceil(deadline - Date.now()));
+        p.deadline = deadline;
+        this.#o.wheel.add(p);
+      }
+      if (signal !== undefined) {
+        p.signal = signal;
+        p.onAbort = () =>
+          this.fail(p, new RpcError(Code.CANCELLED, "cancelled by the caller"), true);
+        signal.addEventListener("abort", p.onAbort, { once: true });
+      }
+      this.sentCalls++;
+      fc.send({ kind: Kind.REQUEST, callId: id, route, timeoutMs, metadata }, payload);
+    });
+  }
+
+  /** Fails one pending call with `err`; with `notify`, tells the provider to stop it. */
+  fail(p: PendingCall, err: RpcError, notify: boolean): void {
+    if (this.#pending.get(p.id) !== p) return;
+    this.#settle(p);
+    if (notify) this.#fc?.send({ kind: Kind.CANCEL, callId: p.id });
+    p.reject(err);
+    this.#maybeFinishDrain();
+  }
+
+  /** Sends a PING when nothing was heard for `idleMs`; closes when a PING went unanswered. */
+  keepalive(now: number, idleMs: number, timeoutMs: number): void {
+    const fc = this.#fc;
+    if (fc === undefined || this.#closed) return;
+    if (this.#pingSentAt > 0) {
+      if (fc.lastFrameAt >= this.#pingSentAt) this.#pingSentAt = 0;
+      else if (now - this.#pingSentAt >= timeoutMs) {
+        this.#o.logger.warn("provider not answering pings, closing connection", {
+          provider: `${this.host}:${this.port}`,
+          silentMs: now - fc.lastFrameAt,
+        });
+        this.#closeWith(
+          new RpcError(
+            Code.UNAVAILABLE,
+            `provider ${this.host}:${this.port} did not answer a ping within ${timeoutMs} ms`,
+          ),
+        );
+        return;
+      }
+    }
+    if (this.#pingSentAt === 0 && now - fc.lastFrameAt >= idleMs) {
+      this.#pingSentAt = now;
+      fc.send({ kind: Kind.PING, callId: 0 });
+    }
+  }
+
+  /** Takes no new calls; closes once the calls in flight have finished. */
+  retire(): void {
+    this.#draining = true;
+    this.#goneOnce();
+    this.#maybeFinishDrain();
+  }
+
+  /** Fails every pending call with `reason` and closes. Idempotent. */
+  async close(reason?: RpcError): Promise<void> {
+    this.#closeWith(reason ?? new RpcError(Code.CANCELLED, "channel closed"));
+    await this.#closedPromise;
+  }
+
+  #closeWith(reason: RpcError): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    this.#failAll(reason);
+    this.#goneOnce();
+    const done = this.#fc?.close() ?? Promise.resolve();
+    this.#closedPromise = done.then(() => this.#o.onClosed(this));
+  }
+
+  /** Resolves once the connection has fully closed (after it was closed). */
+  get closedPromise(): Promise<void> {
+    return this.#closedPromise ?? Promise.resolve();
+  }
+
+  #settle(p: PendingCall): void {
+    this.#pending.delete(p.id);
+    if (p.wheelSlot !== undefined) this.#o.wheel.remove(p);
+    if (p.onAbort !== undefined) p.signal!.removeEventListener("abort", p.onAbort);
+  }
+
+  #failAll(err: RpcError): void {
+    const all = [...this.#pending.values()];
+    for (const p of all) {
+      this.#settle(p);
+      p.reject(err);
+    }
+  }
+
+  #onFrame(meta: RpcMeta, payload: Uint8Array, owned: boolean): void {
+    switch (meta.kind) {
+      case Kind.RESPONSE: {
+        const p = this.#pending.get(meta.callId);
+        if (p === undefined) return; // cancelled or timed out: a late answer is dropped
+        this.#settle(p);
+        if (meta.status !== 0) {
+          p.reject(
+            new RpcError(meta.status, meta.errorMessage, { metadata: meta.metadata ?? {} }),
+          );
+        } else {
+          let value;
+          try {
+            value = p.decode.decode(payload);
+          } catch (e) {
+            p.reject(
+              new RpcError(Code.INTERNAL, `cannot decode response: ${(e as Error).message}`),
+            );
+            break;
+          }
+          if (!owned && p.decode.hasBytes) this.#fc!.retainReadBuffer();
+          p.resolve(value);
+        }
+        break;
+      }
+      case Kind.PING:
+        this.#fc!.send({ kind: Kind.PONG, callId: meta.callId });
+        return;
+      case Kind.PONG:
+        return;
+      case Kind.GOAWAY: {
+        this.#draining = true;
+        if (meta.status !== 0) {
+          this.#failAll(new RpcError(meta.status, meta.errorMessage));
+        }
+        this.#o.logger.info("provider going away", {
+          provider: `${this.host}:${this.port}`,
+          status: meta.status,
+        });
+        this.#goneOnce();
+        break;
+      }
+      default:
+        throw new FrameError(
+          "BAD_META",
+          `unexpected frame kind ${meta.kind} from a provider (call id ${meta.callId})`,
+        );
+    }
+    this.#maybeFinishDrain();
+  }
+
+  #maybeFinishDrain(): void {
+    if (this.#draining && this.#pending.size === 0 && !this.#closed) {
+      this.#closeWith(new RpcError(Code.UNAVAILABLE, "provider went away"));
+    }
+  }
+
+  #onClose(err: unknown): void {
+    const where = `${this.host}:${this.port}`;
+    if (err instanceof FrameError) {
+      this.#o.logger.warn("closing connection: protocol error", {
+        provider: where,
+        error: err.message,
+      });
+    }
+    const reason = err instanceof FrameError
+      ? new RpcError(Code.INTERNAL, `protocol error from ${where}: ${err.message}`)
+      : new RpcError(Code.UNAVAILABLE, `connection to ${where} closed`, { cause: err });
+    this.#closeWith(reason);
+  }
+
+  #goneOnce(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#o.onGone(this);
+  }
+}

@@ -1,0 +1,557 @@
+/**
+ * The caller side: a channel finds providers through a registry (or a fixed address), keeps one
+ * multiplexed connection per provider, balances calls, and fails over.
+ *
+ * @module
+ */
+import { protobuf } from "../deps.ts";
+import { Code, RpcError } from "../errors.ts";
+import { ConsoleLogger, type Logger } from "../log/logger.ts";
+import {
+  type Endpoint,
+  endpointKey,
+  parseEndpoint,
+  type Registry,
+  type RegistryWatch,
+} from "../registry/registry.ts";
+import {
+  describeMethod,
+  describeService,
+  type Message,
+  type MethodDescriptor,
+  serviceName,
+} from "../schema/method_descriptor.ts";
+import type { TlsClientOptions } from "../transport/listen.ts";
+import { DeadlineWheel } from "../util/deadline_wheel.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
+import { type Balancer, type BalancerName, type Candidate, createBalancer } from "./balancer.ts";
+import type { CallOptions, Stub } from "./call_options.ts";
+import { ClientConnection, type ResponseDecoder } from "./client_connection.ts";
+import { RpcController } from "./rpc_controller.ts";
+
+/** Options of {@linkcode RpcChannel}. */
+export interface RpcChannelOptions {
+  /** Where to find providers. Either this or `address`. */
+  registry?: Registry;
+  /** A fixed provider (`"host:port"`) for every service, instead of a registry. */
+  address?: string | { host: string; port: number };
+  /** Default deadline of each call, ms; default 30000; `0` = none. */
+  timeoutMs?: number;
+  /** Largest response body accepted; default 4 MiB. */
+  maxMessageBytes?: number;
+  /** Where to log; default: WARN and above to stderr. */
+  logger?: Logger;
+  /** `round_robin` (default), `random`, `least_inflight`, `consistent_hash`, or your own. */
+  loadBalancer?: BalancerName | Balancer;
+  /** Key for `consistent_hash` when a call gives none: a metadata key, or a function. */
+  hashKey?: string | ((service: string, method: string, request: unknown) => string | undefined);
+  /** TCP connect timeout, ms; default 3000 (never beyond the call's deadline). */
+  connectTimeoutMs?: number;
+  /** Ping a connection after this long without hearing from it, ms; default 10000; 0 = off. */
+  keepaliveMs?: number;
+  /** Close a connection whose ping is unanswered this long, ms; default 5000. */
+  keepaliveTimeoutMs?: number;
+  /** Connect over TLS. */
+  tls?: TlsClientOptions;
+}
+
+const EMPTY: CallOptions = {};
+const MAX_BACKOFF_MS = 10_000;
+
+class EndpointState implements Candidate {
+  readonly key: string;
+  weight: number;
+  conn: ClientConnection | undefined;
+  downUntil = 0;
+  failures = 0;
+  users = 0;
+  constructor(readonly host: string, readonly port: number, weight: number) {
+    this.key = endpointKey({ host, port });
+    this.weight = weight;
+  }
+  get inflight(): number {
+    return this.conn?.inflight ?? 0;
+  }
+}
+
+class ServiceState {
+  endpoints: EndpointState[] = [];
+  resolving: Promise<void> | undefined;
+  ready = false;
+  watch: RegistryWatch | undefined;
+  healthy: EndpointState[] = [];
+  healthyUntil = 0;
+  healthyEpoch = -1;
+  constructor(readonly name: string) {}
+}
+
+/**
+ * Calls services on providers.
+ *
+ * @example Calling UserServiceRpc.Login
+ * ```ts ignore
+ * import { loadProto, RpcChannel } from "./mod.ts";
+ * const root = await loadProto("examples/user/user.proto");
+ * const channel = new RpcChannel({ address: "127.0.0.1:8000", timeoutMs: 2000 });
+ * const users = channel.stub(root.lookupService("fixbug.UserServiceRpc"));
+ * const res = await users.Login({ name: "zhang san", pwd: "123456" });
+ * console.log(res.success);
+ * await channel.close();
+ * ```
+ */
+export class RpcChannel {
+  #registry: Registry | undefined;
+  #fixed: Endpoint | undefined;
+  #timeoutMs: number;
+  #maxMessageBytes: number;
+  #logger: Logger;
+  #balancer: Balancer;
+  #hashKey: RpcChannelOptions["hashKey"];
+  #connectTimeoutMs: number;
+  #keepaliveMs: number;
+  #keepaliveTimeoutMs: number;
+  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
+  #tls: TlsClientOptions | undefined;
+  #wheel = new DeadlineWheel();
+  #services = new Map<string, ServiceState>();
+  #endpoints = new Map<string, EndpointState>();
+  #stubs = new WeakMap<protobuf.Service, Stub>();
+  #epoch = 0;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #connections = new Set<ClientConnection>();
+
+  /** Creates a channel; it connects lazily, on the first call to each provider. */
+  constructor(options: RpcChannelOptions) {
+    if (!options.registry && !options.address) {
+      throw new TypeError("RpcChannel needs a registry or an address");
+    }
+    this.#registry = options.registry;
+    if (options.address !== undefined) {
+      this.#fixed = typeof options.address === "string"
+        ? parseEndpoint(options.address)
+        : { host: options.address.host, port: options.address.port };
+    }
+    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#logger = options.logger ?? new ConsoleLogger("WARN");
+    this.#balancer = createBalancer(options.loadBalancer ?? "round_robin");
+    this.#hashKey = options.hashKey;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 3000;
+    this.#keepaliveMs = options.keepaliveMs ?? 10_000;
+    this.#keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 5000;
+    this.#tls = options.tls;
+    if (!(this.#timeoutMs >= 0)) {
+      throw new RangeError(`timeoutMs must be >= 0, got ${options.timeoutMs}`);
+    }
+  }
+
+  /**
+   * A stub for `service`: one async method per RPC under its `.proto` name and lowerCamelCase
+   * alias, each `(request, { timeoutMs?, signal?, metadata?, retries? }) => Promise<response>`.
+   */
+  stub<T = Stub>(service: protobuf.Service): T {
+    let stub = this.#stubs.get(service);
+    if (stub === undefined) {
+      stub = {};
+      for (const desc of describeService(service)) {
+        const fn = (request?: Message, options?: CallOptions) =>
+          this.#invoke(desc, request, options ?? EMPTY) as Promise<Message>;
+        stub[desc.name] = fn;
+        if (!(desc.camelName in stub)) stub[desc.camelName] = fn;
+      }
+      Object.freeze(stub);
+      this.#stubs.set(service, stub);
+    }
+    return stub as T;
+  }
+
+  /**
+   * The original's `CallMethod`: calls `method` and resolves with the response, or with
+   * `undefined` after marking `controller` failed (it never rejects when a controller is given).
+   */
+  async callMethod(
+    method: protobuf.Method,
+    controller: RpcController | undefined,
+    request: Message,
+    options?: CallOptions,
+  ): Promise<Message | undefined> {
+    controller?.reset();
+    try {
+      return await this.#invoke(describeMethod(method), request, options ?? EMPTY) as Message;
+    } catch (e) {
+      if (!controller) throw e;
+      controller.setFailed(RpcError.from(e, Code.UNKNOWN));
+      return undefined;
+    }
+  }
+
+  /**
+   * An `rpcImpl` for protobufjs's `Service.create(rpcImpl)`: bytes in, bytes out, errors as
+   * {@linkcode RpcError}.
+   */
+  get rpcImpl(): protobuf.RPCImpl {
+    return (method, requestData, callback) => {
+      let desc: MethodDescriptor;
+      try {
+        desc = describeMethod(method as protobuf.Method);
+      } catch (e) {
+        callback(e as Error, null);
+        return;
+      }
+      this.#send(desc, requestData, RAW, EMPTY).then(
+        (bytes) => callback(null, bytes as Uint8Array),
+        (e) => callback(e, null),
+      );
+    };
+  }
+
+  /** Fails calls in flight with `CANCELLED`, closes every connection and watch. Idempotent. */
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    if (this.#keepaliveTimer !== undefined) clearInterval(this.#keepaliveTimer);
+    for (const svc of this.#services.values()) svc.watch?.close();
+    const reason = new RpcError(Code.CANCELLED, "channel closed");
+    // A connection leaves #connections only once fully closed, so this awaits every socket.
+    await Promise.all([...this.#connections].map((c) => c.close(reason)));
+    this.#wheel.close();
+  }
+
+  #invoke(desc: MethodDescriptor, request: Message | undefined, opts: CallOptions) {
+    let payload: Uint8Array;
+    try {
+      payload = desc.request.encode(request ?? {});
+    } catch (e) {
+      return Promise.reject(
+        new RpcError(
+          Code.INVALID_ARGUMENT,
+          `cannot encode ${desc.request.type.fullName.slice(1)} for ${desc.service}.${desc.name}: ${
+            (e as Error).message
+          }`,
+        ),
+      );
+    }
+    return this.#send(desc, payload, desc.response, opts, request);
+  }
+
+  #send(
+    desc: MethodDescriptor,
+    payload: Uint8Array,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    request?: unknown,
+  ): Promise<unknown> {
+    if (this.#closed) return Promise.reject(new RpcError(Code.CANCELLED, "channel closed"));
+    if (opts.signal?.aborted) {
+      return Promise.reject(new RpcError(Code.CANCELLED, "cancelled by the caller"));
+    }
+    const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
+    const deadline = timeoutMs > 0 && timeoutMs < 2 ** 31 ? Date.now() + timeoutMs : 0;
+    if ((opts.retries ?? 0) > 0) {
+      return this.#sendWithRetries(desc, payload, decoder, opts, deadline, request);
+    }
+    // Fast path: service resolved, provider picked, connection open.
+    const svc = this.#services.get(desc.service);
+    if (svc !== undefined && svc.ready) {
+      const healthy = this.#healthy(svc);
+      if (healthy.length > 0) {
+        const ep = this.#balancer.pick(healthy, this.#key(desc, opts, request));
+        const conn = ep.conn;
+        if (conn !== undefined && conn.ready) {
+          return conn.call(desc.route, payload, decoder, deadline, opts.signal, opts.metadata);
+        }
+      }
+    }
+    return this.#sendSlow(desc, payload, decoder, opts, deadline, request, undefined);
+  }
+
+  async #sendWithRetries(
+    desc: MethodDescriptor,
+    payload: Uint8Array,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    request: unknown,
+  ): Promise<unknown> {
+    const avoid = new Set<string>();
+    let attemptsLeft = opts.retries ?? 0;
+    for (;;) {
+      try {
+        return await this.#sendSlow(desc, payload, decoder, opts, deadline, request, avoid);
+      } catch (e) {
+        const retryable = e instanceof RpcError && e.code === Code.UNAVAILABLE;
+        if (!retryable || attemptsLeft-- <= 0 || (deadline > 0 && Date.now() >= deadline)) {
+          throw e;
+        }
+        const where = (e as RpcError & { endpoint?: string }).endpoint;
+        if (where) avoid.add(where);
+        this.#logger.debug("retrying call", {
+          method: `${desc.service}.${desc.name}`,
+          error: (e as Error).message,
+        });
+      }
+    }
+  }
+
+  async #sendSlow(
+    desc: MethodDescriptor,
+    payload: Uint8Array,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    request: unknown,
+    avoid: Set<string> | undefined,
+  ): Promise<unknown> {
+    const svc = await this.#resolve(desc.service);
+    const tried = new Set<string>();
+    let lastError: RpcError | undefined;
+    for (;;) {
+      if (this.#closed) throw new RpcError(Code.CANCELLED, "channel closed");
+      if (opts.signal?.aborted) throw new RpcError(Code.CANCELLED, "cancelled by the caller");
+      if (deadline > 0 && Date.now() >= deadline) {
+        throw new RpcError(
+          Code.DEADLINE_EXCEEDED,
+          `deadline exceeded before the call was sent${lastError ? `: ${lastError.message}` : ""}`,
+        );
+      }
+      const ep = this.#choose(svc, tried, avoid, desc, opts, request);
+      if (ep === undefined) {
+        throw lastError ??
+          new RpcError(Code.UNAVAILABLE, `no provider available for service ${desc.service}`);
+      }
+      tried.add(ep.key);
+      let conn: ClientConnection;
+      try {
+        conn = await this.#connection(ep, deadline, opts.signal);
+      } catch (e) {
+        if (e instanceof RpcError && e.code === Code.UNAVAILABLE) {
+          lastError = e;
+          continue; // nothing was sent: try another provider transparently
+        }
+        throw e;
+      }
+      try {
+        return await conn.call(desc.route, payload, decoder, deadline, opts.signal, opts.metadata);
+      } catch (e) {
+        if (e instanceof RpcError && e.code === Code.UNAVAILABLE) {
+          (e as RpcError & { endpoint?: string }).endpoint = ep.key;
+        }
+        throw e;
+      }
+    }
+  }
+
+  #choose(
+    svc: ServiceState,
+    tried: Set<string>,
+    avoid: Set<string> | undefined,
+    desc: MethodDescriptor,
+    opts: CallOptions,
+    request: unknown,
+  ): EndpointState | undefined {
+    const untried = svc.endpoints.filter((e) => !tried.has(e.key));
+    if (untried.length === 0) return undefined;
+    const now = Date.now();
+    let pool = untried.filter((e) => e.downUntil <= now && !avoid?.has(e.key));
+    if (pool.length === 0) pool = untried.filter((e) => e.downUntil <= now);
+    if (pool.length === 0) {
+      // Every provider is backing off: try the one whose backoff ends first, now.
+      pool = [untried.reduce((a, b) => (a.downUntil <= b.downUntil ? a : b))];
+    }
+    return this.#balancer.pick(pool, this.#key(desc, opts, request));
+  }
+
+  #key(desc: MethodDescriptor, opts: CallOptions, request: unknown): string | undefined {
+    if (opts.hashKey !== undefined) return opts.hashKey;
+    const hk = this.#hashKey;
+    if (hk === undefined) return undefined;
+    if (typeof hk === "string") return opts.metadata?.[hk];
+    return hk(desc.service, desc.name, request);
+  }
+
+  #healthy(svc: ServiceState): EndpointState[] {
+    const now = Date.now();
+    if (svc.healthyEpoch !== this.#epoch || now >= svc.healthyUntil) {
+      let until = Infinity;
+      svc.healthy = svc.endpoints.filter((e) => {
+        if (e.downUntil > now) {
+          until = Math.min(until, e.downUntil);
+          return false;
+        }
+        return true;
+      });
+      svc.healthyUntil = until;
+      svc.healthyEpoch = this.#epoch;
+    }
+    return svc.healthy;
+  }
+
+  async #connection(
+    ep: EndpointState,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<ClientConnection> {
+    let conn = ep.conn;
+    if (conn === undefined || conn.gone) {
+      const connectTimeoutMs = deadline > 0
+        ? Math.max(1, Math.min(this.#connectTimeoutMs, deadline - Date.now()))
+        : this.#connectTimeoutMs;
+      conn = new ClientConnection({
+        host: ep.host,
+        port: ep.port,
+        maxMessageBytes: this.#maxMessageBytes,
+        wheel: this.#wheel,
+        logger: this.#logger,
+        tls: this.#tls,
+        connectTimeoutMs,
+        onGone: (c) => this.#connectionGone(ep, c),
+        onClosed: (c) => this.#connections.delete(c),
+      });
+      ep.conn = conn;
+      this.#connections.add(conn);
+      this.#startKeepalive();
+    }
+    const ready = conn.connect();
+    try {
+      if (signal === undefined) await ready;
+      else {
+        await Promise.race([
+          ready,
+          new Promise<never>((_, reject) => {
+            if (signal.aborted) reject(new RpcError(Code.CANCELLED, "cancelled by the caller"));
+            signal.addEventListener(
+              "abort",
+              () => reject(new RpcError(Code.CANCELLED, "cancelled by the caller")),
+              { once: true },
+            );
+          }),
+        ]);
+      }
+    } catch (e) {
+      if (e instanceof RpcError && e.code === Code.UNAVAILABLE) this.#markDown(ep, e);
+      throw e;
+    }
+    if (ep.failures > 0) {
+      ep.failures = 0;
+      ep.downUntil = 0;
+      this.#epoch++;
+      this.#logger.info("provider reachable again", { provider: ep.key });
+    }
+    return conn;
+  }
+
+  #markDown(ep: EndpointState, err: RpcError): void {
+    ep.failures++;
+    const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(ep.failures - 1, 10));
+    ep.downUntil = Date.now() + backoff * (0.8 + Math.random() * 0.4);
+    this.#epoch++;
+    this.#logger.warn("provider unreachable, out of rotation", {
+      provider: ep.key,
+      backoffMs: Math.round(backoff),
+      error: err.message,
+    });
+  }
+
+  #connectionGone(ep: EndpointState, conn: ClientConnection): void {
+    if (ep.conn === conn) ep.conn = undefined;
+  }
+
+  #startKeepalive(): void {
+    if (this.#keepaliveTimer !== undefined || this.#keepaliveMs <= 0) return;
+    const every = Math.max(5, Math.min(this.#keepaliveMs, this.#keepaliveTimeoutMs) / 2);
+    this.#keepaliveTimer = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.#connections) {
+        c.keepalive(now, this.#keepaliveMs, this.#keepaliveTimeoutMs);
+      }
+    }, every);
+    Deno.unrefTimer(this.#keepaliveTimer as unknown as number);
+  }
+
+  #resolve(service: string): Promise<ServiceState> | ServiceState {
+    let svc = this.#services.get(service);
+    if (svc === undefined) {
+      svc = new ServiceState(service);
+      this.#services.set(service, svc);
+      const s = svc;
+      s.resolving = this.#startResolve(s).catch((e) => {
+        this.#services.delete(service);
+        throw e;
+      });
+    }
+    if (svc.ready) return svc;
+    const s = svc;
+    return svc.resolving!.then(() => s);
+  }
+
+  async #startResolve(svc: ServiceState): Promise<void> {
+    if (this.#fixed) {
+      this.#setEndpoints(svc, [this.#fixed]);
+      svc.ready = true;
+      return;
+    }
+    let list: Endpoint[];
+    try {
+      list = await this.#registry!.resolve(svc.name);
+    } catch (e) {
+      throw RpcError.from(e, Code.UNAVAILABLE);
+    }
+    if (this.#closed) throw new RpcError(Code.CANCELLED, "channel closed");
+    this.#setEndpoints(svc, list);
+    svc.watch = this.#registry!.watch(svc.name, (eps) => this.#setEndpoints(svc, eps));
+    svc.ready = true;
+  }
+
+  #setEndpoints(svc: ServiceState, list: Endpoint[]): void {
+    const next: EndpointState[] = [];
+    const seen = new Set<string>();
+    for (const e of list) {
+      const key = endpointKey(e);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      let st = this.#endpoints.get(key);
+      if (st === undefined) {
+        st = new EndpointState(e.host, e.port, e.weight ?? 1);
+        this.#endpoints.set(key, st);
+      }
+      st.weight = Math.max(1, Math.round(e.weight ?? 1));
+      next.push(st);
+    }
+    for (const old of svc.endpoints) {
+      if (!seen.has(old.key)) this.#release(old);
+    }
+    for (const st of next) if (!svc.endpoints.includes(st)) st.users++;
+    if (svc.ready) {
+      this.#logger.info("providers changed", {
+        service: svc.name,
+        providers: next.map((e) => e.key).join(",") || "(none)",
+      });
+    }
+    svc.endpoints = next;
+    this.#epoch++;
+  }
+
+  #release(ep: EndpointState): void {
+    if (--ep.users > 0) return;
+    this.#endpoints.delete(ep.key);
+    // In-flight calls finish; no new calls go there; the connection closes when idle.
+    ep.conn?.retire();
+  }
+}
+
+const RAW: ResponseDecoder = {
+  hasBytes: false,
+  decode: (payload: Uint8Array) => payload.slice(),
+};
+
+/** The package-qualified name of a service (`fixbug.UserServiceRpc`). */
+export { serviceName };

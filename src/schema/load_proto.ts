@@ -1,0 +1,138 @@
+/**
+ * Loading `.proto` files at run time, with no build step.
+ *
+ * @module
+ */
+import { protobuf } from "../deps.ts";
+
+/** A protobufjs root namespace holding the loaded types and services. */
+export type Root = protobuf.Root;
+
+/** Raised when a `.proto` cannot be read or parsed; the message names the file and line. */
+export class ProtoError extends Error {
+  /** The file (path or URL) at fault. */
+  readonly file: string;
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ProtoError";
+    this.file = file;
+  }
+}
+
+function toUrl(pathOrUrl: string | URL, base?: URL): URL {
+  if (pathOrUrl instanceof URL) return pathOrUrl;
+  if (/^[a-z][a-z0-9+.-]*:/i.test(pathOrUrl) && !/^[a-z]:[\\/]/i.test(pathOrUrl)) {
+    return new URL(pathOrUrl);
+  }
+  if (base) return new URL(pathOrUrl, base);
+  const cwd = Deno.cwd().replace(/\\/g, "/");
+  return new URL(pathOrUrl, `file://${cwd.startsWith("/") ? "" : "/"}${cwd}/`);
+}
+
+async function readText(url: URL): Promise<string> {
+  if (url.protocol === "file:") return await Deno.readTextFile(url);
+  const res = await fetch(url);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new Error(`HTTP ${res.status} ${res.statusText}`);
+  }
+  return await res.text();
+}
+
+function displayName(url: URL): string {
+  return url.protocol === "file:" ? decodeURIComponent(url.pathname) : url.href;
+}
+
+function parseInto(root: protobuf.Root, text: string, file: string): protobuf.IParserResult {
+  try {
+    return protobuf.parse(text, root, { keepCase: false, alternateCommentMode: true });
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new ProtoError(file, `Cannot parse proto file ${file}: ${msg}`, { cause: e });
+  }
+}
+
+function addCommon(root: protobuf.Root, name: string): boolean {
+  // google/protobuf/*.proto well-known types ship with protobufjs.
+  const json = (protobuf.common as unknown as { get(n: string): protobuf.INamespace | null })
+    .get(name);
+  if (!json) return false;
+  root.addJSON(json.nested ?? {});
+  return true;
+}
+
+function resolveAll(root: protobuf.Root, file: string): protobuf.Root {
+  try {
+    root.resolveAll();
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new ProtoError(file, `Cannot resolve types in ${file}: ${msg}`, { cause: e });
+  }
+  return root;
+}
+
+/**
+ * Loads one or more `.proto` files (paths relative to the working directory, `file:` or
+ * `http(s):` URLs) and the files they import, into one root.
+ *
+ * @throws {ProtoError} naming the file (and line, from the parser) when a file cannot be read,
+ * parsed or resolved.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadProto } from "./mod.ts";
+ * const root = await loadProto(new URL("./examples/user/user.proto", import.meta.url));
+ * const service = root.lookupService("fixbug.UserServiceRpc");
+ * ```
+ */
+export async function loadProto(pathOrUrl: string | URL | Array<string | URL>): Promise<Root> {
+  const root = new protobuf.Root();
+  const queue = (Array.isArray(pathOrUrl) ? pathOrUrl : [pathOrUrl]).map((p) => toUrl(p));
+  const seen = new Set<string>();
+  const first = queue[0] ? displayName(queue[0]) : "<none>";
+  while (queue.length > 0) {
+    const url = queue.shift()!;
+    if (seen.has(url.href)) continue;
+    seen.add(url.href);
+    const file = displayName(url);
+    let text: string;
+    try {
+      text = await readText(url);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      throw new ProtoError(file, `Cannot read proto file ${file}: ${msg}`, { cause: e });
+    }
+    const parsed = parseInto(root, text, file);
+    for (const imp of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
+      if (imp.startsWith("google/protobuf/") && addCommon(root, imp)) continue;
+      queue.push(toUrl(imp, url));
+    }
+  }
+  return resolveAll(root, first);
+}
+
+/**
+ * Parses `.proto` source text into a root (imports other than the well-known
+ * `google/protobuf/*` types are not followed: use {@linkcode loadProto} for files).
+ *
+ * @throws {ProtoError} with the line of the first syntax error.
+ *
+ * @example
+ * ```ts
+ * import { parseProto } from "./load_proto.ts";
+ * const root = parseProto(`syntax = "proto3"; package demo;
+ *   message Ping { string text = 1; }
+ *   service Echo { rpc Say(Ping) returns (Ping); }`);
+ * if (!root.lookupService("demo.Echo").methods["Say"]) throw new Error();
+ * ```
+ */
+export function parseProto(text: string, name = "<string>"): Root {
+  const root = new protobuf.Root();
+  const parsed = parseInto(root, text, name);
+  for (const imp of parsed.imports ?? []) {
+    if (!(imp.startsWith("google/protobuf/") && addCommon(root, imp))) {
+      throw new ProtoError(name, `Cannot resolve import "${imp}" in ${name}: use loadProto()`);
+    }
+  }
+  return resolveAll(root, name);
+}

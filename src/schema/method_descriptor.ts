@@ -1,0 +1,155 @@
+/**
+ * Compiled method descriptors: everything the call path needs about one RPC method, computed
+ * once per method (codecs, the pre-encoded route) so nothing is looked up per call.
+ *
+ * Messages cross the API as plain objects: camelCase field names, 64-bit integers as decimal
+ * strings on the way out (number, string or bigint accepted on the way in), `bytes` as
+ * `Uint8Array`, enums by name, absent scalars as their defaults, absent messages as `null`.
+ *
+ * @module
+ */
+import { protobuf } from "../deps.ts";
+import { encodeRoute } from "../wire/meta.ts";
+
+/** A plain-object message as it crosses the API. */
+// deno-lint-ignore no-explicit-any
+export type Message = Record<string, any>;
+
+const TO_OBJECT: protobuf.IConversionOptions = {
+  longs: String,
+  enums: String,
+  defaults: true,
+  arrays: true,
+};
+
+const LONG_TYPES = new Set(["int64", "uint64", "sint64", "fixed64", "sfixed64"]);
+
+/** Encoder/decoder of one message type. */
+export interface TypeCodec {
+  readonly type: protobuf.Type;
+  /** The type, directly or through nested messages, has `bytes` fields (decode aliases input). */
+  readonly hasBytes: boolean;
+  encode(message: Message): Uint8Array;
+  decode(bytes: Uint8Array): Message;
+}
+
+const codecs = new WeakMap<protobuf.Type, TypeCodec>();
+
+function walkFields(type: protobuf.Type, test: (f: protobuf.Field) => boolean): boolean {
+  const seen = new Set<protobuf.Type>();
+  const visit = (t: protobuf.Type): boolean => {
+    if (seen.has(t)) return false;
+    seen.add(t);
+    for (const f of t.fieldsArray) {
+      f.resolve();
+      if (test(f)) return true;
+      if (f.resolvedType instanceof protobuf.Type && visit(f.resolvedType)) return true;
+    }
+    return false;
+  };
+  return visit(type);
+}
+
+function bigintsToStrings(value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (Array.isArray(value)) return value.map(bigintsToStrings);
+  if (value !== null && typeof value === "object" && !ArrayBuffer.isView(value)) {
+    const out: Message = {};
+    for (const [k, v] of Object.entries(value)) out[k] = bigintsToStrings(v);
+    return out;
+  }
+  return value;
+}
+
+/** The (cached) codec of a message type. */
+export function typeCodec(type: protobuf.Type): TypeCodec {
+  let codec = codecs.get(type);
+  if (codec) return codec;
+  const hasLong = walkFields(type, (f) => LONG_TYPES.has(f.type));
+  const hasBytes = walkFields(type, (f) => f.type === "bytes");
+  const ctor = type.ctor;
+  codec = {
+    type,
+    hasBytes,
+    encode(message: Message): Uint8Array {
+      if (message instanceof ctor) return type.encode(message).finish();
+      const input = hasLong ? bigintsToStrings(message ?? {}) as Message : message ?? {};
+      return type.encode(type.fromObject(input)).finish();
+    },
+    decode(bytes: Uint8Array): Message {
+      return type.toObject(type.decode(bytes), TO_OBJECT);
+    },
+  };
+  codecs.set(type, codec);
+  return codec;
+}
+
+/** Everything the call path needs about one method. */
+export interface MethodDescriptor {
+  /** Package-qualified service name without a leading dot, e.g. `fixbug.UserServiceRpc`. */
+  readonly service: string;
+  /** Method name as written in the `.proto`, e.g. `Login`. */
+  readonly name: string;
+  /** `Login` → `login`. */
+  readonly camelName: string;
+  /** The reflected method. */
+  readonly method: protobuf.Method;
+  readonly request: TypeCodec;
+  readonly response: TypeCodec;
+  /** Pre-encoded `service` + `method` fields of the request meta. */
+  readonly route: Uint8Array;
+}
+
+/** `Login` → `login`. */
+export function lowerCamel(name: string): string {
+  return name.charAt(0).toLowerCase() + name.slice(1);
+}
+
+/** `.fixbug.UserServiceRpc` → `fixbug.UserServiceRpc`. */
+export function serviceName(service: protobuf.Service): string {
+  return service.fullName.replace(/^\./, "");
+}
+
+const descriptors = new WeakMap<protobuf.Method, MethodDescriptor>();
+
+/**
+ * The (cached) descriptor of a method.
+ *
+ * @throws {TypeError} for streaming methods, which this toolkit does not serve.
+ */
+export function describeMethod(method: protobuf.Method): MethodDescriptor {
+  let d = descriptors.get(method);
+  if (d) return d;
+  const service = method.parent;
+  if (!(service instanceof protobuf.Service)) {
+    throw new TypeError(`Method ${method.name} does not belong to a service`);
+  }
+  if (method.requestStream || method.responseStream) {
+    throw new TypeError(
+      `Method ${
+        serviceName(service)
+      }.${method.name} is streaming; only unary methods are supported`,
+    );
+  }
+  method.resolve();
+  const name = serviceName(service);
+  d = {
+    service: name,
+    name: method.name,
+    camelName: lowerCamel(method.name),
+    method,
+    request: typeCodec(method.resolvedRequestType!),
+    response: typeCodec(method.resolvedResponseType!),
+    route: encodeRoute(name, method.name),
+  };
+  descriptors.set(method, d);
+  return d;
+}
+
+/** Descriptors of every method of a service, in declaration order. */
+export function describeService(service: protobuf.Service): MethodDescriptor[] {
+  if (!(service instanceof protobuf.Service)) {
+    throw new TypeError(`Expected a protobuf Service (root.lookupService(...)), got ${service}`);
+  }
+  return service.methodsArray.map(describeMethod);
+}

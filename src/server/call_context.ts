@@ -1,0 +1,109 @@
+/**
+ * What a handler knows about the call it serves.
+ *
+ * @module
+ */
+import { Code, RpcError } from "../errors.ts";
+import type { DeadlineWheel, Expirable } from "../util/deadline_wheel.ts";
+
+/** The address of the peer of a connection. */
+export interface PeerAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * The second argument of every handler.
+ *
+ * `signal` is created on first use (most handlers never look at it, and the call path skips the
+ * cost); it aborts with an {@linkcode RpcError} as reason when the caller cancels
+ * (`CANCELLED`), the deadline passes (`DEADLINE_EXCEEDED`) or the provider shuts down
+ * (`UNAVAILABLE`).
+ *
+ * @example A handler that honours cancellation
+ * ```ts ignore
+ * provider.notifyService(service, {
+ *   async Slow(req, ctx) {
+ *     await someWork({ signal: ctx.signal });
+ *     return { ok: true, from: ctx.peer.host, user: ctx.metadata["user"] };
+ *   },
+ * });
+ * ```
+ */
+export class CallContext implements Expirable {
+  /** Package-qualified service name, e.g. `fixbug.UserServiceRpc`. */
+  readonly service: string;
+  /** Method name as in the `.proto`, e.g. `Login`. */
+  readonly method: string;
+  /** Request metadata (headers) sent by the caller. */
+  readonly metadata: Record<string, string>;
+  /** The caller's deadline as a `Date.now()` timestamp, or `undefined` when it set none. */
+  readonly deadline: number;
+  /** The caller's address. */
+  readonly peer: PeerAddress;
+  /** Metadata to send back with the response (trailers). */
+  readonly responseMetadata: Record<string, string> = {};
+  /** The call id on its connection. */
+  readonly callId: number;
+  /** `Date.now()` when the request arrived. */
+  readonly startedAt: number;
+  /** @internal wheel slot */
+  wheelSlot?: number | undefined;
+  #controller: AbortController | undefined;
+  #reason: RpcError | undefined;
+  #wheel: DeadlineWheel;
+
+  /** @internal Created by the provider. */
+  constructor(
+    service: string,
+    method: string,
+    callId: number,
+    metadata: Record<string, string> | undefined,
+    timeoutMs: number,
+    peer: PeerAddress,
+    wheel: DeadlineWheel,
+    now: number,
+  ) {
+    this.service = service;
+    this.method = method;
+    this.callId = callId;
+    this.metadata = metadata ?? {};
+    this.startedAt = now;
+    this.deadline = timeoutMs > 0 ? now + timeoutMs : (undefined as unknown as number);
+    this.peer = peer;
+    this.#wheel = wheel;
+  }
+
+  /** Aborted when the call is cancelled, times out, or the provider shuts down. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason);
+      else if (this.deadline !== undefined) this.#wheel.add(this);
+    }
+    return this.#controller.signal;
+  }
+
+  /** True once the call was cancelled, timed out or shut down. */
+  get aborted(): boolean {
+    return this.#reason !== undefined;
+  }
+
+  /** @internal Aborts the call with `reason`. */
+  abort(reason: RpcError): void {
+    if (this.#reason !== undefined) return;
+    this.#reason = reason;
+    this.#wheel.remove(this);
+    this.#controller?.abort(reason);
+  }
+
+  /** @internal The deadline passed. */
+  expire(): void {
+    this.abort(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"));
+  }
+
+  /** @internal The call finished; releases its deadline entry. */
+  finish(): void {
+    this.#wheel.remove(this);
+  }
+}

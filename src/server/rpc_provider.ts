@@ -1,0 +1,321 @@
+/**
+ * The provider: serves protobuf services on a TCP port and announces them in a registry
+ * (the original's `RpcProvider` with `NotifyService` and `Run`).
+ *
+ * @module
+ */
+import { protobuf } from "../deps.ts";
+import { Code, RpcError } from "../errors.ts";
+import { ConsoleLogger, type Logger } from "../log/logger.ts";
+import type { Registry, ServiceRegistration } from "../registry/registry.ts";
+import { describeService } from "../schema/method_descriptor.ts";
+import { DeadlineWheel } from "../util/deadline_wheel.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
+import { type Handler, peerText, type Route, ServerConnection } from "./server_connection.ts";
+import { listen, type Listener, type TlsServerOptions } from "../transport/listen.ts";
+
+/** Options of {@linkcode RpcProvider}. */
+export interface RpcProviderOptions {
+  /** Address to listen on; default `127.0.0.1`. */
+  host?: string;
+  /** Port to listen on; `0` (default) picks a free one, see {@linkcode RpcProvider.address}. */
+  port?: number;
+  /** Where to announce services; none by default. */
+  registry?: Registry;
+  /** Host callers should connect to, when it differs from `host` (e.g. `host` is `0.0.0.0`). */
+  advertiseHost?: string;
+  /** Load-balancing weight announced with the services; default 1. */
+  weight?: number;
+  /** Largest frame body accepted; default 4 MiB. */
+  maxMessageBytes?: number;
+  /** Where to log connections, registrations and errors; default: WARN and above to stderr. */
+  logger?: Logger;
+  /** Accepted connections at most at once; more are refused with `RESOURCE_EXHAUSTED`. */
+  maxConnections?: number;
+  /** Calls in flight per connection at most; more are answered `RESOURCE_EXHAUSTED`. */
+  maxInflightPerConnection?: number;
+  /** Calls slower than this are logged as slow; default 1000 ms. */
+  slowCallMs?: number;
+  /** Closes connections idle (no bytes) for this long; default 0 = never. */
+  idleTimeoutMs?: number;
+  /** Serve over TLS with these certificates instead of plain TCP. */
+  tls?: TlsServerOptions;
+}
+
+/** Options of {@linkcode RpcProvider.close}. */
+export interface CloseOptions {
+  /** How long in-flight calls may run before they are failed; default 5000 ms. */
+  graceMs?: number;
+}
+
+/**
+ * Serves protobuf services.
+ *
+ * @example Serving the original's UserServiceRpc
+ * ```ts ignore
+ * import { loadProto, RpcProvider } from "./mod.ts";
+ * const root = await loadProto("examples/user/user.proto");
+ * const provider = new RpcProvider({ host: "127.0.0.1", port: 8000 });
+ * provider.notifyService(root.lookupService("fixbug.UserServiceRpc"), {
+ *   Login: (req) => ({ result: { errcode: 0, errmsg: "" }, success: req.name === "zhang san" }),
+ *   Register: () => ({ result: { errcode: 0, errmsg: "" }, success: true }),
+ * });
+ * await provider.run(); // until provider.close()
+ * ```
+ */
+export class RpcProvider {
+  readonly logger: Logger;
+  readonly wheel: DeadlineWheel = new DeadlineWheel();
+  readonly maxMessageBytes: number;
+  readonly maxInflightPerConnection: number;
+  readonly slowCallMs: number;
+  #options: RpcProviderOptions;
+  #routes = new Map<string, Route>();
+  #services = new Map<string, string[]>();
+  #registrations: ServiceRegistration[] = [];
+  #listener: Listener | undefined;
+  #acceptLoop: Promise<void> | undefined;
+  #connections = new Set<ServerConnection>();
+  #closing: Promise<void> | undefined;
+  #started: Promise<void> | undefined;
+  #running = 0;
+  #idleWaiters: Array<() => void> = [];
+  #closed: { promise: Promise<void>; resolve: () => void };
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
+
+  /** Creates a provider; nothing listens until {@linkcode RpcProvider.start}. */
+  constructor(options: RpcProviderOptions = {}) {
+    this.#options = options;
+    this.logger = options.logger ?? new ConsoleLogger("WARN");
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.maxInflightPerConnection = options.maxInflightPerConnection ?? 100_000;
+    this.slowCallMs = options.slowCallMs ?? 1000;
+    if (!(this.maxMessageBytes > 0)) {
+      throw new RangeError(`maxMessageBytes must be positive, got ${options.maxMessageBytes}`);
+    }
+    const port = options.port ?? 0;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new RangeError(`port must be an integer in 0..65535, got ${options.port}`);
+    }
+    let resolve!: () => void;
+    const promise = new Promise<void>((r) => resolve = r);
+    this.#closed = { promise, resolve };
+  }
+
+  /**
+   * Adds a service. `impl` maps each method name as written in the `.proto` (e.g. `Login`; the
+   * lowerCamelCase `login` is accepted too) to `(request, ctx) => response | Promise<response>`.
+   * Methods without an implementation answer `UNIMPLEMENTED`.
+   *
+   * @throws {TypeError} when `impl` names a method the service does not have, or a value is not
+   * a function, or the provider has already started.
+   */
+  notifyService(service: protobuf.Service, impl: Record<string, Handler>): this {
+    if (this.#started) {
+      throw new TypeError("notifyService() must be called before start()/run()");
+    }
+    const descs = describeService(service);
+    const byName = new Map<string, Handler>();
+    for (const [key, fn] of Object.entries(impl)) {
+      const desc = descs.find((d) => d.name === key || d.camelName === key);
+      if (!desc) {
+        throw new TypeError(
+          `Service ${service.fullName.slice(1)} has no method "${key}" (methods: ${
+            descs.map((d) => d.name).join(", ")
+          })`,
+        );
+      }
+      if (typeof fn !== "function") {
+        throw new TypeError(`Implementation of ${desc.service}.${desc.name} is not a function`);
+      }
+      byName.set(desc.name, fn);
+    }
+    const methods: string[] = [];
+    for (const desc of descs) {
+      const handler = byName.get(desc.name);
+      if (!handler) continue;
+      this.#routes.set(`${desc.service}/${desc.name}`, { desc, handler });
+      methods.push(desc.name);
+    }
+    if (descs[0]) this.#services.set(descs[0].service, methods);
+    return this;
+  }
+
+  /** Where the provider listens (after {@linkcode RpcProvider.start}). */
+  get address(): { host: string; port: number } {
+    if (!this.#listener) throw new TypeError("The provider is not listening; call start() first");
+    return this.#listener.addr;
+  }
+
+  /** Names of the services added, package-qualified. */
+  get services(): string[] {
+    return [...this.#services.keys()];
+  }
+
+  /** Open connections. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Calls being served. */
+  get inflight(): number {
+    return this.#running;
+  }
+
+  /** Listens and registers the services. Idempotent. */
+  start(): Promise<void> {
+    return this.#started ??= this.#start();
+  }
+
+  /** Starts, then resolves only when the provider is closed (the original's `Run()`). */
+  async run(): Promise<void> {
+    await this.start();
+    await this.#closed.promise;
+  }
+
+  async #start(): Promise<void> {
+    const o = this.#options;
+    this.#listener = await listen({ host: o.host ?? "127.0.0.1", port: o.port ?? 0, tls: o.tls });
+    const { host, port } = this.#listener.addr;
+    this.logger.info("provider listening", { address: `${host}:${port}`, tls: !!o.tls });
+    this.#acceptLoop = this.#accept(this.#listener);
+    if (o.idleTimeoutMs) this.#startIdleSweep(o.idleTimeoutMs);
+    if (o.registry) {
+      const advertised = o.advertiseHost ??
+        (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
+      for (const [service, methods] of this.#services) {
+        const reg: ServiceRegistration = {
+          service,
+          methods,
+          host: advertised,
+          port,
+          weight: o.weight ?? 1,
+        };
+        try {
+          await o.registry.register(reg);
+        } catch (e) {
+          this.logger.error("registration failed", { service, error: String(e) });
+          await this.close({ graceMs: 0 });
+          throw e;
+        }
+        this.#registrations.push(reg);
+        this.logger.info("service registered", { service, address: `${advertised}:${port}` });
+      }
+    }
+  }
+
+  /**
+   * Stops: deregisters (so callers move elsewhere), stops accepting, tells callers to send no
+   * new calls, lets calls in flight finish up to `graceMs`, fails the rest with `UNAVAILABLE`,
+   * then closes every connection. Idempotent.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    return this.#closing ??= this.#close(options.graceMs ?? 5000);
+  }
+
+  /** Same as `close()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    const registry = this.#options.registry;
+    for (const reg of this.#registrations.splice(0)) {
+      try {
+        await registry!.unregister(reg);
+      } catch (e) {
+        this.logger.warn("unregister failed", { service: reg.service, error: String(e) });
+      }
+    }
+    if (this.#idleTimer !== undefined) clearInterval(this.#idleTimer);
+    try {
+      this.#listener?.close();
+    } catch {
+      // already closed
+    }
+    await this.#acceptLoop;
+    for (const c of this.#connections) c.goAway();
+    if (this.#running > 0 && graceMs > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((r) => this.#idleWaiters.push(r)),
+        new Promise<void>((r) => timer = setTimeout(r, graceMs)),
+      ]);
+      clearTimeout(timer);
+    }
+    const shutdown = new RpcError(Code.UNAVAILABLE, "provider shut down before the call finished");
+    for (const c of this.#connections) c.abortAll(shutdown);
+    await Promise.all([...this.#connections].map((c) => c.close()));
+    this.wheel.close();
+    this.logger.info("provider closed");
+    this.#closed.resolve();
+  }
+
+  async #accept(listener: Listener): Promise<void> {
+    for (;;) {
+      let accepted;
+      try {
+        accepted = await listener.accept();
+      } catch (e) {
+        if (this.#closing || e instanceof Deno.errors.BadResource) return;
+        this.logger.warn("accept failed", { error: String(e) });
+        continue;
+      }
+      const { conn, peer } = accepted;
+      const max = this.#options.maxConnections;
+      const sc = new ServerConnection(this, conn, peer);
+      this.#connections.add(sc);
+      if (this.#closing) {
+        sc.goAway(Code.UNAVAILABLE, "provider is shutting down");
+      } else if (max !== undefined && this.#connections.size > max) {
+        this.logger.warn("connection refused: too many connections", {
+          peer: peerText(peer),
+          limit: max,
+        });
+        sc.goAway(Code.RESOURCE_EXHAUSTED, `too many connections (limit ${max})`);
+        void sc.close().catch(() => {}); // closing a refused socket cannot fail meaningfully
+      }
+      sc.start();
+      this.logger.debug("connection accepted", { peer: peerText(peer) });
+    }
+  }
+
+  #startIdleSweep(idleMs: number): void {
+    this.#idleTimer = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.#connections) {
+        if (c.inflight === 0 && now - c.lastReadAt >= idleMs) {
+          this.logger.info("closing idle connection", {
+            peer: peerText(c.peer),
+            idleMs: now - c.lastReadAt,
+            partialBytes: c.partialBytes,
+          });
+          void c.close().catch(() => {}); // the sweep must not stop for one socket
+        }
+      }
+    }, Math.max(10, Math.min(1000, idleMs / 4)));
+    Deno.unrefTimer(this.#idleTimer as unknown as number);
+  }
+
+  /** @internal */
+  route(service: string, method: string): Route | string {
+    const r = this.#routes.get(`${service}/${method}`);
+    if (r) return r;
+    if (!this.#services.has(service)) return `unknown service "${service}"`;
+    return `unknown method "${method}" of service "${service}"`;
+  }
+
+  /** @internal */
+  callDelta(delta: number): void {
+    this.#running += delta;
+    if (this.#running === 0 && this.#idleWaiters.length > 0) {
+      for (const w of this.#idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** @internal */
+  connectionClosed(conn: ServerConnection): void {
+    this.#connections.delete(conn);
+    this.logger.debug("connection closed", { peer: peerText(conn.peer) });
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * The provider side of one native-protocol connection: dispatches requests to handlers,
+ * tracks calls in flight, answers pings and cancels.
+ *
+ * @module
+ */
+import { Code, codeName, RpcError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { ByteStream } from "../transport/framed_connection.ts";
+import { FramedConnection } from "../transport/framed_connection.ts";
+import type { MethodDescriptor } from "../schema/method_descriptor.ts";
+import { Kind, type RpcMeta } from "../wire/meta.ts";
+import { FrameError } from "../wire/frame.ts";
+import type { DeadlineWheel } from "../util/deadline_wheel.ts";
+import { CallContext, type PeerAddress } from "./call_context.ts";
+
+/** A handler: `(request, ctx) => response | Promise<response>`. */
+// deno-lint-ignore no-explicit-any
+export type Handler = (request: any, ctx: CallContext) => unknown;
+
+/** A registered method: its descriptor and handler. */
+export interface Route {
+  desc: MethodDescriptor;
+  handler: Handler;
+}
+
+/** What a connection needs from its provider. */
+export interface ServerHost {
+  readonly logger: Logger;
+  readonly wheel: DeadlineWheel;
+  readonly maxMessageBytes: number;
+  readonly maxInflightPerConnection: number;
+  readonly slowCallMs: number;
+  /** Finds the route of `service`/`method`, or explains why there is none. */
+  route(service: string, method: string): Route | string;
+  /** A call started (+1) or ended (-1). */
+  callDelta(delta: number): void;
+  /** The connection ended. */
+  connectionClosed(conn: ServerConnection): void;
+}
+
+/** The provider side of one connection. */
+export class ServerConnection {
+  readonly peer: PeerAddress;
+  #host: ServerHost;
+  #fc: FramedConnection;
+  #inflight = new Map<number, CallContext>();
+  #draining = false;
+
+  /** Wraps an accepted stream; `initial` holds bytes already read while sniffing. */
+  constructor(
+    host: ServerHost,
+    conn: ByteStream,
+    peer: PeerAddress,
+    initial?: Uint8Array,
+  ) {
+    this.#host = host;
+    this.peer = peer;
+    this.#fc = new FramedConnection(conn, {
+      maxMessageBytes: host.maxMessageBytes,
+      initial,
+      onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
+      onClose: (err) => this.#onClose(err),
+    });
+  }
+
+  /** Calls being served on this connection. */
+  get inflight(): number {
+    return this.#inflight.size;
+  }
+
+  /** `Date.now()` of the last frame received. */
+  get lastFrameAt(): number {
+    return this.#fc.lastFrameAt;
+  }
+
+  /** `Date.now()` of the last bytes received. */
+  get lastReadAt(): number {
+    return this.#fc.lastReadAt;
+  }
+
+  /** Bytes of an unfinished frame held. */
+  get partialBytes(): number {
+    return this.#fc.partialBytes;
+  }
+
+  /** Starts reading. */
+  start(): void {
+    this.#fc.start();
+  }
+
+  /**
+   * Tells the caller to send no new calls here (GOAWAY); later requests are answered
+   * `UNAVAILABLE`. With a `status`, the caller fails its calls on this connection with it.
+   */
+  goAway(status = 0, message = ""): void {
+    this.#draining = true;
+    this.#fc.send({ kind: Kind.GOAWAY, callId: 0, status, errorMessage: message });
+  }
+
+  /** Fails every call in flight with `reason` (answering the caller) and forgets them. */
+  abortAll(reason: RpcError): void {
+    for (const ctx of this.#inflight.values()) {
+      ctx.abort(reason);
+      this.#sendError(ctx.callId, reason);
+    }
+    this.#inflight.clear();
+  }
+
+  /** Writes what is queued, then closes. */
+  async close(error?: unknown): Promise<void> {
+    if (error === undefined) await this.#fc.drain();
+    await this.#fc.close(error);
+  }
+
+  #onFrame(meta: RpcMeta, payload: Uint8Array, owned: boolean): void {
+    switch (meta.kind) {
+      case Kind.REQUEST:
+        this.#onRequest(meta, payload, owned);
+        return;
+      case Kind.CANCEL: {
+        const ctx = this.#inflight.get(meta.callId);
+        if (ctx !== undefined) {
+          this.#inflight.delete(meta.callId);
+          ctx.abort(new RpcError(Code.CANCELLED, "cancelled by the caller"));
+        }
+        return;
+      }
+      case Kind.PING:
+        this.#fc.send({ kind: Kind.PONG, callId: meta.callId });
+        return;
+      case Kind.PONG:
+        return;
+      default:
+        throw new FrameError(
+          "BAD_META",
+          `unexpected frame kind ${meta.kind} from a caller (call id ${meta.callId})`,
+        );
+    }
+  }
+
+  #onRequest(meta: RpcMeta, payload: Uint8Array, owned: boolean): void {
+    const callId = meta.callId;
+    const host = this.#host;
+    if (this.#inflight.has(callId)) {
+      throw new FrameError("BAD_META", `duplicate call id ${callId} while that call is in flight`);
+    }
+    if (this.#draining) {
+      this.#sendError(callId, new RpcError(Code.UNAVAILABLE, "provider is shutting down"));
+      return;
+    }
+    if (this.#inflight.size >= host.maxInflightPerConnection) {
+      this.#sendError(
+        callId,
+        new RpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `too many calls in flight on one connection (limit ${host.maxInflightPerConnection})`,
+        ),
+      );
+      return;
+    }
+    const route = host.route(meta.service, meta.method);
+    if (typeof route === "string") {
+      host.logger.warn("unimplemented call", { peer: peerText(this.peer), reason: route });
+      this.#sendError(callId, new RpcError(Code.UNIMPLEMENTED, route));
+      return;
+    }
+    const desc = route.desc;
+    let request;
+    try {
+      request = desc.request.decode(payload);
+      if (!owned && desc.request.hasBytes) this.#fc.retainReadBuffer();
+    } catch (e) {
+      const msg = `cannot decode ${
+        desc.request.type.fullName.slice(1)
+      } for ${desc.service}.${desc.name}: ${e instanceof Error ? e.message : e}`;
+      host.logger.warn("bad request", { peer: peerText(this.peer), error: msg });
+      this.#sendError(callId, new RpcError(Code.INVALID_ARGUMENT, msg));
+      return;
+    }
+    const ctx = new CallContext(
+      desc.service,
+      desc.name,
+      callId,
+      meta.metadata,
+      meta.timeoutMs,
+      this.peer,
+      host.wheel,
+      Date.now(),
+    );
+    this.#inflight.set(callId, ctx);
+    host.callDelta(1);
+    let result: unknown;
+    try {
+      result = route.handler(request, ctx);
+    } catch (e) {
+      this.#finish(ctx, desc, undefined, e);
+      return;
+    }
+    if (result !== null && typeof (result as Promise<unknown>)?.then === "function") {
+      (result as Promise<unknown>).then(
+        (r) => this.#finish(ctx, desc, r, undefined),
+        (e) => this.#finish(ctx, desc, undefined, e ?? new Error("handler rejected")),
+      );
+    } else {
+      this.#finish(ctx, desc, result, undefined);
+    }
+  }
+
+  #finish(ctx: CallContext, desc: MethodDescriptor, result: unknown, error: unknown): void {
+    const host = this.#host;
+    host.callDelta(-1);
+    ctx.finish();
+    const elapsed = Date.now() - ctx.startedAt;
+    if (elapsed >= host.slowCallMs) {
+      host.logger.warn("slow call", { method: `${desc.service}.${desc.name}`, ms: elapsed });
+    }
+    if (this.#inflight.get(ctx.callId) !== ctx) return; // cancelled, or answered at shutdown
+    this.#inflight.delete(ctx.callId);
+    if (error !== undefined) {
+      const err = RpcError.from(error);
+      if (!(error instanceof RpcError)) {
+        host.logger.error("handler failed", {
+          method: `${desc.service}.${desc.name}`,
+          error: err.message,
+        });
+      }
+      this.#sendError(ctx.callId, err, ctx.responseMetadata);
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = desc.response.encode((result ?? {}) as Record<string, unknown>);
+    } catch (e) {
+      const msg = `cannot encode ${
+        desc.response.type.fullName.slice(1)
+      } returned by ${desc.service}.${desc.name}: ${e instanceof Error ? e.message : e}`;
+      host.logger.error("bad response", { error: msg });
+      this.#sendError(ctx.callId, new RpcError(Code.INTERNAL, msg));
+      return;
+    }
+    let md: Record<string, string> | undefined;
+    for (const _ in ctx.responseMetadata) {
+      md = ctx.responseMetadata;
+      break;
+    }
+    this.#fc.send({ kind: Kind.RESPONSE, callId: ctx.callId, metadata: md }, bytes);
+  }
+
+  #sendError(callId: number, err: RpcError, trailers?: Record<string, string>): void {
+    const md = { ...err.metadata, ...trailers };
+    let any = false;
+    for (const _ in md) {
+      any = true;
+      break;
+    }
+    this.#fc.send({
+      kind: Kind.RESPONSE,
+      callId,
+      status: err.code === Code.OK ? Code.UNKNOWN : err.code,
+      errorMessage: err.message || codeName(err.code),
+      metadata: any ? md : undefined,
+    });
+  }
+
+  #onClose(err: unknown): void {
+    if (err !== undefined && !(err instanceof Deno.errors.BadResource)) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (err instanceof FrameError) {
+        this.#host.logger.warn("closing connection: protocol error", {
+          peer: peerText(this.peer),
+          error: reason,
+        });
+      } else if (
+        !(err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe)
+      ) {
+        this.#host.logger.warn("connection error", { peer: peerText(this.peer), error: reason });
+      }
+    }
+    const gone = new RpcError(Code.CANCELLED, "connection closed");
+    for (const ctx of this.#inflight.values()) ctx.abort(gone);
+    this.#inflight.clear();
+    this.#host.connectionClosed(this);
+  }
+}
+
+/** `host:port` of a peer. */
+export function peerText(p: PeerAddress): string {
+  return `${p.host}:${p.port}`;
+}

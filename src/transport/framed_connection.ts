@@ -1,0 +1,196 @@
+/**
+ * One TCP (or TLS) connection speaking the native frame protocol: a read loop feeding a
+ * {@linkcode FrameDecoder}, and a write path that coalesces every frame produced in a tick into
+ * one write, with one write in flight at a time.
+ *
+ * @module
+ */
+import { type FrameCallback, FrameDecoder } from "../wire/frame.ts";
+import { FrameWriter } from "../wire/frame_writer.ts";
+import type { MetaFields } from "../wire/meta.ts";
+
+/** Options of {@linkcode FramedConnection}. */
+export interface FramedConnectionOptions {
+  /** Largest frame body accepted. */
+  maxMessageBytes: number;
+  /** Called once per frame, synchronously from the read loop. */
+  onFrame: FrameCallback;
+  /** Called once when the connection ends; `error` is why, if it was not a clean close. */
+  onClose: (error: unknown) => void;
+  /** Bytes already read from the socket (e.g. while sniffing the protocol). */
+  initial?: Uint8Array | undefined;
+  /** Size of the reused read buffer; default 256 KiB. */
+  readBufferSize?: number;
+}
+
+/** The part of `Deno.Conn` a connection needs (TCP and TLS both fit). */
+export interface ByteStream {
+  read(p: Uint8Array): Promise<number | null>;
+  write(p: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/**
+ * A framed, coalescing connection.
+ *
+ * @example
+ * ```ts ignore
+ * const fc = new FramedConnection(await Deno.connect({ port }), { maxMessageBytes, onFrame, onClose });
+ * fc.start();
+ * fc.send({ kind: 3, callId: 1 }); // PING
+ * await fc.close();
+ * ```
+ */
+export class FramedConnection {
+  #conn: ByteStream;
+  #decoder: FrameDecoder;
+  #writer = new FrameWriter();
+  #onClose: (error: unknown) => void;
+  #readBufferSize: number;
+  #readBuf: Uint8Array;
+  #retain = false;
+  #initial: Uint8Array | undefined;
+  #readLoop: Promise<void> | undefined;
+  #writeLoop: Promise<void> | undefined;
+  #flushScheduled = false;
+  #closed = false;
+  #closeError: unknown;
+  #drainWaiters: Array<() => void> = [];
+  /** `Date.now()` of the last bytes read. */
+  lastReadAt: number = Date.now();
+  /** `Date.now()` of the last frame received. */
+  lastFrameAt: number = Date.now();
+
+  /** Wraps an open stream; call {@linkcode FramedConnection.start} to begin reading. */
+  constructor(conn: ByteStream, options: FramedConnectionOptions) {
+    this.#conn = conn;
+    const onFrame = options.onFrame;
+    this.#decoder = new FrameDecoder(options.maxMessageBytes, (meta, payload, owned) => {
+      this.lastFrameAt = this.lastReadAt;
+      onFrame(meta, payload, owned);
+    });
+    this.#onClose = options.onClose;
+    this.#readBufferSize = options.readBufferSize ?? 256 * 1024;
+    this.#readBuf = new Uint8Array(this.#readBufferSize);
+    this.#initial = options.initial;
+  }
+
+  /** True once the connection has ended. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Bytes of an unfinished incoming frame held in memory. */
+  get partialBytes(): number {
+    return this.#decoder.buffered;
+  }
+
+  /** Starts the read loop. */
+  start(): void {
+    this.#readLoop ??= this.#read();
+  }
+
+  /**
+   * Asks the connection not to reuse the current read buffer, because a frame callback kept a
+   * view into it (e.g. a decoded `bytes` field). Called from inside a frame callback.
+   */
+  retainReadBuffer(): void {
+    this.#retain = true;
+  }
+
+  /** Queues a frame; frames queued in the same tick leave in one write. */
+  send(fields: MetaFields, payload?: Uint8Array): void {
+    if (this.#closed) return;
+    this.#writer.writeFrame(fields, payload);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#scheduleFlush);
+    }
+  }
+
+  /** Resolves when every frame queued so far has been written (or the connection ended). */
+  drain(): Promise<void> {
+    if (this.#closed || (!this.#flushScheduled && this.#writer.length === 0)) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Ends the connection: closes the socket and waits for the read and write loops to stop.
+   * Idempotent. `error` is passed to `onClose` as the reason.
+   */
+  async close(error?: unknown): Promise<void> {
+    this.#shutdown(error);
+    await this.#readLoop;
+    await this.#writeLoop;
+  }
+
+  #scheduleFlush = (): void => {
+    if (this.#writeLoop === undefined) this.#writeLoop = this.#flush();
+  };
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#writer.length > 0 && !this.#closed) {
+        const chunk = this.#writer.take();
+        // Frames queued from now on are coalesced into the next write.
+        this.#flushScheduled = true;
+        let off = 0;
+        while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
+        this.#writer.release(chunk);
+      }
+    } catch (e) {
+      this.#shutdown(e);
+    } finally {
+      this.#writeLoop = undefined;
+      this.#flushScheduled = false;
+      if (this.#writer.length > 0 && !this.#closed) {
+        this.#flushScheduled = true;
+        this.#writeLoop = this.#flush();
+      } else {
+        const waiters = this.#drainWaiters;
+        this.#drainWaiters = [];
+        for (const w of waiters) w();
+      }
+    }
+  }
+
+  async #read(): Promise<void> {
+    try {
+      if (this.#initial !== undefined) {
+        const initial = this.#initial;
+        this.#initial = undefined;
+        this.#decoder.push(initial);
+      }
+      while (!this.#closed) {
+        const n = await this.#conn.read(this.#readBuf);
+        if (n === null) break;
+        this.lastReadAt = Date.now();
+        this.#decoder.push(this.#readBuf.subarray(0, n));
+        if (this.#retain) {
+          this.#retain = false;
+          this.#readBuf = new Uint8Array(this.#readBufferSize);
+        }
+      }
+      this.#shutdown(undefined);
+    } catch (e) {
+      this.#shutdown(e);
+    }
+  }
+
+  #shutdown(error: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeError = error;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer or the runtime.
+    }
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const w of waiters) w();
+    this.#onClose(this.#closeError);
+  }
+}

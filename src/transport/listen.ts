@@ -1,0 +1,100 @@
+/**
+ * The only place that calls `Deno.listen`/`Deno.connect` (and their TLS variants).
+ *
+ * @module
+ */
+import type { ByteStream } from "./framed_connection.ts";
+
+/** TLS settings of a provider: PEM certificate chain and key, inline or by path. */
+export interface TlsServerOptions {
+  cert?: string;
+  key?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+/** TLS settings of a caller. */
+export interface TlsClientOptions {
+  /** Extra PEM CA certificates to trust (e.g. a private CA). */
+  caCerts?: string[];
+  /** Paths of PEM CA certificates to trust. */
+  caFiles?: string[];
+  /** Server name to verify; default the host connected to. */
+  hostname?: string;
+}
+
+/** An accepted stream and its peer. */
+export interface Accepted {
+  conn: ByteStream & { setNoDelay?: (on?: boolean) => void };
+  peer: { host: string; port: number };
+}
+
+/** A listening socket. */
+export interface Listener {
+  readonly addr: { host: string; port: number };
+  accept(): Promise<Accepted>;
+  close(): void;
+}
+
+async function readPem(inline: string | undefined, path: string | undefined, what: string) {
+  if (inline !== undefined) return inline;
+  if (path === undefined) throw new TypeError(`TLS needs ${what} or ${what}File`);
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    throw new TypeError(`Cannot read TLS ${what} file ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Listens on `host:port`, over TLS when `tls` is given. */
+export async function listen(
+  options: { host: string; port: number; tls?: TlsServerOptions | undefined },
+): Promise<Listener> {
+  const { host, port, tls } = options;
+  let l: Deno.Listener<Deno.Conn<Deno.NetAddr>, Deno.NetAddr> | Deno.TlsListener;
+  if (tls) {
+    const cert = await readPem(tls.cert, tls.certFile, "cert");
+    const key = await readPem(tls.key, tls.keyFile, "key");
+    l = Deno.listenTls({ hostname: host, port, cert, key });
+  } else {
+    l = Deno.listen({ hostname: host, port, transport: "tcp" });
+  }
+  const addr = l.addr as Deno.NetAddr;
+  return {
+    addr: { host: addr.hostname, port: addr.port },
+    async accept(): Promise<Accepted> {
+      const conn = await l.accept();
+      if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+      const r = conn.remoteAddr as Deno.NetAddr;
+      return { conn, peer: { host: r.hostname, port: r.port } };
+    },
+    close() {
+      l.close();
+    },
+  };
+}
+
+/** Connects to `host:port`, over TLS when `tls` is given; TCP_NODELAY is set. */
+export async function connect(
+  options: { host: string; port: number; tls?: TlsClientOptions | undefined; signal?: AbortSignal },
+): Promise<ByteStream> {
+  const { host, port, tls } = options;
+  if (tls) {
+    const caCerts = [...(tls.caCerts ?? [])];
+    for (const f of tls.caFiles ?? []) caCerts.push(await Deno.readTextFile(f));
+    const conn = await Deno.connectTls({
+      hostname: tls.hostname ?? host,
+      port,
+      caCerts: caCerts.length ? caCerts : undefined,
+    });
+    return conn;
+  }
+  const conn = await Deno.connect({
+    hostname: host,
+    port,
+    transport: "tcp",
+    signal: options.signal,
+  });
+  conn.setNoDelay(true);
+  return conn;
+}

@@ -1,0 +1,171 @@
+/**
+ * Framing of the native protocol: a 12-byte header, then an `RpcMeta`, then the payload.
+ *
+ * ```
+ * offset  size  field
+ *  0      4     magic "MRPC" (0x4D 0x52 0x50 0x43)
+ *  4      4     body length, uint32 big-endian = meta length + payload length
+ *  8      4     meta length, uint32 big-endian
+ * 12      m     RpcMeta (protobuf, proto/rpc_meta.proto)
+ * 12+m    b-m   payload (the serialized request or response message)
+ * ```
+ *
+ * Read as the original C++ mprpc's little-endian header size, "MRPC" would be 1,129,337,421
+ * bytes, so the two protocols can be told apart by their first four bytes on one port.
+ *
+ * @module
+ */
+import { decodeMeta, MetaError, type RpcMeta } from "./meta.ts";
+
+/** The four magic bytes, "MRPC", read as a big-endian uint32. */
+export const MAGIC = 0x4d525043;
+/** Bytes before the meta. */
+export const HEADER_SIZE = 12;
+/** Default limit on a frame's body (meta + payload): 4 MiB, as gRPC. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** Why a byte stream was rejected. */
+export type FrameErrorReason = "BAD_MAGIC" | "TOO_LARGE" | "BAD_LENGTH" | "BAD_META";
+
+/** A stream that is not a valid sequence of frames; the connection must be closed. */
+export class FrameError extends Error {
+  /** What was wrong. */
+  readonly reason: FrameErrorReason;
+  constructor(reason: FrameErrorReason, message: string) {
+    super(message);
+    this.name = "FrameError";
+    this.reason = reason;
+  }
+}
+
+/**
+ * Receives each complete frame. `payload` (and the meta's backing bytes) may be a view into the
+ * connection's read buffer (`owned` false): it is valid only until the callback returns, unless
+ * the consumer asks the connection to retain the buffer.
+ */
+export type FrameCallback = (meta: RpcMeta, payload: Uint8Array, owned: boolean) => void;
+
+/** True when the first four bytes of `bytes` are the native magic. */
+export function hasMagic(bytes: Uint8Array): boolean {
+  return bytes.length >= 4 && bytes[0] === 0x4d && bytes[1] === 0x52 && bytes[2] === 0x50 &&
+    bytes[3] === 0x43;
+}
+
+/**
+ * Incremental frame decoder: feed it any split or coalescing of the stream (one byte at a time,
+ * many frames per chunk). A body over the limit is refused from its header, before any of it is
+ * buffered.
+ *
+ * @example
+ * ```ts
+ * import { FrameDecoder } from "./frame.ts";
+ * import { FrameWriter } from "./frame_writer.ts";
+ * const w = new FrameWriter();
+ * w.writeFrame({ kind: 1, callId: 7 }, new Uint8Array([1, 2, 3]));
+ * const bytes = w.take();
+ * const seen: number[] = [];
+ * const d = new FrameDecoder(1024, (meta, payload) => seen.push(meta.callId, payload.length));
+ * for (const b of bytes) d.push(new Uint8Array([b]));
+ * if (seen.join() !== "7,3") throw new Error(seen.join());
+ * ```
+ */
+export class FrameDecoder {
+  #max: number;
+  #onFrame: FrameCallback;
+  #header = new Uint8Array(HEADER_SIZE);
+  #headerFill = 0;
+  #body: Uint8Array | undefined;
+  #bodyFill = 0;
+  #metaLen = 0;
+
+  /** Creates a decoder refusing bodies over `maxMessageBytes`. */
+  constructor(maxMessageBytes: number, onFrame: FrameCallback) {
+    this.#max = maxMessageBytes;
+    this.#onFrame = onFrame;
+  }
+
+  /** Bytes of an unfinished frame held by the decoder. */
+  get buffered(): number {
+    return this.#headerFill + this.#bodyFill;
+  }
+
+  /**
+   * Consumes `chunk`, calling back once per complete frame.
+   *
+   * @throws {FrameError} when the stream is invalid; the decoder must not be used again.
+   */
+  push(chunk: Uint8Array): void {
+    const n = chunk.length;
+    let pos = 0;
+    while (pos < n) {
+      const body = this.#body;
+      if (body !== undefined) {
+        const take = Math.min(body.length - this.#bodyFill, n - pos);
+        body.set(chunk.subarray(pos, pos + take), this.#bodyFill);
+        this.#bodyFill += take;
+        pos += take;
+        if (this.#bodyFill === body.length) {
+          this.#body = undefined;
+          this.#bodyFill = 0;
+          this.#deliver(body, 0, this.#metaLen, body.length, true);
+        }
+        continue;
+      }
+      let bodyLen: number;
+      if (this.#headerFill === 0 && n - pos >= HEADER_SIZE) {
+        bodyLen = this.#parseHeader(chunk, pos);
+        pos += HEADER_SIZE;
+      } else {
+        const take = Math.min(HEADER_SIZE - this.#headerFill, n - pos);
+        this.#header.set(chunk.subarray(pos, pos + take), this.#headerFill);
+        this.#headerFill += take;
+        pos += take;
+        if (this.#headerFill < HEADER_SIZE) return;
+        this.#headerFill = 0;
+        bodyLen = this.#parseHeader(this.#header, 0);
+      }
+      if (n - pos >= bodyLen) {
+        this.#deliver(chunk, pos, pos + this.#metaLen, pos + bodyLen, false);
+        pos += bodyLen;
+      } else {
+        this.#body = new Uint8Array(bodyLen);
+        this.#bodyFill = 0;
+      }
+    }
+  }
+
+  #parseHeader(b: Uint8Array, p: number): number {
+    const magic = ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+    if (magic !== MAGIC) {
+      throw new FrameError(
+        "BAD_MAGIC",
+        `bad frame magic 0x${magic.toString(16).padStart(8, "0")}: not an mprpc frame`,
+      );
+    }
+    const bodyLen = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
+    const metaLen = ((b[p + 8]! << 24) | (b[p + 9]! << 16) | (b[p + 10]! << 8) | b[p + 11]!) >>>
+      0;
+    if (bodyLen > this.#max) {
+      throw new FrameError(
+        "TOO_LARGE",
+        `frame of ${bodyLen} bytes exceeds maxMessageBytes ${this.#max}`,
+      );
+    }
+    if (metaLen > bodyLen) {
+      throw new FrameError("BAD_LENGTH", `meta length ${metaLen} exceeds body length ${bodyLen}`);
+    }
+    this.#metaLen = metaLen;
+    return bodyLen;
+  }
+
+  #deliver(buf: Uint8Array, start: number, metaEnd: number, end: number, owned: boolean): void {
+    let meta: RpcMeta;
+    try {
+      meta = decodeMeta(buf.subarray(start, metaEnd));
+    } catch (e) {
+      if (e instanceof MetaError) throw new FrameError("BAD_META", e.message);
+      throw e;
+    }
+    this.#onFrame(meta, buf.subarray(metaEnd, end), owned);
+  }
+}

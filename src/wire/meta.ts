@@ -1,0 +1,315 @@
+/**
+ * The `RpcMeta` message of `proto/rpc_meta.proto`, encoded and decoded by hand: it is read and
+ * written once per frame, so it avoids protobufjs's generic machinery and intermediate buffers.
+ * Unknown fields are skipped, so newer peers can add fields.
+ *
+ * @module
+ */
+
+/** Frame kinds, the `RpcMeta.Kind` enum. */
+export const Kind = {
+  REQUEST: 0,
+  RESPONSE: 1,
+  CANCEL: 2,
+  PING: 3,
+  PONG: 4,
+  GOAWAY: 5,
+} as const;
+
+/** A frame kind number. */
+export type Kind = typeof Kind[keyof typeof Kind];
+
+/** The decoded meta of one frame. */
+export interface RpcMeta {
+  kind: number;
+  callId: number;
+  service: string;
+  method: string;
+  timeoutMs: number;
+  status: number;
+  errorMessage: string;
+  metadata: Record<string, string> | undefined;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** Raised when meta bytes are not a valid `RpcMeta`. */
+export class MetaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "MetaError";
+  }
+}
+
+/** Bytes a varint of `v` (0..2^32-1) takes. */
+export function varintSize(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
+
+/** Writes a varint of `v` (0..2^32-1) at `pos`; returns the position after it. */
+export function writeVarint(buf: Uint8Array, pos: number, v: number): number {
+  while (v > 0x7f) {
+    buf[pos++] = (v & 0x7f) | 0x80;
+    v = v >>> 7;
+  }
+  buf[pos++] = v;
+  return pos;
+}
+
+/**
+ * A length-delimited field (tag + length + bytes), pre-encoded: used for strings that repeat on
+ * every call (service and method names) so they are UTF-8 encoded once.
+ */
+export function encodeStringField(field: number, value: string): Uint8Array {
+  const bytes = encoder.encode(value);
+  const out = new Uint8Array(1 + varintSize(bytes.length) + bytes.length);
+  let p = writeVarint(out, 0, (field << 3) | 2);
+  p = writeVarint(out, p, bytes.length);
+  out.set(bytes, p);
+  return out;
+}
+
+/** The pre-encoded `service` and `method` fields of a request meta. */
+export function encodeRoute(service: string, method: string): Uint8Array {
+  const s = encodeStringField(3, service);
+  const m = encodeStringField(4, method);
+  const out = new Uint8Array(s.length + m.length);
+  out.set(s, 0);
+  out.set(m, s.length);
+  return out;
+}
+
+/** Fields of a meta to encode; `route` is {@linkcode encodeRoute}'s output for requests. */
+export interface MetaFields {
+  kind: number;
+  callId: number;
+  route?: Uint8Array | undefined;
+  timeoutMs?: number | undefined;
+  status?: number | undefined;
+  errorMessage?: string | undefined;
+  metadata?: Record<string, string> | undefined;
+}
+
+/**
+ * Encodes `f` into a fresh array. (The frame writer encodes straight into its output buffer
+ * instead; this is for tests and cold paths.)
+ */
+export function encodeMeta(f: MetaFields): Uint8Array {
+  const extra = encodeExtra(f);
+  const out = new Uint8Array(metaSize(f, extra));
+  writeMeta(out, 0, f, extra);
+  return out;
+}
+
+/** Pre-encoded variable parts of a meta (error text and metadata). */
+export interface MetaExtra {
+  error: Uint8Array | undefined;
+  metadata: Uint8Array[] | undefined;
+}
+
+/** Encodes the variable-length string parts of `f` (none on the common path). */
+export function encodeExtra(f: MetaFields): MetaExtra | undefined {
+  if (!f.errorMessage && !f.metadata) return undefined;
+  let metadata: Uint8Array[] | undefined;
+  if (f.metadata) {
+    metadata = [];
+    for (const key in f.metadata) {
+      const k = encodeStringField(1, key);
+      const v = encodeStringField(2, String(f.metadata[key]));
+      const entry = new Uint8Array(1 + varintSize(k.length + v.length) + k.length + v.length);
+      let p = writeVarint(entry, 0, (8 << 3) | 2);
+      p = writeVarint(entry, p, k.length + v.length);
+      entry.set(k, p);
+      entry.set(v, p + k.length);
+      metadata.push(entry);
+    }
+  }
+  return {
+    error: f.errorMessage ? encodeStringField(7, f.errorMessage) : undefined,
+    metadata,
+  };
+}
+
+/** Encoded size of `f`. */
+export function metaSize(f: MetaFields, extra: MetaExtra | undefined): number {
+  let n = 0;
+  if (f.kind) n += 2;
+  if (f.callId) n += 1 + varintSize(f.callId);
+  if (f.route) n += f.route.length;
+  if (f.timeoutMs) n += 1 + varintSize(f.timeoutMs);
+  if (f.status) n += 1 + varintSize(f.status);
+  if (extra) {
+    if (extra.error) n += extra.error.length;
+    if (extra.metadata) { for (const e of extra.metadata) n += e.length; }
+  }
+  return n;
+}
+
+/** Writes `f` at `pos` of `buf` (which must have room); returns the position after it. */
+export function writeMeta(
+  buf: Uint8Array,
+  pos: number,
+  f: MetaFields,
+  extra: MetaExtra | undefined,
+): number {
+  if (f.kind) {
+    buf[pos++] = 0x08;
+    buf[pos++] = f.kind;
+  }
+  if (f.callId) {
+    buf[pos++] = 0x10;
+    pos = writeVarint(buf, pos, f.callId);
+  }
+  if (f.route) {
+    buf.set(f.route, pos);
+    pos += f.route.length;
+  }
+  if (f.timeoutMs) {
+    buf[pos++] = 0x28;
+    pos = writeVarint(buf, pos, f.timeoutMs);
+  }
+  if (f.status) {
+    buf[pos++] = 0x30;
+    pos = writeVarint(buf, pos, f.status);
+  }
+  if (extra) {
+    if (extra.error) {
+      buf.set(extra.error, pos);
+      pos += extra.error.length;
+    }
+    if (extra.metadata) {
+      for (const e of extra.metadata) {
+        buf.set(e, pos);
+        pos += e.length;
+      }
+    }
+  }
+  return pos;
+}
+
+function readString(buf: Uint8Array, start: number, end: number): string {
+  const len = end - start;
+  if (len < 48) {
+    // ASCII fast path: short names are decoded without crossing into TextDecoder.
+    let s = "";
+    for (let i = start; i < end; i++) {
+      const c = buf[i]!;
+      if (c >= 0x80) return decoder.decode(buf.subarray(start, end));
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  return decoder.decode(buf.subarray(start, end));
+}
+
+/**
+ * Decodes meta bytes.
+ *
+ * @throws {MetaError} on truncated or malformed input.
+ */
+export function decodeMeta(buf: Uint8Array): RpcMeta {
+  const meta: RpcMeta = {
+    kind: 0,
+    callId: 0,
+    service: "",
+    method: "",
+    timeoutMs: 0,
+    status: 0,
+    errorMessage: "",
+    metadata: undefined,
+  };
+  const end = buf.length;
+  let pos = 0;
+  // Inline varint reader over `buf`, returning the value and advancing `pos`.
+  const varint = (): number => {
+    let result = 0;
+    let shift = 0;
+    for (;;) {
+      if (pos >= end) throw new MetaError("truncated varint in RpcMeta");
+      const b = buf[pos++]!;
+      if (shift < 28) result |= (b & 0x7f) << shift;
+      else if (shift < 70) result += (b & 0x7f) * 2 ** shift;
+      else throw new MetaError("varint too long in RpcMeta");
+      if (b < 0x80) return result >>> 0 === result ? result : result >>> 0;
+      shift += 7;
+    }
+  };
+  while (pos < end) {
+    const tag = varint();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (wire === 0) {
+      const v = varint();
+      switch (field) {
+        case 1:
+          meta.kind = v;
+          break;
+        case 2:
+          meta.callId = v;
+          break;
+        case 5:
+          meta.timeoutMs = v;
+          break;
+        case 6:
+          meta.status = v;
+          break;
+      }
+    } else if (wire === 2) {
+      const len = varint();
+      const s = pos;
+      const e = pos + len;
+      if (e > end) throw new MetaError(`field ${field} overruns RpcMeta (${len} bytes)`);
+      pos = e;
+      switch (field) {
+        case 3:
+          meta.service = readString(buf, s, e);
+          break;
+        case 4:
+          meta.method = readString(buf, s, e);
+          break;
+        case 7:
+          meta.errorMessage = readString(buf, s, e);
+          break;
+        case 8:
+          meta.metadata ??= {};
+          decodeEntry(buf, s, e, meta.metadata);
+          break;
+      }
+    } else if (wire === 1) {
+      pos += 8;
+    } else if (wire === 5) {
+      pos += 4;
+    } else {
+      throw new MetaError(`unsupported wire type ${wire} for field ${field} in RpcMeta`);
+    }
+    if (pos > end) throw new MetaError("truncated RpcMeta");
+  }
+  return meta;
+}
+
+function decodeEntry(buf: Uint8Array, start: number, end: number, into: Record<string, string>) {
+  let pos = start;
+  let key = "";
+  let value = "";
+  while (pos < end) {
+    const tag = buf[pos++]!;
+    if ((tag & 7) !== 2) throw new MetaError("bad metadata entry in RpcMeta");
+    let len = 0;
+    let shift = 0;
+    for (;;) {
+      if (pos >= end) throw new MetaError("truncated metadata entry in RpcMeta");
+      const b = buf[pos++]!;
+      len |= (b & 0x7f) << shift;
+      if (b < 0x80) break;
+      shift += 7;
+      if (shift > 28) throw new MetaError("metadata entry too long in RpcMeta");
+    }
+    const e = pos + len;
+    if (e > end) throw new MetaError("metadata entry overruns RpcMeta");
+    if (tag >>> 3 === 1) key = readString(buf, pos, e);
+    else if (tag >>> 3 === 2) value = readString(buf, pos, e);
+    pos = e;
+  }
+  into[key] = value;
+}
