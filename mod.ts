@@ -61,6 +61,10 @@ export {
 } from "./src/registry/registry.ts";
 export { StaticRegistry } from "./src/registry/static_registry.ts";
 export {
+  ZooKeeperRegistry,
+  type ZooKeeperRegistryOptions,
+} from "./src/registry/zookeeper/zookeeper_registry.ts";
+export {
   ConsoleLogger,
   type LevelName,
   type LogFields,
@@ -75,6 +79,7 @@ export {
 export { AsyncLoggerHandler, type StdLogRecord } from "./src/log/std_handler.ts";
 export {
   ConfigError,
+  configUsage,
   DEFAULT_CONFIG,
   loadConfig,
   type MprpcConfig,
