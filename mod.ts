@@ -41,6 +41,13 @@ export {
 } from "./src/server/rpc_provider.ts";
 export type { Handler } from "./src/server/server_connection.ts";
 export { CallContext, type PeerAddress } from "./src/server/call_context.ts";
+export {
+  compose,
+  type Interceptor,
+  type Next,
+  tokenAuth,
+  type TokenAuthOptions,
+} from "./src/server/interceptor.ts";
 export { RpcChannel, type RpcChannelOptions } from "./src/client/rpc_channel.ts";
 export type { CallOptions, Stub, StubMethod } from "./src/client/call_options.ts";
 export { RpcController } from "./src/client/rpc_controller.ts";

@@ -53,6 +53,8 @@ export interface RpcChannelOptions {
   keepaliveTimeoutMs?: number;
   /** Connect over TLS. */
   tls?: TlsClientOptions;
+  /** Metadata sent with every call (e.g. an auth token); a call's own metadata wins. */
+  metadata?: Record<string, string>;
 }
 
 const EMPTY: CallOptions = {};
@@ -112,6 +114,7 @@ export class RpcChannel {
   #keepaliveTimeoutMs: number;
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   #tls: TlsClientOptions | undefined;
+  #metadata: Record<string, string> | undefined;
   #wheel = new DeadlineWheel();
   #services = new Map<string, ServiceState>();
   #endpoints = new Map<string, EndpointState>();
@@ -141,6 +144,7 @@ export class RpcChannel {
     this.#keepaliveMs = options.keepaliveMs ?? 10_000;
     this.#keepaliveTimeoutMs = options.keepaliveTimeoutMs ?? 5000;
     this.#tls = options.tls;
+    this.#metadata = options.metadata;
     if (!(this.#timeoutMs >= 0)) {
       throw new RangeError(`timeoutMs must be >= 0, got ${options.timeoutMs}`);
     }
@@ -251,6 +255,9 @@ export class RpcChannel {
     request?: unknown,
   ): Promise<unknown> {
     if (this.#closed) return Promise.reject(new RpcError(Code.CANCELLED, "channel closed"));
+    if (this.#metadata !== undefined) {
+      opts = { ...opts, metadata: { ...this.#metadata, ...opts.metadata } };
+    }
     if (opts.signal?.aborted) {
       return Promise.reject(new RpcError(Code.CANCELLED, "cancelled by the caller"));
     }

@@ -11,8 +11,15 @@ import type { Registry, ServiceRegistration } from "../registry/registry.ts";
 import { describeService } from "../schema/method_descriptor.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
-import { type Handler, peerText, type Route, ServerConnection } from "./server_connection.ts";
+import {
+  ConnectionTimeout,
+  type Handler,
+  peerText,
+  type Route,
+  ServerConnection,
+} from "./server_connection.ts";
 import { listen, type Listener, type TlsServerOptions } from "../transport/listen.ts";
+import { compose, type Interceptor } from "./interceptor.ts";
 
 /** Options of {@linkcode RpcProvider}. */
 export interface RpcProviderOptions {
@@ -36,8 +43,15 @@ export interface RpcProviderOptions {
   maxInflightPerConnection?: number;
   /** Calls slower than this are logged as slow; default 1000 ms. */
   slowCallMs?: number;
-  /** Closes connections idle (no bytes) for this long; default 0 = never. */
+  /** Closes connections idle (no bytes, no calls) for this long; default 0 = never. */
   idleTimeoutMs?: number;
+  /**
+   * Closes a connection that holds an unfinished frame, or has sent no frame since it
+   * connected, for this long (slow or stalled peers); default 30000 ms.
+   */
+  readTimeoutMs?: number;
+  /** Run around every handler, outermost first (authentication, logging, metrics). */
+  interceptors?: Interceptor[];
   /** Serve over TLS with these certificates instead of plain TCP. */
   tls?: TlsServerOptions;
 }
@@ -134,7 +148,10 @@ export class RpcProvider {
     for (const desc of descs) {
       const handler = byName.get(desc.name);
       if (!handler) continue;
-      this.#routes.set(`${desc.service}/${desc.name}`, { desc, handler });
+      this.#routes.set(`${desc.service}/${desc.name}`, {
+        desc,
+        handler: compose(this.#options.interceptors ?? [], handler),
+      });
       methods.push(desc.name);
     }
     if (descs[0]) this.#services.set(descs[0].service, methods);
@@ -179,7 +196,7 @@ export class RpcProvider {
     const { host, port } = this.#listener.addr;
     this.logger.info("provider listening", { address: `${host}:${port}`, tls: !!o.tls });
     this.#acceptLoop = this.#accept(this.#listener);
-    if (o.idleTimeoutMs) this.#startIdleSweep(o.idleTimeoutMs);
+    this.#startSweep(o.readTimeoutMs ?? 30_000, o.idleTimeoutMs ?? 0);
     if (o.registry) {
       const advertised = o.advertiseHost ??
         (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
@@ -280,20 +297,26 @@ export class RpcProvider {
     }
   }
 
-  #startIdleSweep(idleMs: number): void {
+  #startSweep(readMs: number, idleMs: number): void {
+    if (readMs <= 0 && idleMs <= 0) return;
+    const every = Math.max(10, Math.min(1000, (readMs || idleMs) / 4, (idleMs || readMs) / 4));
     this.#idleTimer = setInterval(() => {
       const now = Date.now();
       for (const c of this.#connections) {
-        if (c.inflight === 0 && now - c.lastReadAt >= idleMs) {
-          this.logger.info("closing idle connection", {
-            peer: peerText(c.peer),
-            idleMs: now - c.lastReadAt,
-            partialBytes: c.partialBytes,
-          });
-          void c.close().catch(() => {}); // the sweep must not stop for one socket
+        let why: string | undefined;
+        if (readMs > 0 && c.partialSince > 0 && now - c.partialSince >= readMs) {
+          why = `unfinished frame (${c.partialBytes} bytes) for ${now - c.partialSince} ms`;
+        } else if (readMs > 0 && !c.gotFrame && now - c.createdAt >= readMs) {
+          why = `no frame within ${now - c.createdAt} ms of connecting`;
+        } else if (idleMs > 0 && c.inflight === 0 && now - c.lastReadAt >= idleMs) {
+          why = `idle for ${now - c.lastReadAt} ms`;
+        }
+        if (why !== undefined) {
+          this.logger.warn("closing connection: read timeout", { peer: peerText(c.peer), why });
+          void c.close(new ConnectionTimeout(why)).catch(() => {}); // the sweep must not stop for one socket
         }
       }
-    }, Math.max(10, Math.min(1000, idleMs / 4)));
+    }, every);
     Deno.unrefTimer(this.#idleTimer as unknown as number);
   }
 

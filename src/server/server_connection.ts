@@ -84,6 +84,19 @@ export class ServerConnection {
     return this.#fc.partialBytes;
   }
 
+  /** `Date.now()` since which an unfinished frame has been held, or 0. */
+  get partialSince(): number {
+    return this.#fc.partialSince;
+  }
+
+  /** Whether any frame has arrived. */
+  get gotFrame(): boolean {
+    return this.#fc.frames > 0;
+  }
+
+  /** `Date.now()` when the connection was accepted. */
+  readonly createdAt: number = Date.now();
+
   /** Starts reading. */
   start(): void {
     this.#fc.start();
@@ -272,7 +285,8 @@ export class ServerConnection {
           error: reason,
         });
       } else if (
-        !(err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe)
+        !(err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe) &&
+        !(err instanceof ConnectionTimeout)
       ) {
         this.#host.logger.warn("connection error", { peer: peerText(this.peer), error: reason });
       }
@@ -281,6 +295,14 @@ export class ServerConnection {
     for (const ctx of this.#inflight.values()) ctx.abort(gone);
     this.#inflight.clear();
     this.#host.connectionClosed(this);
+  }
+}
+
+/** Why the provider closed a slow or idle connection (already logged by the provider). */
+export class ConnectionTimeout extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConnectionTimeout";
   }
 }
 

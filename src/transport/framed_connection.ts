@@ -60,6 +60,10 @@ export class FramedConnection {
   lastReadAt: number = Date.now();
   /** `Date.now()` of the last frame received. */
   lastFrameAt: number = Date.now();
+  /** `Date.now()` since which an unfinished frame has been held, or 0. */
+  partialSince = 0;
+  /** Frames received. */
+  frames = 0;
 
   /** Wraps an open stream; call {@linkcode FramedConnection.start} to begin reading. */
   constructor(conn: ByteStream, options: FramedConnectionOptions) {
@@ -67,6 +71,7 @@ export class FramedConnection {
     const onFrame = options.onFrame;
     this.#decoder = new FrameDecoder(options.maxMessageBytes, (meta, payload, owned) => {
       this.lastFrameAt = this.lastReadAt;
+      this.frames++;
       onFrame(meta, payload, owned);
     });
     this.#onClose = options.onClose;
@@ -166,8 +171,10 @@ export class FramedConnection {
       while (!this.#closed) {
         const n = await this.#conn.read(this.#readBuf);
         if (n === null) break;
-        this.lastReadAt = Date.now();
+        const now = this.lastReadAt = Date.now();
         this.#decoder.push(this.#readBuf.subarray(0, n));
+        if (this.#decoder.buffered === 0) this.partialSince = 0;
+        else if (this.partialSince === 0) this.partialSince = now;
         if (this.#retain) {
           this.#retain = false;
           this.#readBuf = new Uint8Array(this.#readBufferSize);
