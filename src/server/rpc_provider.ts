@@ -20,6 +20,7 @@ import {
 } from "./server_connection.ts";
 import { listen, type Listener, type TlsServerOptions } from "../transport/listen.ts";
 import { compose, type Interceptor } from "./interceptor.ts";
+import { WorkerPool } from "./worker_pool.ts";
 
 /** Options of {@linkcode RpcProvider}. */
 export interface RpcProviderOptions {
@@ -54,6 +55,19 @@ export interface RpcProviderOptions {
   interceptors?: Interceptor[];
   /** Serve over TLS with these certificates instead of plain TCP. */
   tls?: TlsServerOptions;
+  /**
+   * Event loops serving the port: `workers - 1` Workers run next to the main thread, each with
+   * its own provider on the same port (`SO_REUSEPORT`: run with `--unstable-net`). Needs
+   * `workerModule`. Default 1.
+   */
+  workers?: number;
+  /**
+   * With `workers`: a module whose default export `setup(provider)` adds the services
+   * (`provider.notifyService(...)`). It runs in the main thread and in every Worker.
+   */
+  workerModule?: string | URL;
+  /** Listen with `SO_REUSEPORT` (needs `--unstable-net`); set by `workers`. */
+  reusePort?: boolean;
 }
 
 /** Options of {@linkcode RpcProvider.close}. */
@@ -96,6 +110,7 @@ export class RpcProvider {
   #idleWaiters: Array<() => void> = [];
   #closed: { promise: Promise<void>; resolve: () => void };
   #idleTimer: ReturnType<typeof setInterval> | undefined;
+  #pool: WorkerPool | undefined;
 
   /** Creates a provider; nothing listens until {@linkcode RpcProvider.start}. */
   constructor(options: RpcProviderOptions = {}) {
@@ -125,7 +140,7 @@ export class RpcProvider {
    * a function, or the provider has already started.
    */
   notifyService(service: protobuf.Service, impl: Record<string, Handler>): this {
-    if (this.#started) {
+    if (this.#listener !== undefined) {
       throw new TypeError("notifyService() must be called before start()/run()");
     }
     const descs = describeService(service);
@@ -192,8 +207,47 @@ export class RpcProvider {
 
   async #start(): Promise<void> {
     const o = this.#options;
-    this.#listener = await listen({ host: o.host ?? "127.0.0.1", port: o.port ?? 0, tls: o.tls });
+    const workers = o.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1) {
+      throw new RangeError(`workers must be an integer >= 1, got ${o.workers}`);
+    }
+    let module: string | undefined;
+    if (workers > 1 || o.workerModule !== undefined) {
+      if (o.workerModule === undefined) {
+        throw new TypeError("workers > 1 needs workerModule (a module exporting setup(provider))");
+      }
+      if (o.tls) throw new TypeError("workers > 1 cannot be combined with tls yet");
+      module = new URL(o.workerModule, `file://${Deno.cwd()}/`).href;
+      const mod = await import(module);
+      const setup = mod.default ?? mod.setup;
+      if (typeof setup !== "function") {
+        throw new TypeError(`${module} must export a default setup(provider) function`);
+      }
+      await setup(this);
+    }
+    this.#listener = await listen({
+      host: o.host ?? "127.0.0.1",
+      port: o.port ?? 0,
+      tls: o.tls,
+      reusePort: o.reusePort || workers > 1,
+    });
     const { host, port } = this.#listener.addr;
+    if (workers > 1) {
+      this.#pool = new WorkerPool();
+      try {
+        await this.#pool.start(workers - 1, module!, host, port, {
+          maxMessageBytes: o.maxMessageBytes,
+          maxConnections: o.maxConnections,
+          maxInflightPerConnection: o.maxInflightPerConnection,
+          slowCallMs: o.slowCallMs,
+          idleTimeoutMs: o.idleTimeoutMs,
+          readTimeoutMs: o.readTimeoutMs,
+        });
+      } catch (e) {
+        this.#listener.close();
+        throw e;
+      }
+    }
     this.logger.info("provider listening", { address: `${host}:${port}`, tls: !!o.tls });
     this.#acceptLoop = this.#accept(this.#listener);
     this.#startSweep(o.readTimeoutMs ?? 30_000, o.idleTimeoutMs ?? 0);
@@ -245,6 +299,7 @@ export class RpcProvider {
       }
     }
     if (this.#idleTimer !== undefined) clearInterval(this.#idleTimer);
+    const pool = this.#pool?.close(graceMs);
     try {
       this.#listener?.close();
     } catch {
@@ -263,6 +318,7 @@ export class RpcProvider {
     const shutdown = new RpcError(Code.UNAVAILABLE, "provider shut down before the call finished");
     for (const c of this.#connections) c.abortAll(shutdown);
     await Promise.all([...this.#connections].map((c) => c.close()));
+    await pool;
     this.wheel.close();
     this.logger.info("provider closed");
     this.#closed.resolve();

@@ -48,16 +48,33 @@ async function readPem(inline: string | undefined, path: string | undefined, wha
 
 /** Listens on `host:port`, over TLS when `tls` is given. */
 export async function listen(
-  options: { host: string; port: number; tls?: TlsServerOptions | undefined },
+  options: {
+    host: string;
+    port: number;
+    tls?: TlsServerOptions | undefined;
+    reusePort?: boolean | undefined;
+  },
 ): Promise<Listener> {
-  const { host, port, tls } = options;
+  const { host, port, tls, reusePort } = options;
   let l: Deno.Listener<Deno.Conn<Deno.NetAddr>, Deno.NetAddr> | Deno.TlsListener;
   if (tls) {
     const cert = await readPem(tls.cert, tls.certFile, "cert");
     const key = await readPem(tls.key, tls.keyFile, "key");
     l = Deno.listenTls({ hostname: host, port, cert, key });
   } else {
-    l = Deno.listen({ hostname: host, port, transport: "tcp" });
+    try {
+      l = Deno.listen({
+        hostname: host,
+        port,
+        transport: "tcp",
+        ...(reusePort ? { reusePort } : {}),
+      });
+    } catch (e) {
+      if (reusePort && e instanceof TypeError) {
+        throw new TypeError(`reusePort (provider workers) needs --unstable-net: ${e.message}`);
+      }
+      throw e;
+    }
   }
   const addr = l.addr as Deno.NetAddr;
   return {

@@ -1,0 +1,47 @@
+/**
+ * The body of one provider Worker (see `RpcProviderOptions.workers`): imports the user's
+ * services module, serves it on the shared port with `reusePort`, and stops on request.
+ *
+ * @module
+ */
+import { RpcProvider } from "./rpc_provider.ts";
+import type { WorkerInit, WorkerReply } from "./worker_pool.ts";
+
+/// <reference lib="deno.worker" />
+const scope = self as unknown as {
+  onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(m: WorkerReply): void;
+  close(): void;
+};
+
+let provider: RpcProvider | undefined;
+
+scope.onmessage = async (e: MessageEvent) => {
+  const msg = e.data as WorkerInit | { type: "close"; graceMs: number };
+  if (msg.type === "init") {
+    try {
+      const mod = await import(msg.module);
+      const setup = mod.default ?? mod.setup;
+      if (typeof setup !== "function") {
+        throw new TypeError(`${msg.module} must export a default setup(provider) function`);
+      }
+      provider = new RpcProvider({
+        ...msg.options,
+        host: msg.host,
+        port: msg.port,
+        reusePort: true,
+      });
+      await setup(provider);
+      await provider.start();
+      scope.postMessage({ type: "ready" });
+    } catch (err) {
+      scope.postMessage({
+        type: "error",
+        message: err instanceof Error ? err.message : String(err),
+      });
+    }
+  } else if (msg.type === "close") {
+    await provider?.close({ graceMs: msg.graceMs });
+    scope.postMessage({ type: "closed" });
+  }
+};
