@@ -28,6 +28,8 @@ export interface ServiceRegistration {
   port: number;
   /** Relative weight; default 1. */
   weight?: number;
+  /** Also announce in the C++ mprpc's layout (`/<Service>/<Method>` = `ip:port`), if supported. */
+  legacy?: boolean;
 }
 
 /** A change subscription; call `close()` to stop receiving updates. */

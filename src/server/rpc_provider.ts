@@ -21,6 +21,8 @@ import {
 import { listen, type Listener, type TlsServerOptions } from "../transport/listen.ts";
 import { compose, type Interceptor } from "./interceptor.ts";
 import { WorkerPool } from "./worker_pool.ts";
+import type { ByteStream } from "../transport/framed_connection.ts"; // legacy mprpc (issue 7)
+import { LegacyConnection, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
 
 /** Options of {@linkcode RpcProvider}. */
 export interface RpcProviderOptions {
@@ -68,6 +70,12 @@ export interface RpcProviderOptions {
   workerModule?: string | URL;
   /** Listen with `SO_REUSEPORT` (needs `--unstable-net`); set by `workers`. */
   reusePort?: boolean;
+  /**
+   * Also serve the original C++ mprpc's protocol on the same port (told apart by the first four
+   * bytes; see docs/mprpc-compat.md), and ask the registry to write its ZooKeeper layout too.
+   * Default false.
+   */
+  legacy?: boolean;
 }
 
 /** Options of {@linkcode RpcProvider.close}. */
@@ -103,7 +111,8 @@ export class RpcProvider {
   #registrations: ServiceRegistration[] = [];
   #listener: Listener | undefined;
   #acceptLoop: Promise<void> | undefined;
-  #connections = new Set<ServerConnection>();
+  #connections = new Set<ServerConnection | LegacyConnection>();
+  #legacyNames = new Map<string, string>(); // legacy mprpc: service name without package → full
   #closing: Promise<void> | undefined;
   #started: Promise<void> | undefined;
   #running = 0;
@@ -249,6 +258,7 @@ export class RpcProvider {
       }
     }
     this.logger.info("provider listening", { address: `${host}:${port}`, tls: !!o.tls });
+    if (o.legacy) this.#legacyNames = legacyServiceNames(this.#services.keys(), this.logger);
     this.#acceptLoop = this.#accept(this.#listener);
     this.#startSweep(o.readTimeoutMs ?? 30_000, o.idleTimeoutMs ?? 0);
     if (o.registry) {
@@ -261,6 +271,7 @@ export class RpcProvider {
           host: advertised,
           port,
           weight: o.weight ?? 1,
+          ...(o.legacy ? { legacy: true } : {}), // legacy mprpc: also the C++ layout
         };
         try {
           await o.registry.register(reg);
@@ -335,22 +346,40 @@ export class RpcProvider {
         continue;
       }
       const { conn, peer } = accepted;
-      const max = this.#options.maxConnections;
-      const sc = new ServerConnection(this, conn, peer);
-      this.#connections.add(sc);
-      if (this.#closing) {
-        sc.goAway(Code.UNAVAILABLE, "provider is shutting down");
-      } else if (max !== undefined && this.#connections.size > max) {
-        this.logger.warn("connection refused: too many connections", {
-          peer: peerText(peer),
-          limit: max,
+      // --- legacy mprpc (issue 7): sniff the first bytes; native ones come back via handOff().
+      if (this.#options.legacy && !this.#closing) {
+        const lc = new LegacyConnection(this, conn, peer, {
+          maxConnections: this.#options.maxConnections,
         });
-        sc.goAway(Code.RESOURCE_EXHAUSTED, `too many connections (limit ${max})`);
-        void sc.close().catch(() => {}); // closing a refused socket cannot fail meaningfully
+        this.#connections.add(lc);
+        lc.start();
+        continue;
       }
-      sc.start();
-      this.logger.debug("connection accepted", { peer: peerText(peer) });
+      // --- end legacy mprpc
+      this.#serveNative(conn, peer, undefined);
     }
+  }
+
+  #serveNative(
+    conn: ByteStream,
+    peer: { host: string; port: number },
+    initial: Uint8Array | undefined,
+  ): void {
+    const max = this.#options.maxConnections;
+    const sc = new ServerConnection(this, conn, peer, initial);
+    this.#connections.add(sc);
+    if (this.#closing) {
+      sc.goAway(Code.UNAVAILABLE, "provider is shutting down");
+    } else if (max !== undefined && this.#connections.size > max) {
+      this.logger.warn("connection refused: too many connections", {
+        peer: peerText(peer),
+        limit: max,
+      });
+      sc.goAway(Code.RESOURCE_EXHAUSTED, `too many connections (limit ${max})`);
+      void sc.close().catch(() => {}); // closing a refused socket cannot fail meaningfully
+    }
+    sc.start();
+    this.logger.debug("connection accepted", { peer: peerText(peer) });
   }
 
   #startSweep(readMs: number, idleMs: number): void {
@@ -392,8 +421,23 @@ export class RpcProvider {
     }
   }
 
+  // --- legacy mprpc (issue 7)
+  /** @internal Route of a service named without package (the legacy protocol's names). */
+  legacyRoute(serviceName: string, methodName: string): Route | string {
+    const full = this.#legacyNames.get(serviceName);
+    if (full === undefined) return `unknown legacy service "${serviceName}"`;
+    return this.route(full, methodName);
+  }
+
+  /** @internal A sniffed connection turned out native: serve it with the bytes read so far. */
+  handOff(from: LegacyConnection, conn: ByteStream, initial: Uint8Array): void {
+    this.#connections.delete(from);
+    this.#serveNative(conn, from.peer, initial);
+  }
+  // --- end legacy mprpc
+
   /** @internal */
-  connectionClosed(conn: ServerConnection): void {
+  connectionClosed(conn: ServerConnection | LegacyConnection): void {
     this.#connections.delete(conn);
     this.logger.debug("connection closed", { peer: peerText(conn.peer) });
   }
