@@ -28,6 +28,8 @@ import { type Balancer, type BalancerName, type Candidate, createBalancer } from
 import type { CallOptions, Stub } from "./call_options.ts";
 import { ClientConnection, type ResponseDecoder } from "./client_connection.ts";
 import { RpcController } from "./rpc_controller.ts";
+// legacy mprpc (issue 7)
+import { type ChannelProtocol, LegacyCaller, type LegacyEmptyReply } from "./legacy_call.ts";
 
 /** Options of {@linkcode RpcChannel}. */
 export interface RpcChannelOptions {
@@ -55,6 +57,16 @@ export interface RpcChannelOptions {
   tls?: TlsClientOptions;
   /** Metadata sent with every call (e.g. an auth token); a call's own metadata wins. */
   metadata?: Record<string, string>;
+  // --- legacy mprpc (issue 7)
+  /**
+   * `"native"` (default), or `"mprpc-legacy"` to call C++ mprpc providers: one connection per
+   * call, no metadata; providers found by `registry.resolveLegacy(Service, Method)` when the
+   * registry has it (ZooKeeper), else `address` or `registry.resolve`. See docs/mprpc-compat.md.
+   */
+  protocol?: ChannelProtocol;
+  /** With `"mprpc-legacy"`: an empty reply is an `"error"` (default) or an empty `"message"`. */
+  legacyEmptyReply?: LegacyEmptyReply;
+  // --- end legacy mprpc
 }
 
 const EMPTY: CallOptions = {};
@@ -123,6 +135,7 @@ export class RpcChannel {
   #closed = false;
   #closing: Promise<void> | undefined;
   #connections = new Set<ClientConnection>();
+  #legacy: LegacyCaller | undefined; // legacy mprpc (issue 7)
 
   /** Creates a channel; it connects lazily, on the first call to each provider. */
   constructor(options: RpcChannelOptions) {
@@ -148,6 +161,23 @@ export class RpcChannel {
     if (!(this.#timeoutMs >= 0)) {
       throw new RangeError(`timeoutMs must be >= 0, got ${options.timeoutMs}`);
     }
+    // --- legacy mprpc (issue 7)
+    if (options.protocol === "mprpc-legacy") {
+      this.#legacy = new LegacyCaller({
+        registry: options.registry,
+        address: this.#fixed,
+        maxMessageBytes: this.#maxMessageBytes,
+        connectTimeoutMs: this.#connectTimeoutMs,
+        logger: this.#logger,
+        tls: options.tls,
+        emptyReply: options.legacyEmptyReply,
+      });
+    } else if (options.protocol !== undefined && options.protocol !== "native") {
+      throw new TypeError(
+        `protocol must be "native" or "mprpc-legacy", got ${JSON.stringify(options.protocol)}`,
+      );
+    }
+    // --- end legacy mprpc
   }
 
   /**
@@ -227,6 +257,7 @@ export class RpcChannel {
     const reason = new RpcError(Code.CANCELLED, "channel closed");
     // A connection leaves #connections only once fully closed, so this awaits every socket.
     await Promise.all([...this.#connections].map((c) => c.close(reason)));
+    await this.#legacy?.close(); // legacy mprpc (issue 7)
     this.#wheel.close();
   }
 
@@ -263,6 +294,10 @@ export class RpcChannel {
     }
     const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
     const deadline = timeoutMs > 0 && timeoutMs < 2 ** 31 ? Date.now() + timeoutMs : 0;
+    // legacy mprpc (issue 7): one connection per call, see legacy_call.ts.
+    if (this.#legacy !== undefined) {
+      return this.#legacy.call(desc, payload, decoder, opts, deadline);
+    }
     if ((opts.retries ?? 0) > 0) {
       return this.#sendWithRetries(desc, payload, decoder, opts, deadline, request);
     }
