@@ -38,7 +38,16 @@ export interface LegacyResolver {
   resolveLegacy(serviceName: string, methodName: string): Promise<Endpoint | undefined>;
 }
 
-/** True when `registry` has a `resolveLegacy` method. */
+/**
+ * True when `registry` has a `resolveLegacy` method.
+ *
+ * @example
+ * ```ts
+ * import { isLegacyResolver } from "./legacy_call.ts";
+ * import { StaticRegistry } from "../registry/static_registry.ts";
+ * if (isLegacyResolver(new StaticRegistry())) throw new Error("StaticRegistry has no C++ layout");
+ * ```
+ */
 export function isLegacyResolver(registry: unknown): registry is LegacyResolver {
   return typeof (registry as Partial<LegacyResolver> | undefined)?.resolveLegacy === "function";
 }

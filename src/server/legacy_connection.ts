@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ByteStream } from "../transport/framed_connection.ts";
@@ -52,6 +53,50 @@ export interface LegacyConnectionOptions {
 }
 
 type State = "sniffing" | "reading" | "calling" | "closed";
+
+/**
+ * Re-encodes `bytes` of `type` the way protobuf C++ does in proto3: fields without presence
+ * that hold their default value are left out (protobufjs writes them when they were set
+ * explicitly, e.g. `success: false`). The bytes differ, the message is the same; this makes
+ * our replies byte-identical to the original's.
+ */
+function canonicalProto3(type: protobuf.Type, bytes: Uint8Array): Uint8Array {
+  const m = type.decode(bytes) as unknown as Record<string, unknown>;
+  return stripDefaults(type, m) ? type.encode(m).finish() : bytes;
+}
+
+function isDefault(v: unknown): boolean {
+  if (v === false || v === "" || Object.is(v, 0)) return true;
+  if (v instanceof Uint8Array) return v.length === 0;
+  if (typeof v === "object" && v !== null && "low" in v && "high" in v) {
+    return (v as { low: number }).low === 0 && (v as { high: number }).high === 0;
+  }
+  return false;
+}
+
+/** Deletes default-valued implicit-presence fields; true when anything was deleted. */
+function stripDefaults(type: protobuf.Type, m: Record<string, unknown>): boolean {
+  let changed = false;
+  for (const f of type.fieldsArray) {
+    if (!Object.hasOwn(m, f.name)) continue;
+    const v = m[f.name];
+    if (v === null || v === undefined || f.map) continue;
+    const sub = f.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
+    if (f.repeated) {
+      if (sub) {
+        for (const el of v as Record<string, unknown>[]) {
+          changed = stripDefaults(sub, el) || changed;
+        }
+      }
+    } else if (sub) {
+      changed = stripDefaults(sub, v as Record<string, unknown>) || changed;
+    } else if (!f.hasPresence && isDefault(v)) {
+      delete m[f.name];
+      changed = true;
+    }
+  }
+  return changed;
+}
 
 /** Replies longer than the C++ caller's one `recv` have been warned about, per method. */
 const warnedLong = new Set<string>();
@@ -331,6 +376,7 @@ export class LegacyConnection {
         if (this.#state === "closed") return;
         this.#ctx = undefined; // answered: closing the socket must not abort its signal
         bytes = desc.response.encode((result ?? {}) as Record<string, unknown>);
+        bytes = canonicalProto3(desc.response.type, bytes);
       } catch (e) {
         if (this.#state === "closed") return;
         this.#ctx = undefined;

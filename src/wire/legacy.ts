@@ -49,7 +49,21 @@ export interface LegacyRequest {
 /** Why legacy bytes were rejected. */
 export type LegacyErrorReason = "BAD_HEADER_SIZE" | "TOO_LARGE" | "BAD_HEADER";
 
-/** Bytes that are not a valid legacy request; the connection must be closed. */
+/**
+ * Bytes that are not a valid legacy request; the connection must be closed.
+ *
+ * @example
+ * ```ts
+ * import { LegacyError, LegacyRequestDecoder } from "./legacy.ts";
+ * const d = new LegacyRequestDecoder({ maxMessageBytes: 1024 });
+ * try {
+ *   d.push(new Uint8Array([0, 0, 0, 0])); // header size 0
+ *   throw new Error("accepted");
+ * } catch (e) {
+ *   if (!(e instanceof LegacyError) || e.reason !== "BAD_HEADER_SIZE") throw e;
+ * }
+ * ```
+ */
 export class LegacyError extends Error {
   /** What was wrong. */
   readonly reason: LegacyErrorReason;
