@@ -93,8 +93,9 @@ export interface CloseOptions {
  * const root = await loadProto("examples/user/user.proto");
  * const provider = new RpcProvider({ host: "127.0.0.1", port: 8000 });
  * provider.notifyService(root.lookupService("fixbug.UserServiceRpc"), {
- *   Login: (req) => ({ result: { errcode: 0, errmsg: "" }, success: req.name === "zhang san" }),
- *   Register: () => ({ result: { errcode: 0, errmsg: "" }, success: true }),
+ *   // `name` and `pwd` are `bytes` fields: they arrive as Uint8Array.
+ *   Login: (req) => ({ success: new TextDecoder().decode(req.name) === "zhang san" }),
+ *   Register: () => ({ result: { errcode: 0 }, success: true }),
  * });
  * await provider.run(); // until provider.close()
  * ```
@@ -251,6 +252,7 @@ export class RpcProvider {
           slowCallMs: o.slowCallMs,
           idleTimeoutMs: o.idleTimeoutMs,
           readTimeoutMs: o.readTimeoutMs,
+          legacy: o.legacy,
         });
       } catch (e) {
         this.#listener.close();

@@ -14,6 +14,7 @@ export interface WorkerProviderOptions {
   slowCallMs?: number | undefined;
   idleTimeoutMs?: number | undefined;
   readTimeoutMs?: number | undefined;
+  legacy?: boolean | undefined;
 }
 
 /** First message to a Worker. */
