@@ -21,6 +21,8 @@ const provider = new RpcProvider({
   registry: env.zookeeper,
   logger: env.logger,
   maxMessageBytes: env.config.maxMessageBytes,
+  // --legacy / legacy=true: also serve C++ mprpc callers on the same port.
+  legacy: env.config.legacy,
 });
 
 provider.notifyService(root.lookupService("fixbug.UserServiceRpc"), {
