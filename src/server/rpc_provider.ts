@@ -107,7 +107,7 @@ export class RpcProvider {
   readonly maxInflightPerConnection: number;
   readonly slowCallMs: number;
   #options: RpcProviderOptions;
-  #routes = new Map<string, Route>();
+  #routes = new Map<string, Map<string, Route>>();
   #services = new Map<string, string[]>();
   #registrations: ServiceRegistration[] = [];
   #listener: Listener | undefined;
@@ -173,7 +173,9 @@ export class RpcProvider {
     for (const desc of descs) {
       const handler = byName.get(desc.name);
       if (!handler) continue;
-      this.#routes.set(`${desc.service}/${desc.name}`, {
+      let methodsOf = this.#routes.get(desc.service);
+      if (methodsOf === undefined) this.#routes.set(desc.service, methodsOf = new Map());
+      methodsOf.set(desc.name, {
         desc,
         handler: compose(this.#options.interceptors ?? [], handler),
       });
@@ -409,7 +411,7 @@ export class RpcProvider {
 
   /** @internal */
   route(service: string, method: string): Route | string {
-    const r = this.#routes.get(`${service}/${method}`);
+    const r = this.#routes.get(service)?.get(method);
     if (r) return r;
     if (!this.#services.has(service)) return `unknown service "${service}"`;
     return `unknown method "${method}" of service "${service}"`;

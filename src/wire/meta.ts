@@ -221,19 +221,15 @@ export function decodeMeta(buf: Uint8Array): RpcMeta {
   };
   const end = buf.length;
   let pos = 0;
-  // Inline varint reader over `buf`, returning the value and advancing `pos`.
   const varint = (): number => {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= end) throw new MetaError("truncated varint in RpcMeta");
-      const b = buf[pos++]!;
-      if (shift < 28) result |= (b & 0x7f) << shift;
-      else if (shift < 70) result += (b & 0x7f) * 2 ** shift;
-      else throw new MetaError("varint too long in RpcMeta");
-      if (b < 0x80) return result >>> 0 === result ? result : result >>> 0;
-      shift += 7;
+    const b = buf[pos];
+    if (b !== undefined && b < 0x80) {
+      pos++;
+      return b;
     }
+    const [v, p] = readVarint(buf, pos, end);
+    pos = p;
+    return v;
   };
   while (pos < end) {
     const tag = varint();
@@ -286,6 +282,21 @@ export function decodeMeta(buf: Uint8Array): RpcMeta {
     if (pos > end) throw new MetaError("truncated RpcMeta");
   }
   return meta;
+}
+
+/** Reads a varint (up to 2^53) at `pos`; returns `[value, next position]`. */
+function readVarint(buf: Uint8Array, pos: number, end: number): [number, number] {
+  let result = 0;
+  let shift = 0;
+  for (;;) {
+    if (pos >= end) throw new MetaError("truncated varint in RpcMeta");
+    const b = buf[pos++]!;
+    if (shift < 28) result |= (b & 0x7f) << shift;
+    else if (shift < 70) result += (b & 0x7f) * 2 ** shift;
+    else throw new MetaError("varint too long in RpcMeta");
+    if (b < 0x80) return [result < 0 ? result >>> 0 : result, pos];
+    shift += 7;
+  }
 }
 
 function decodeEntry(buf: Uint8Array, start: number, end: number, into: Record<string, string>) {
