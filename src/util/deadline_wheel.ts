@@ -58,6 +58,8 @@ export class DeadlineWheel {
 
   /** Schedules `e.expire()` at `e.deadline`. */
   add(e: Expirable): void {
+    // An idle wheel's cursor is stale: bring it to now first, so a past deadline lands ahead of it.
+    if (this.#timer === undefined) this.#cursor = Math.floor(this.#now() / this.#res);
     let slot = Math.ceil(e.deadline / this.#res);
     if (slot <= this.#cursor) slot = this.#cursor + 1;
     let set = this.#slots.get(slot);
@@ -67,7 +69,6 @@ export class DeadlineWheel {
     this.#count++;
     this.#idleTicks = 0;
     if (this.#timer === undefined) {
-      this.#cursor = Math.floor(this.#now() / this.#res);
       this.#timer = setInterval(this.tick, this.#res);
       Deno.unrefTimer(this.#timer);
     }

@@ -163,7 +163,10 @@ export class FrameDecoder {
     try {
       meta = decodeMeta(buf.subarray(start, metaEnd));
     } catch (e) {
-      if (e instanceof MetaError) throw new FrameError("BAD_META", e.message);
+      // TypeError: invalid UTF-8 in a string field (the decoder is fatal).
+      if (e instanceof MetaError || e instanceof TypeError) {
+        throw new FrameError("BAD_META", e.message);
+      }
       throw e;
     }
     this.#onFrame(meta, buf.subarray(metaEnd, end), owned);
