@@ -1,0 +1,285 @@
+import assert from "node:assert/strict";
+import { FrameDecoder, FrameError, HEADER_SIZE, MAGIC } from "../../src/wire/frame.ts";
+import { FrameWriter } from "../../src/wire/frame_writer.ts";
+import { encodeRoute, Kind, type MetaFields, type RpcMeta } from "../../src/wire/meta.ts";
+
+interface Seen {
+  meta: RpcMeta;
+  payload: number[];
+  owned: boolean;
+}
+
+/** A decoder that records frames (payloads copied: they may alias the pushed chunk). */
+function recorder(max = 1 << 20) {
+  const frames: Seen[] = [];
+  const decoder = new FrameDecoder(max, (meta, payload, owned) => {
+    frames.push({ meta, payload: Array.from(payload), owned });
+  });
+  return { frames, decoder };
+}
+
+function header(bodyLen: number, metaLen: number, magic = MAGIC): Uint8Array {
+  const h = new Uint8Array(HEADER_SIZE);
+  const v = new DataView(h.buffer);
+  v.setUint32(0, magic);
+  v.setUint32(4, bodyLen);
+  v.setUint32(8, metaLen);
+  return h;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function bytes(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed * 7) & 0xff;
+  return b;
+}
+
+/** A stream of varied frames: empty payloads, metadata, unicode, a payload over 255 bytes. */
+function sampleStream(): { stream: Uint8Array; sent: Array<[MetaFields, Uint8Array]> } {
+  const sent: Array<[MetaFields, Uint8Array]> = [
+    [{ kind: Kind.REQUEST, callId: 1, route: encodeRoute("kitchen.Kitchen", "Echo") }, bytes(5, 1)],
+    [{ kind: Kind.PING, callId: 0 }, new Uint8Array(0)],
+    [
+      { kind: Kind.RESPONSE, callId: 2, status: 5, errorMessage: "nicht gefunden ✗" },
+      new Uint8Array(0),
+    ],
+    [{
+      kind: Kind.REQUEST,
+      callId: 300,
+      timeoutMs: 1500,
+      metadata: { user: "zhang san", "键": "值" },
+    }, bytes(300, 2)],
+    [{ kind: Kind.RESPONSE, callId: 0xffffffff }, bytes(1, 3)],
+    [{ kind: Kind.GOAWAY, callId: 0 }, bytes(17, 4)],
+  ];
+  const w = new FrameWriter();
+  for (const [f, p] of sent) w.writeFrame(f, p);
+  return { stream: w.take().slice(), sent };
+}
+
+function summary(frames: Seen[]) {
+  return frames.map((f) => ({ meta: f.meta, payload: f.payload }));
+}
+
+Deno.test("FrameDecoder yields the same frames whether the stream comes whole, split at any offset, or byte by byte", () => {
+  const { stream, sent } = sampleStream();
+  const whole = recorder();
+  whole.decoder.push(stream);
+  assert.equal(whole.frames.length, sent.length);
+  assert.deepEqual(whole.frames.map((f) => f.meta.callId), [1, 0, 2, 300, 0xffffffff, 0]);
+  assert.deepEqual(whole.frames[3]!.meta.metadata, { user: "zhang san", "键": "值" });
+  assert.equal(whole.frames[2]!.meta.errorMessage, "nicht gefunden ✗");
+  assert.deepEqual(whole.frames.map((f) => f.payload), sent.map(([, p]) => Array.from(p)));
+  const expected = summary(whole.frames);
+
+  for (let cut = 0; cut <= stream.length; cut++) {
+    const r = recorder();
+    r.decoder.push(stream.subarray(0, cut));
+    r.decoder.push(stream.subarray(cut));
+    assert.deepEqual(summary(r.frames), expected, `split at ${cut}`);
+    assert.equal(r.decoder.buffered, 0, `nothing left over after split at ${cut}`);
+  }
+
+  const single = recorder();
+  for (let i = 0; i < stream.length; i++) single.decoder.push(stream.subarray(i, i + 1));
+  assert.deepEqual(summary(single.frames), expected);
+  assert.equal(single.decoder.buffered, 0);
+});
+
+Deno.test("FrameDecoder splits a stream cut into three pieces at every pair of offsets", () => {
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.REQUEST, callId: 7, metadata: { a: "b" } }, bytes(9, 9));
+  w.writeFrame({ kind: Kind.CANCEL, callId: 7 });
+  w.writeFrame({ kind: Kind.RESPONSE, callId: 8 }, bytes(3, 1));
+  const stream = w.take().slice();
+  const whole = recorder();
+  whole.decoder.push(stream);
+  const expected = summary(whole.frames);
+  assert.equal(expected.length, 3);
+  for (let a = 0; a <= stream.length; a++) {
+    for (let b = a; b <= stream.length; b++) {
+      const r = recorder();
+      r.decoder.push(stream.subarray(0, a));
+      r.decoder.push(stream.subarray(a, b));
+      r.decoder.push(stream.subarray(b));
+      assert.deepEqual(summary(r.frames), expected, `cuts at ${a} and ${b}`);
+    }
+  }
+});
+
+Deno.test("FrameDecoder delivers many frames from one chunk in order, as views of the chunk", () => {
+  const w = new FrameWriter();
+  for (let i = 1; i <= 500; i++) w.writeFrame({ kind: Kind.RESPONSE, callId: i }, bytes(i % 7, i));
+  const stream = w.take();
+  const r = recorder();
+  r.decoder.push(stream);
+  assert.equal(r.frames.length, 500);
+  for (let i = 1; i <= 500; i++) {
+    const f = r.frames[i - 1]!;
+    assert.equal(f.meta.callId, i);
+    assert.deepEqual(f.payload, Array.from(bytes(i % 7, i)));
+    assert.equal(f.owned, false, "a frame wholly inside the chunk is not copied");
+  }
+});
+
+Deno.test("FrameDecoder copies a frame that spans chunks into a buffer it owns", () => {
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.RESPONSE, callId: 1 }, bytes(100, 1));
+  const stream = w.take().slice();
+  const r = recorder();
+  r.decoder.push(stream.subarray(0, 50));
+  assert.equal(r.decoder.buffered, 50 - HEADER_SIZE);
+  r.decoder.push(stream.subarray(50));
+  assert.equal(r.frames.length, 1);
+  assert.equal(r.frames[0]!.owned, true);
+  assert.deepEqual(r.frames[0]!.payload, Array.from(bytes(100, 1)));
+});
+
+Deno.test("FrameDecoder refuses a body over maxMessageBytes from its 12-byte header, before buffering any body", () => {
+  const seen: number[] = [];
+  const d = new FrameDecoder(1024, (m) => seen.push(m.callId));
+  const h = header(1025, 0);
+  for (let i = 0; i < HEADER_SIZE - 1; i++) {
+    d.push(h.subarray(i, i + 1));
+    assert.equal(d.buffered, i + 1);
+  }
+  assert.throws(() => d.push(h.subarray(HEADER_SIZE - 1)), (e: unknown) => {
+    assert.ok(e instanceof FrameError);
+    assert.equal(e.reason, "TOO_LARGE");
+    assert.match(e.message, /1025 bytes exceeds maxMessageBytes 1024/);
+    return true;
+  });
+  assert.ok(d.buffered <= HEADER_SIZE, `buffered ${d.buffered}`);
+  assert.deepEqual(seen, []);
+
+  // The same header arriving in one chunk with a body behind it.
+  const d2 = new FrameDecoder(1024, () => assert.fail("no frame expected"));
+  assert.throws(
+    () => d2.push(concat(header(1 << 30, 0), new Uint8Array(100))),
+    (e: unknown) => e instanceof FrameError && e.reason === "TOO_LARGE",
+  );
+  assert.ok(d2.buffered <= HEADER_SIZE, `buffered ${d2.buffered}`);
+});
+
+Deno.test("FrameDecoder accepts a body of exactly maxMessageBytes", () => {
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.RESPONSE, callId: 1 }, bytes(100 - 4, 1));
+  const stream = w.take().slice();
+  const bodyLen = new DataView(stream.buffer).getUint32(4);
+  assert.equal(bodyLen, 100);
+  const r = recorder(100);
+  r.decoder.push(stream);
+  assert.equal(r.frames.length, 1);
+});
+
+Deno.test("FrameDecoder rejects a stream that does not start with the magic", () => {
+  for (
+    const chunk of [new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"), header(1, 0, 0x4d525044)]
+  ) {
+    const d = new FrameDecoder(1024, () => assert.fail("no frame expected"));
+    assert.throws(() => d.push(chunk), (e: unknown) => {
+      assert.ok(e instanceof FrameError);
+      assert.equal(e.reason, "BAD_MAGIC");
+      assert.match(e.message, /bad frame magic 0x[0-9a-f]{8}/);
+      return true;
+    });
+  }
+});
+
+Deno.test("FrameDecoder rejects bad magic in a later frame, after delivering the good ones", () => {
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.PING, callId: 5 });
+  const good = w.take().slice();
+  const r = recorder();
+  assert.throws(
+    () => r.decoder.push(concat(good, header(0, 0, 0xdeadbeef))),
+    (e: unknown) =>
+      e instanceof FrameError && e.reason === "BAD_MAGIC" && /0xdeadbeef/.test(e.message),
+  );
+  assert.deepEqual(r.frames.map((f) => f.meta.callId), [5]);
+});
+
+Deno.test("FrameDecoder rejects a meta length over the body length", () => {
+  const d = new FrameDecoder(1024, () => assert.fail("no frame expected"));
+  assert.throws(() => d.push(concat(header(4, 5), new Uint8Array(4))), (e: unknown) => {
+    assert.ok(e instanceof FrameError);
+    assert.equal(e.reason, "BAD_LENGTH");
+    assert.equal(e.message, "meta length 5 exceeds body length 4");
+    return true;
+  });
+});
+
+Deno.test("FrameDecoder rejects corrupt meta bytes as BAD_META", () => {
+  const cases: Array<[string, number[]]> = [
+    ["truncated varint", [0x10, 0x80]],
+    ["unsupported wire type", [0x0f, 0x00]],
+    ["string overrunning the meta", [0x1a, 0x05, 0x61]],
+    ["truncated fixed64", [0x49, 0x01, 0x02]],
+    ["bad metadata entry", [0x42, 0x02, 0x08, 0x01]],
+    ["invalid UTF-8 in a string", [0x1a, 0x02, 0xff, 0xfe]],
+  ];
+  for (const [what, meta] of cases) {
+    const d = new FrameDecoder(1024, () => assert.fail(`no frame expected for ${what}`));
+    const frame = concat(
+      header(meta.length + 3, meta.length),
+      new Uint8Array(meta),
+      new Uint8Array(3),
+    );
+    assert.throws(() => d.push(frame), (e: unknown) => {
+      assert.ok(e instanceof FrameError, `${what}: got ${e}`);
+      assert.equal(e.reason, "BAD_META", what);
+      return true;
+    }, what);
+  }
+});
+
+Deno.test("FrameDecoder reads lengths near 2^32 as unsigned", () => {
+  const cases: Array<[number, number, string, RegExp]> = [
+    [0xffffffff, 0, "TOO_LARGE", /4294967295 bytes/],
+    [0x80000000, 0, "TOO_LARGE", /2147483648 bytes/],
+    [0xffffffff, 0xffffffff, "TOO_LARGE", /4294967295 bytes/],
+    [10, 0xffffffff, "BAD_LENGTH", /meta length 4294967295 exceeds body length 10/],
+    [10, 0x80000000, "BAD_LENGTH", /meta length 2147483648/],
+  ];
+  for (const [bodyLen, metaLen, reason, message] of cases) {
+    const d = new FrameDecoder(4 * 1024 * 1024, () => assert.fail("no frame expected"));
+    assert.throws(() => d.push(header(bodyLen, metaLen)), (e: unknown) => {
+      assert.ok(e instanceof FrameError);
+      assert.equal(e.reason, reason);
+      assert.match(e.message, message);
+      return true;
+    }, `body ${bodyLen} meta ${metaLen}`);
+  }
+  // With a limit above 2^31 the sign bit must not make a length negative either.
+  const d = new FrameDecoder(2 ** 32 - 1, () => assert.fail("no frame expected"));
+  assert.throws(
+    () => d.push(header(0x80000000, 0x80000001)),
+    (e: unknown) => e instanceof FrameError && e.reason === "BAD_LENGTH",
+  );
+});
+
+Deno.test("FrameDecoder accepts an empty body (no meta, no payload) as a default REQUEST meta", () => {
+  const r = recorder();
+  r.decoder.push(header(0, 0));
+  assert.equal(r.frames.length, 1);
+  assert.deepEqual(r.frames[0]!.meta, {
+    kind: 0,
+    callId: 0,
+    service: "",
+    method: "",
+    timeoutMs: 0,
+    status: 0,
+    errorMessage: "",
+    metadata: undefined,
+  });
+  assert.deepEqual(r.frames[0]!.payload, []);
+});
