@@ -181,7 +181,8 @@ export class ClientConnection {
   fail(p: PendingCall, err: RpcError, notify: boolean): void {
     if (this.#pending.get(p.id) !== p) return;
     this.#settle(p);
-    if (notify) this.#fc?.send({ kind: Kind.CANCEL, callId: p.id });
+    // The status tells the provider why (a deadline, or the caller cancelling).
+    if (notify) this.#fc?.send({ kind: Kind.CANCEL, callId: p.id, status: err.code });
     p.reject(err);
     this.#maybeFinishDrain();
   }
@@ -259,6 +260,11 @@ export class ClientConnection {
       case Kind.RESPONSE: {
         const p = this.#pending.get(meta.callId);
         if (p === undefined) return; // cancelled or timed out: a late answer is dropped
+        if (p.deadline > 0 && Date.now() >= p.deadline) {
+          // Arrived after the deadline but before the wheel's tick: the deadline still wins.
+          this.fail(p, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"), false);
+          break;
+        }
         this.#settle(p);
         if (meta.status !== 0) {
           p.reject(

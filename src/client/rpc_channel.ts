@@ -303,6 +303,7 @@ export class RpcChannel {
     }
     // Fast path: service resolved, provider picked, connection open.
     const svc = this.#services.get(desc.service);
+    let picked: EndpointState | undefined;
     if (svc !== undefined && svc.ready) {
       const healthy = this.#healthy(svc);
       if (healthy.length > 0) {
@@ -311,9 +312,10 @@ export class RpcChannel {
         if (conn !== undefined && conn.ready) {
           return conn.call(desc.route, payload, decoder, deadline, opts.signal, opts.metadata);
         }
+        picked = ep; // not connected yet: connect to it rather than asking the balancer again
       }
     }
-    return this.#sendSlow(desc, payload, decoder, opts, deadline, request, undefined);
+    return this.#sendSlow(desc, payload, decoder, opts, deadline, request, undefined, picked);
   }
 
   async #sendWithRetries(
@@ -352,6 +354,7 @@ export class RpcChannel {
     deadline: number,
     request: unknown,
     avoid: Set<string> | undefined,
+    picked?: EndpointState,
   ): Promise<unknown> {
     const svc = await this.#resolve(desc.service);
     const tried = new Set<string>();
@@ -365,7 +368,10 @@ export class RpcChannel {
           `deadline exceeded before the call was sent${lastError ? `: ${lastError.message}` : ""}`,
         );
       }
-      const ep = this.#choose(svc, tried, avoid, desc, opts, request);
+      const ep = picked !== undefined && svc.endpoints.includes(picked) && !tried.has(picked.key)
+        ? picked
+        : this.#choose(svc, tried, avoid, desc, opts, request);
+      picked = undefined;
       if (ep === undefined) {
         throw lastError ??
           new RpcError(Code.UNAVAILABLE, `no provider available for service ${desc.service}`);

@@ -52,6 +52,10 @@ function walkFields(type: protobuf.Type, test: (f: protobuf.Field) => boolean): 
 
 function bigintsToStrings(value: unknown): unknown {
   if (typeof value === "bigint") return value.toString();
+  // protobufjs makes a number a signed Long (saturating at 2^63-1) even for uint64 fields.
+  if (typeof value === "number" && value >= 2 ** 63 && Number.isInteger(value)) {
+    return BigInt(value).toString();
+  }
   if (Array.isArray(value)) return value.map(bigintsToStrings);
   if (value !== null && typeof value === "object" && !ArrayBuffer.isView(value)) {
     const out: Message = {};

@@ -135,7 +135,11 @@ export class ServerConnection {
         const ctx = this.#inflight.get(meta.callId);
         if (ctx !== undefined) {
           this.#inflight.delete(meta.callId);
-          ctx.abort(new RpcError(Code.CANCELLED, "cancelled by the caller"));
+          ctx.abort(
+            meta.status === Code.DEADLINE_EXCEEDED
+              ? new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")
+              : new RpcError(Code.CANCELLED, "cancelled by the caller"),
+          );
         }
         return;
       }
