@@ -32,7 +32,13 @@
  */
 
 export { Code, codeName, RpcError, type RpcErrorOptions } from "./src/errors.ts";
-export { loadProto, parseProto, ProtoError, type Root } from "./src/schema/load_proto.ts";
+export {
+  loadProto,
+  type LoadProtoOptions,
+  parseProto,
+  ProtoError,
+  type Root,
+} from "./src/schema/load_proto.ts";
 export { type Message, serviceName } from "./src/schema/method_descriptor.ts";
 export {
   type CloseOptions,

@@ -19,6 +19,13 @@ export class ProtoError extends Error {
   }
 }
 
+/** Options of {@linkcode loadProto}. */
+export interface LoadProtoOptions {
+  /** Directories to look for imported files in, after the importing file's directory and the
+   * directories of the files given (like protoc's `-I`). */
+  includePaths?: Array<string | URL>;
+}
+
 function toUrl(pathOrUrl: string | URL, base?: URL): URL {
   if (pathOrUrl instanceof URL) return pathOrUrl;
   if (/^[a-z][a-z0-9+.-]*:/i.test(pathOrUrl) && !/^[a-z]:[\\/]/i.test(pathOrUrl)) {
@@ -85,27 +92,60 @@ function resolveAll(root: protobuf.Root, file: string): protobuf.Root {
  * const service = root.lookupService("fixbug.UserServiceRpc");
  * ```
  */
-export async function loadProto(pathOrUrl: string | URL | Array<string | URL>): Promise<Root> {
+export async function loadProto(
+  pathOrUrl: string | URL | Array<string | URL>,
+  options: LoadProtoOptions = {},
+): Promise<Root> {
   const root = new protobuf.Root();
-  const queue = (Array.isArray(pathOrUrl) ? pathOrUrl : [pathOrUrl]).map((p) => toUrl(p));
+  const queue: Array<URL[]> = (Array.isArray(pathOrUrl) ? pathOrUrl : [pathOrUrl]).map((p) => [
+    toUrl(p),
+  ]);
   const seen = new Set<string>();
-  const first = queue[0] ? displayName(queue[0]) : "<none>";
+  const first = queue[0]?.[0] ? displayName(queue[0][0]) : "<none>";
+  // Like protoc's -I: imports are looked up next to the importing file, then in the directory
+  // of each file given, then in `includePaths`.
+  const roots = [
+    ...queue.map(([u]) => new URL(".", u)),
+    ...(options.includePaths ?? []).map((p) => {
+      const u = toUrl(p);
+      return u.href.endsWith("/") ? u : new URL(`${u.href}/`);
+    }),
+  ];
   while (queue.length > 0) {
-    const url = queue.shift()!;
+    const candidates = queue.shift()!;
+    let url = candidates[0]!;
+    let text: string | undefined;
+    let error: unknown;
+    for (const candidate of candidates) {
+      if (seen.has(candidate.href)) {
+        text = "";
+        url = candidate;
+        break;
+      }
+      try {
+        text = await readText(candidate);
+        url = candidate;
+        break;
+      } catch (e) {
+        error ??= e;
+      }
+    }
+    const file = displayName(url);
+    if (text === undefined) {
+      const msg = error instanceof Error ? error.message : String(error);
+      throw new ProtoError(file, `Cannot read proto file ${file}: ${msg}`, { cause: error });
+    }
     if (seen.has(url.href)) continue;
     seen.add(url.href);
-    const file = displayName(url);
-    let text: string;
-    try {
-      text = await readText(url);
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      throw new ProtoError(file, `Cannot read proto file ${file}: ${msg}`, { cause: e });
-    }
     const parsed = parseInto(root, text, file);
     for (const imp of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
       if (imp.startsWith("google/protobuf/") && addCommon(root, imp)) continue;
-      queue.push(toUrl(imp, url));
+      if (/^[a-z][a-z0-9+.-]*:/i.test(imp) || imp.startsWith("/")) {
+        queue.push([toUrl(imp)]);
+        continue;
+      }
+      const list = [toUrl(imp, url), ...roots.map((r) => toUrl(imp, r))];
+      queue.push(list.filter((u, i) => list.findIndex((v) => v.href === u.href) === i));
     }
   }
   return resolveAll(root, first);

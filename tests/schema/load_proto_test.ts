@@ -222,3 +222,39 @@ Deno.test("describeMethod refuses a streaming method with a TypeError naming it"
     (e: unknown) => e instanceof TypeError && /st\.Feed\.Watch is streaming/.test(e.message),
   );
 });
+
+Deno.test("imports resolve like protoc -I: next to the importer, then the given file's directory, then includePaths", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/proto/common`, { recursive: true });
+    await Deno.mkdir(`${dir}/proto/svc`, { recursive: true });
+    await Deno.mkdir(`${dir}/vendor/ext`, { recursive: true });
+    await Deno.writeTextFile(
+      `${dir}/proto/common/types.proto`,
+      `syntax = "proto3"; package common; message Id { string v = 1; }`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/vendor/ext/extra.proto`,
+      `syntax = "proto3"; package ext; message Extra { int32 n = 1; }`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/proto/svc/a.proto`,
+      `syntax = "proto3"; package svc; import "common/types.proto"; import "ext/extra.proto";
+       message A { common.Id id = 1; ext.Extra extra = 2; }`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/proto/main.proto`,
+      `syntax = "proto3"; package main; import "svc/a.proto"; import "common/types.proto";
+       service S { rpc Get(common.Id) returns (svc.A); }`,
+    );
+    const root = await loadProto(`${dir}/proto/main.proto`, { includePaths: [`${dir}/vendor`] });
+    assert.equal(root.lookupType("svc.A").fields["id"]!.resolvedType!.fullName, ".common.Id");
+    assert.equal(root.lookupType("ext.Extra").fields["n"]!.type, "int32");
+    await assert.rejects(
+      () => loadProto(`${dir}/proto/main.proto`),
+      (e: Error) => e.message.includes("ext/extra.proto"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
