@@ -19,15 +19,17 @@ export interface Expirable {
  * A hashed timing wheel with `resolutionMs` granularity: entries never expire early and at most
  * about one resolution late (plus event-loop lag).
  *
- * @example
+ * @example With an injected clock
  * ```ts
  * import { DeadlineWheel } from "./deadline_wheel.ts";
- * const wheel = new DeadlineWheel({ resolutionMs: 5 });
- * const fired = await new Promise<boolean>((resolve) =>
- *   wheel.add({ deadline: Date.now() + 20, expire: () => resolve(true) })
- * );
+ * let now = 1000;
+ * const wheel = new DeadlineWheel({ resolutionMs: 10, now: () => now });
+ * let fired = false;
+ * wheel.add({ deadline: 1025, expire: () => fired = true });
+ * now = 1030;
+ * wheel.tick();
  * wheel.close();
- * if (!fired) throw new Error();
+ * if (!fired) throw new Error("not expired");
  * ```
  */
 export class DeadlineWheel {
