@@ -1,0 +1,405 @@
+/**
+ * One ZooKeeper session: a thin, promise-based wrapper over one node-zookeeper-client, private
+ * to {@linkcode ZooKeeperRegistry}. It adds what the client lacks: operations that fail fast
+ * while disconnected and time out instead of waiting forever, state changes delivered outside
+ * the client's socket callback, and a close that really releases the socket and every timer.
+ *
+ * @module
+ */
+import { Buffer, zookeeper } from "../../deps.ts";
+
+/** Connection states as the registry sees them. */
+export type ZkState = "connecting" | "connected" | "disconnected" | "expired" | "closed";
+
+/** The fields of a node's stat that the registry reads. */
+export interface ZkStat {
+  /** Session id owning an ephemeral node, 8 bytes (zero for persistent nodes). */
+  ephemeralOwner: Buffer;
+  /** Data version. */
+  version: number;
+}
+
+/** An ACL entry in node-zookeeper-client's form (`new zookeeper.ACL(perms, new zookeeper.Id())`). */
+export type ZkRawAcl = unknown;
+
+/** A watch event. */
+export interface ZkEvent {
+  type: number;
+  name: string;
+  path: string;
+}
+
+/** Error codes of node-zookeeper-client (ZooKeeper's `KeeperException` codes). */
+export const ZkCode = {
+  CONNECTION_LOSS: -4,
+  OPERATION_TIMEOUT: -7,
+  NO_NODE: -101,
+  NO_AUTH: -102,
+  BAD_VERSION: -103,
+  NODE_EXISTS: -110,
+  NOT_EMPTY: -111,
+  SESSION_EXPIRED: -112,
+  INVALID_ACL: -114,
+  AUTH_FAILED: -115,
+} as const;
+
+/** A failed ZooKeeper operation. */
+export class ZkError extends Error {
+  /** ZooKeeper's error code, e.g. {@linkcode ZkCode.NODE_EXISTS}. */
+  readonly code: number;
+  /** Creates an error; `codeName` is ZooKeeper's name for the code. */
+  constructor(code: number, codeName: string, op: string, path: string) {
+    super(`ZooKeeper ${op} ${path} failed: ${codeName} (${code})`);
+    this.name = "ZkError";
+    this.code = code;
+  }
+}
+
+/** The ZooKeeper error code of anything thrown, or undefined. */
+export function zkCode(err: unknown): number | undefined {
+  return err instanceof ZkError ? err.code : undefined;
+}
+
+/** Whether an error means "ZooKeeper is not reachable right now" (worth retrying later). */
+export function isTransient(err: unknown): boolean {
+  const code = zkCode(err);
+  return code === ZkCode.CONNECTION_LOSS || code === ZkCode.OPERATION_TIMEOUT ||
+    code === ZkCode.SESSION_EXPIRED;
+}
+
+/** Options of {@linkcode ZkSession}. */
+export interface ZkSessionOptions {
+  /** Requested session timeout, ms (the server may grant another). */
+  sessionTimeoutMs: number;
+  /** How long an operation may take before it fails and the connection is reset, ms. */
+  opTimeoutMs: number;
+  /** Upper bound of the random pause between connection attempts, ms. Default 200. */
+  spinDelayMs?: number;
+  /** Auth added before connecting (sent again on every reconnect). */
+  auth?: { scheme: string; id: string };
+  /** Called on each state change, from a microtask (never inside the client's socket callback). */
+  onState?: (state: ZkState) => void;
+}
+
+// node-zookeeper-client's ConnectionManager states.
+const CM_DISCONNECTED = 0;
+const CM_CONNECTED = 2;
+const CM_CONNECTED_READ_ONLY = 3;
+const CM_CLOSING = -1;
+const CM_CLOSED = -2;
+const CM_SESSION_EXPIRED = -3;
+const CM_AUTH_FAILED = -4;
+
+interface RawSocket {
+  destroy(): void;
+  closed?: boolean;
+  once(event: "close", fn: () => void): void;
+}
+
+/** The parts of node-zookeeper-client's private ConnectionManager this wrapper relies on (1.1.3). */
+interface RawConnectionManager {
+  state: number;
+  socket?: RawSocket;
+  connectTimeoutHandler?: ReturnType<typeof setTimeout>;
+  sessionTimeout: number;
+  servers: unknown[];
+  nextServerIndex: number;
+  serverAttempts: number;
+  spinDelay: number;
+  connect(): void;
+  findNextServer(callback: (server: unknown) => void): void;
+  on(event: "state", fn: (state: number) => void): void;
+}
+
+type Callback = (err: unknown, ...rest: unknown[]) => void;
+
+interface RawClient {
+  connectionManager: RawConnectionManager;
+  connect(): void;
+  close(): void;
+  getSessionId(): Buffer;
+  addAuthInfo(scheme: string, auth: Buffer): void;
+  create(path: string, data: Buffer, acls: ZkRawAcl[], mode: number, cb: Callback): void;
+  remove(path: string, version: number, cb: Callback): void;
+  setData(path: string, data: Buffer, version: number, cb: Callback): void;
+  getData(path: string, watcher: ((e: ZkEvent) => void) | undefined, cb: Callback): void;
+  exists(path: string, watcher: ((e: ZkEvent) => void) | undefined, cb: Callback): void;
+  getChildren(path: string, watcher: ((e: ZkEvent) => void) | undefined, cb: Callback): void;
+}
+
+let nextLocalId = 1;
+
+/**
+ * One node-zookeeper-client connection and session. The client reconnects by itself within the
+ * session; once the session expires or {@linkcode ZkSession.close} is called it is done for good
+ * and the owner opens a new one.
+ *
+ * @example
+ * ```ts ignore
+ * const s = new ZkSession("127.0.0.1:2181", { sessionTimeoutMs: 30000, opTimeoutMs: 10000 });
+ * if (await s.waitConnected(10000)) console.log(await s.getChildren("/"));
+ * await s.close(true);
+ * ```
+ */
+export class ZkSession {
+  /** A small number identifying this session object in logs. */
+  readonly localId: number = nextLocalId++;
+  #raw: RawClient;
+  #cm: RawConnectionManager;
+  #opts: ZkSessionOptions;
+  #state: ZkState = "connecting";
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #spin: ReturnType<typeof setTimeout> | undefined;
+  #waiters = new Set<(ok: boolean) => void>();
+
+  /** Creates the client and starts connecting. */
+  constructor(connect: string, opts: ZkSessionOptions) {
+    this.#opts = opts;
+    const spinDelay = opts.spinDelayMs ?? 200;
+    this.#raw = zookeeper.createClient(connect, {
+      sessionTimeout: opts.sessionTimeoutMs,
+      spinDelay,
+      retries: 0,
+    }) as RawClient;
+    this.#cm = this.#raw.connectionManager;
+    guardReconnects(this.#raw, spinDelay, () => this.#closed, (t) => this.#spin = t);
+    if (opts.auth) this.#raw.addAuthInfo(opts.auth.scheme, Buffer.from(opts.auth.id));
+    this.#cm.on("state", (s) => this.#onRawState(s));
+    this.#raw.connect();
+  }
+
+  /** The current state. */
+  get state(): ZkState {
+    return this.#state;
+  }
+
+  /** The session id as `0x` + 16 hex digits (all zero before the first connection). */
+  get sessionIdHex(): string {
+    return sessionHex(this.#raw.getSessionId());
+  }
+
+  /** The session timeout the server granted (the requested one before connecting), ms. */
+  get sessionTimeoutMs(): number {
+    return this.#cm.sessionTimeout;
+  }
+
+  /** Resolves true once connected, false after `timeoutMs` or when the session ends. */
+  waitConnected(timeoutMs: number): Promise<boolean> {
+    if (this.#state === "connected") return Promise.resolve(true);
+    if (this.#closed || this.#state === "expired" || this.#state === "closed") {
+      return Promise.resolve(false);
+    }
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.#waiters.add(done);
+    });
+  }
+
+  /** Creates a node. */
+  async create(path: string, data: Buffer, acl: ZkRawAcl[], mode: number): Promise<void> {
+    await this.#op("create", path, (cb) => this.#raw.create(path, data, acl, mode, cb));
+  }
+
+  /** Deletes a node if its version matches (`-1`: any version). */
+  async remove(path: string, version = -1): Promise<void> {
+    await this.#op("remove", path, (cb) => this.#raw.remove(path, version, cb));
+  }
+
+  /** Replaces a node's data. */
+  async setData(path: string, data: Buffer, version = -1): Promise<void> {
+    await this.#op("setData", path, (cb) => this.#raw.setData(path, data, version, cb));
+  }
+
+  /** A node's data and stat; with `watcher`, a one-shot data watch is left. */
+  async getData(
+    path: string,
+    watcher?: (e: ZkEvent) => void,
+  ): Promise<{ data: Buffer; stat: ZkStat }> {
+    const [data, stat] = await this.#op(
+      "getData",
+      path,
+      (cb) => this.#raw.getData(path, watcher, cb),
+    );
+    return { data: (data as Buffer | undefined) ?? Buffer.alloc(0), stat: stat as ZkStat };
+  }
+
+  /** A node's stat or null; with `watcher`, a one-shot watch for creation/change is left. */
+  async exists(path: string, watcher?: (e: ZkEvent) => void): Promise<ZkStat | null> {
+    const [stat] = await this.#op("exists", path, (cb) => this.#raw.exists(path, watcher, cb));
+    return (stat as ZkStat | null | undefined) ?? null;
+  }
+
+  /** A node's children; with `watcher`, a one-shot children watch is left. */
+  async getChildren(path: string, watcher?: (e: ZkEvent) => void): Promise<string[]> {
+    const [children] = await this.#op(
+      "getChildren",
+      path,
+      (cb) => this.#raw.getChildren(path, watcher, cb),
+    );
+    return children as string[];
+  }
+
+  /**
+   * Ends the session. `graceful` (and connected): tells the server to close the session, which
+   * deletes its ephemeral nodes at once, waiting at most 2 s for the answer. Otherwise the socket
+   * is simply dropped and the server expires the session later. Idempotent.
+   */
+  close(graceful: boolean): Promise<void> {
+    return this.#closing ??= this.#close(graceful);
+  }
+
+  async #close(graceful: boolean): Promise<void> {
+    const connected = this.#state === "connected";
+    this.#closed = true;
+    clearTimeout(this.#spin);
+    this.#setState("closed");
+    await closeRawClient(this.#raw, graceful && connected);
+  }
+
+  #onRawState(s: number): void {
+    if (this.#closed) return;
+    switch (s) {
+      case CM_CONNECTED:
+      case CM_CONNECTED_READ_ONLY:
+        this.#setState("connected");
+        break;
+      case CM_DISCONNECTED:
+        if (this.#state === "connected") this.#setState("disconnected");
+        break;
+      case CM_SESSION_EXPIRED:
+        this.#setState("expired");
+        break;
+      case CM_AUTH_FAILED:
+      case CM_CLOSED:
+        this.#setState("closed");
+        break;
+    }
+  }
+
+  #setState(state: ZkState): void {
+    if (this.#state === state) return;
+    this.#state = state;
+    if (state !== "connecting" && state !== "disconnected") {
+      for (const w of [...this.#waiters]) w(state === "connected");
+    }
+    const cb = this.#opts.onState;
+    if (cb) queueMicrotask(() => cb(state));
+  }
+
+  #op(op: string, path: string, start: (cb: Callback) => void): Promise<unknown[]> {
+    if (this.#state !== "connected") {
+      const code = this.#state === "expired" ? ZkCode.SESSION_EXPIRED : ZkCode.CONNECTION_LOSS;
+      return Promise.reject(
+        new ZkError(
+          code,
+          code === ZkCode.SESSION_EXPIRED ? "SESSION_EXPIRED" : "CONNECTION_LOSS",
+          op,
+          path,
+        ),
+      );
+    }
+    return new Promise<unknown[]>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        reject(new ZkError(ZkCode.OPERATION_TIMEOUT, "OPERATION_TIMEOUT", op, path));
+        // No answer on an open connection: the server hangs or the link is gone without a
+        // reset. Dropping the socket makes the client reconnect (and fail pending requests).
+        if (!this.#closed) this.#cm.socket?.destroy();
+      }, this.#opts.opTimeoutMs);
+      start((err, ...rest) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          const e = err as { code?: number; name?: string };
+          reject(
+            typeof e.code === "number" ? new ZkError(e.code, e.name ?? "ERROR", op, path) : err,
+          );
+        } else resolve(rest);
+      });
+    });
+  }
+}
+
+/** `0x` + 16 hex digits of an 8-byte session id. */
+export function sessionHex(id: Buffer | Uint8Array): string {
+  return "0x" + Array.from(id, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Replaces node-zookeeper-client's private `findNextServer` (version 1.1.3) with the same logic
+ * whose pause timer can be cancelled: once `isClosed()` the client never opens a socket again.
+ * `onTimer` receives each pause timer (to clear it on close).
+ */
+export function guardReconnects(
+  raw: unknown,
+  spinDelay: number,
+  isClosed: () => boolean,
+  onTimer: (t: ReturnType<typeof setTimeout> | undefined) => void,
+): void {
+  const cm = (raw as RawClient).connectionManager;
+  cm.findNextServer = (callback) => {
+    if (isClosed()) return;
+    cm.nextServerIndex %= cm.servers.length;
+    const go = () => {
+      if (isClosed()) return;
+      callback(cm.servers[cm.nextServerIndex]);
+      cm.nextServerIndex += 1;
+    };
+    if (cm.serverAttempts === cm.servers.length) {
+      onTimer(setTimeout(() => {
+        onTimer(undefined);
+        go();
+        cm.serverAttempts = 0;
+      }, Math.random() * spinDelay));
+    } else {
+      cm.serverAttempts += 1;
+      queueMicrotask(go);
+    }
+  };
+}
+
+/**
+ * Closes a node-zookeeper-client for good and waits until its socket is gone. `graceful`
+ * (only when connected): sends close-session and waits up to 2 s for the server to end it,
+ * which deletes the session's ephemeral nodes at once; otherwise the socket is just dropped.
+ */
+export async function closeRawClient(raw: unknown, graceful: boolean): Promise<void> {
+  const client = raw as RawClient;
+  const cm = client.connectionManager;
+  cm.connect = () => {}; // never reconnect again
+  if (graceful && (cm.state === CM_CONNECTED || cm.state === CM_CONNECTED_READ_ONLY)) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 2000);
+      cm.on("state", (s) => {
+        if (s === CM_CLOSED) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      client.close();
+    });
+  }
+  // CLOSING makes the client's socket-close handler end the client instead of retrying.
+  if (cm.state !== CM_CLOSED) cm.state = CM_CLOSING;
+  clearTimeout(cm.connectTimeoutHandler);
+  const socket = cm.socket;
+  if (socket && socket.closed !== true) {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 1000);
+      socket.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      socket.destroy();
+    });
+  }
+  clearTimeout(cm.connectTimeoutHandler);
+}
