@@ -32,7 +32,7 @@ import type { LogFields, Logger } from "../src/log/logger.ts";
 import { parseProto } from "../src/schema/load_proto.ts";
 import { RpcProvider } from "../src/server/rpc_provider.ts";
 import { FrameDecoder } from "../src/wire/frame.ts";
-import type { RpcMeta } from "../src/wire/meta.ts";
+import { encodeMeta, Kind, type RpcMeta } from "../src/wire/meta.ts";
 
 /** One log call, as a capturing logger records it. */
 export interface FuzzLogLine {
@@ -737,8 +737,17 @@ async function runCallerCase(
       return;
     }
     try {
-      // Wait for the request and learn its call id.
-      const first = await readFrames(conn, 2000, (fs) => fs.length > 0);
+      // Answer the connection handshake (a PING) first, then wait for the request.
+      let first = await readFrames(conn, 2000, (fs) => fs.length > 0);
+      if (first.frames[0]?.kind === Kind.PING) {
+        await writeAll(
+          conn,
+          frame(encodeMeta({ kind: Kind.PONG, callId: first.frames[0].callId })),
+        );
+        first = first.frames.length > 1
+          ? { ...first, frames: first.frames.slice(1) }
+          : await readFrames(conn, 2000, (fs) => fs.length > 0);
+      }
       const id = first.frames[0]?.callId ?? 1;
       const bytes = callerAnswer(c.behaviour, r, id, status);
       if (bytes.length > 0) await writeAll(conn, bytes);

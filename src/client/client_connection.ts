@@ -6,7 +6,7 @@
  */
 import { Code, RpcError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { FramedConnection } from "../transport/framed_connection.ts";
+import { type ByteStream, FramedConnection } from "../transport/framed_connection.ts";
 import { connect, type TlsClientOptions } from "../transport/listen.ts";
 import type { DeadlineWheel, Expirable } from "../util/deadline_wheel.ts";
 import { FrameError } from "../wire/frame.ts";
@@ -68,6 +68,10 @@ export class ClientConnection {
   #closeReason: RpcError | undefined;
   #pingSentAt = 0;
   #closedPromise: Promise<void> | undefined;
+  #handshake: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  #connectAbort: AbortController | undefined;
+  /** True when the connection was closed because the provider stopped answering pings. */
+  livenessFailed = false;
   /** Bytes of requests written since the connection opened (0 means nothing reached the wire). */
   sentCalls = 0;
 
@@ -83,9 +87,10 @@ export class ClientConnection {
     return this.#pending.size;
   }
 
-  /** Connected and usable for new calls. */
+  /** Connected, handshake done, and usable for new calls. */
   get ready(): boolean {
-    return this.#fc !== undefined && !this.#closed && !this.#draining;
+    return this.#fc !== undefined && this.#handshake === undefined && !this.#closed &&
+      !this.#draining;
   }
 
   /** Closed, or told by the provider to go away. */
@@ -105,35 +110,65 @@ export class ClientConnection {
 
   async #connect(): Promise<void> {
     const { host, port } = this.#o;
-    let conn;
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), this.#o.connectTimeoutMs);
+    const ms = this.#o.connectTimeoutMs;
+    const ac = this.#connectAbort = new AbortController();
+    let stream: ByteStream | undefined;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+      this.#handshake?.reject(new Error("no answer"));
+    }, ms);
     try {
-      conn = await connect({ host, port, tls: this.#o.tls, signal: ac.signal });
+      stream = await connect({ host, port, tls: this.#o.tls, signal: ac.signal });
+      if (this.#closed) {
+        stream.close();
+        throw this.#closeReason ?? new RpcError(Code.CANCELLED, "channel closed");
+      }
+      const fc = this.#fc = new FramedConnection(stream, {
+        maxMessageBytes: this.#o.maxMessageBytes,
+        onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
+        onClose: (err) => this.#onClose(err),
+      });
+      fc.start();
+      // Handshake: no call is routed here before the provider has answered a PING, so a
+      // process that accepts connections but is frozen (SIGSTOP, a hung loop) is skipped.
+      await new Promise<void>((resolve, reject) => {
+        this.#handshake = { resolve, reject };
+        if (timedOut) reject(new Error("no answer"));
+        fc.send({ kind: Kind.PING, callId: 0 });
+      });
     } catch (e) {
-      const why = ac.signal.aborted
-        ? `timed out after ${this.#o.connectTimeoutMs} ms`
-        : (e as Error).message;
+      this.#handshake = undefined;
+      // A provider that answered with a status (GOAWAY) or broke the protocol keeps its code.
+      if (e instanceof RpcError && e.code !== Code.UNAVAILABLE) {
+        if (this.#fc !== undefined) {
+          this.#closeWith(e);
+          await this.#closedPromise;
+        }
+        throw e;
+      }
+      const why = timedOut
+        ? `no answer within ${ms} ms`
+        : e instanceof Error
+        ? e.message
+        : String(e);
       const err = new RpcError(Code.UNAVAILABLE, `cannot connect to ${host}:${port}: ${why}`, {
         cause: e,
       });
-      this.#closed = true;
-      this.#goneOnce();
-      this.#o.onClosed(this);
+      if (this.#fc !== undefined) {
+        this.#closeWith(err);
+        await this.#closedPromise;
+      } else {
+        this.#closed = true;
+        this.#goneOnce();
+        this.#o.onClosed(this);
+      }
       throw err;
     } finally {
       clearTimeout(timer);
     }
-    if (this.#closed) {
-      conn.close();
-      throw this.#closeReason ?? new RpcError(Code.CANCELLED, "channel closed");
-    }
-    this.#fc = new FramedConnection(conn, {
-      maxMessageBytes: this.#o.maxMessageBytes,
-      onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
-      onClose: (err) => this.#onClose(err),
-    });
-    this.#fc.start();
+    this.#handshake = undefined;
     this.#o.logger.debug("connected", { provider: `${host}:${port}` });
   }
 
@@ -198,6 +233,7 @@ export class ClientConnection {
           provider: `${this.host}:${this.port}`,
           silentMs: now - fc.lastFrameAt,
         });
+        this.livenessFailed = true;
         this.#closeWith(
           new RpcError(
             Code.UNAVAILABLE,
@@ -222,7 +258,12 @@ export class ClientConnection {
 
   /** Fails every pending call with `reason` and closes. Idempotent. */
   async close(reason?: RpcError): Promise<void> {
-    this.#closeWith(reason ?? new RpcError(Code.CANCELLED, "channel closed"));
+    const why = reason ?? new RpcError(Code.CANCELLED, "channel closed");
+    this.#closeWith(why);
+    // A connect in progress is aborted, and awaited so no socket op outlives close().
+    this.#connectAbort?.abort();
+    this.#handshake?.reject(why);
+    await this.#ready?.catch(() => {});
     await this.#closedPromise;
   }
 
@@ -289,8 +330,14 @@ export class ClientConnection {
         this.#fc!.send({ kind: Kind.PONG, callId: meta.callId });
         return;
       case Kind.PONG:
+        this.#handshake?.resolve();
         return;
       case Kind.GOAWAY: {
+        this.#handshake?.reject(
+          meta.status !== 0
+            ? new RpcError(meta.status, meta.errorMessage)
+            : new RpcError(Code.UNAVAILABLE, "provider is going away"),
+        );
         this.#draining = true;
         if (meta.status !== 0) {
           this.#failAll(new RpcError(meta.status, meta.errorMessage));
@@ -328,6 +375,7 @@ export class ClientConnection {
     const reason = err instanceof FrameError
       ? new RpcError(Code.INTERNAL, `protocol error from ${where}: ${err.message}`)
       : new RpcError(Code.UNAVAILABLE, `connection to ${where} closed`, { cause: err });
+    this.#handshake?.reject(reason);
     this.#closeWith(reason);
   }
 

@@ -70,7 +70,7 @@ export interface RpcChannelOptions {
 }
 
 const EMPTY: CallOptions = {};
-const MAX_BACKOFF_MS = 10_000;
+const MAX_BACKOFF_MS = 2_000;
 
 class EndpointState implements Candidate {
   readonly key: string;
@@ -79,6 +79,7 @@ class EndpointState implements Candidate {
   downUntil = 0;
   failures = 0;
   users = 0;
+  warming = false;
   constructor(readonly host: string, readonly port: number, weight: number) {
     this.key = endpointKey({ host, port });
     this.weight = weight;
@@ -135,6 +136,7 @@ export class RpcChannel {
   #closed = false;
   #closing: Promise<void> | undefined;
   #connections = new Set<ClientConnection>();
+  #background = new Set<Promise<void>>();
   #legacy: LegacyCaller | undefined; // legacy mprpc (issue 7)
 
   /** Creates a channel; it connects lazily, on the first call to each provider. */
@@ -257,6 +259,7 @@ export class RpcChannel {
     const reason = new RpcError(Code.CANCELLED, "channel closed");
     // A connection leaves #connections only once fully closed, so this awaits every socket.
     await Promise.all([...this.#connections].map((c) => c.close(reason)));
+    await Promise.all([...this.#background]);
     await this.#legacy?.close(); // legacy mprpc (issue 7)
     this.#wheel.close();
   }
@@ -312,7 +315,23 @@ export class RpcChannel {
         if (conn !== undefined && conn.ready) {
           return conn.call(desc.route, payload, decoder, deadline, opts.signal, opts.metadata);
         }
-        picked = ep; // not connected yet: connect to it rather than asking the balancer again
+        // Not connected yet: connect in the background and, if another provider is ready,
+        // send there now, so no call waits for a handshake while a ready provider exists.
+        // (Only for a provider that failed before: a fresh one is worth one handshake's wait,
+        // and sticky balancers keep their choice.)
+        const ready = ep.failures > 0 ? this.#readyOthers(healthy, ep) : undefined;
+        if (ready !== undefined) {
+          const other = this.#balancer.pick(ready, this.#key(desc, opts, request));
+          return other.conn!.call(
+            desc.route,
+            payload,
+            decoder,
+            deadline,
+            opts.signal,
+            opts.metadata,
+          );
+        }
+        picked = ep; // nothing ready: connect to it rather than asking the balancer again
       }
     }
     return this.#sendSlow(desc, payload, decoder, opts, deadline, request, undefined, picked);
@@ -497,6 +516,26 @@ export class RpcChannel {
     return conn;
   }
 
+  /** Starts connecting to `ep` in the background; returns the other ready providers, if any. */
+  #readyOthers(healthy: EndpointState[], ep: EndpointState): EndpointState[] | undefined {
+    let ready: EndpointState[] | undefined;
+    for (const e of healthy) {
+      if (e !== ep && e.conn !== undefined && e.conn.ready) (ready ??= []).push(e);
+    }
+    if (ready !== undefined && !this.#closed && !ep.warming) {
+      ep.warming = true;
+      const p: Promise<void> = this.#connection(ep, 0, undefined).then(
+        () => {},
+        () => {}, // already logged and put into backoff by #connection
+      ).finally(() => {
+        ep.warming = false;
+        this.#background.delete(p);
+      });
+      this.#background.add(p);
+    }
+    return ready;
+  }
+
   #markDown(ep: EndpointState, err: RpcError): void {
     ep.failures++;
     const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(ep.failures - 1, 10));
@@ -511,6 +550,14 @@ export class RpcChannel {
 
   #connectionGone(ep: EndpointState, conn: ClientConnection): void {
     if (ep.conn === conn) ep.conn = undefined;
+    if (conn.livenessFailed) {
+      // A frozen process still completes TCP handshakes: keep it out of rotation until a new
+      // connection's handshake (a PING answered) proves it is back.
+      this.#markDown(
+        ep,
+        new RpcError(Code.UNAVAILABLE, `provider ${ep.key} stopped answering pings`),
+      );
+    }
   }
 
   #startKeepalive(): void {

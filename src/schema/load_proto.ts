@@ -51,6 +51,8 @@ function displayName(url: URL): string {
 }
 
 function parseInto(root: protobuf.Root, text: string, file: string): protobuf.IParserResult {
+  // protobufjs stamps `filename` on every type and field it parses from here on.
+  (protobuf.parse as unknown as { filename: string | null }).filename = file;
   try {
     return protobuf.parse(text, root, { keepCase: false, alternateCommentMode: true });
   } catch (e) {
@@ -68,12 +70,36 @@ function addCommon(root: protobuf.Root, name: string): boolean {
   return true;
 }
 
+/** The file of the first field or method whose types do not resolve. */
+function culprit(ns: protobuf.NamespaceBase): string | undefined {
+  for (const obj of ns.nestedArray) {
+    const parts: protobuf.ReflectionObject[] = obj instanceof protobuf.Type
+      ? obj.fieldsArray
+      : obj instanceof protobuf.Service
+      ? obj.methodsArray
+      : [];
+    for (const p of parts) {
+      try {
+        p.resolve();
+      } catch {
+        return p.filename ?? obj.filename ?? undefined;
+      }
+    }
+    if (obj instanceof protobuf.Namespace) {
+      const found = culprit(obj);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
 function resolveAll(root: protobuf.Root, file: string): protobuf.Root {
   try {
     root.resolveAll();
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    throw new ProtoError(file, `Cannot resolve types in ${file}: ${msg}`, { cause: e });
+    const where = culprit(root) ?? file;
+    throw new ProtoError(where, `Cannot resolve types in ${where}: ${msg}`, { cause: e });
   }
   return root;
 }

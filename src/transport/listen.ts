@@ -95,23 +95,39 @@ export async function listen(
 export async function connect(
   options: { host: string; port: number; tls?: TlsClientOptions | undefined; signal?: AbortSignal },
 ): Promise<ByteStream> {
-  const { host, port, tls } = options;
-  if (tls) {
+  const { host, port, tls, signal } = options;
+  const tcp = await Deno.connect({ hostname: host, port, transport: "tcp", signal });
+  tcp.setNoDelay(true);
+  if (!tls) return tcp;
+  try {
     const caCerts = [...(tls.caCerts ?? [])];
     for (const f of tls.caFiles ?? []) caCerts.push(await Deno.readTextFile(f));
-    const conn = await Deno.connectTls({
+    // `hostname` is the name the certificate must match; the address dialled is `host`.
+    const conn = await Deno.startTls(tcp, {
       hostname: tls.hostname ?? host,
-      port,
       caCerts: caCerts.length ? caCerts : undefined,
     });
+    const onAbort = () => conn.close();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await conn.handshake();
+    } catch (e) {
+      try {
+        conn.close();
+      } catch {
+        // closed by the abort
+      }
+      throw e;
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+    }
     return conn;
+  } catch (e) {
+    try {
+      tcp.close();
+    } catch {
+      // already handed over to TLS and closed
+    }
+    throw e;
   }
-  const conn = await Deno.connect({
-    hostname: host,
-    port,
-    transport: "tcp",
-    signal: options.signal,
-  });
-  conn.setNoDelay(true);
-  return conn;
 }

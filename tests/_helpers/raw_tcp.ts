@@ -6,7 +6,7 @@
  */
 import { FrameDecoder } from "../../src/wire/frame.ts";
 import { FrameWriter } from "../../src/wire/frame_writer.ts";
-import type { MetaFields, RpcMeta } from "../../src/wire/meta.ts";
+import { Kind, type MetaFields, type RpcMeta } from "../../src/wire/meta.ts";
 
 /** A listening raw server; `close()` closes the listener and every accepted socket. */
 export interface RawServer extends AsyncDisposable {
@@ -192,6 +192,18 @@ export class FrameSocket implements AsyncDisposable {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * Plays the provider's side of the connection handshake: the caller's first frame is a
+   * PING, answered with a PONG, before any call is sent.
+   */
+  async handshake(): Promise<void> {
+    const ping = await this.next();
+    if (ping?.meta.kind !== Kind.PING) {
+      throw new Error(`expected the handshake PING, got ${JSON.stringify(ping?.meta)}`);
+    }
+    await this.send({ kind: Kind.PONG, callId: ping.meta.callId });
   }
 
   /** Closes the socket (idempotent). */

@@ -43,9 +43,11 @@ Deno.test("a call to a port with nothing listening fails UNAVAILABLE promptly", 
 });
 
 Deno.test("calls pending on a connection the provider drops fail with UNAVAILABLE", async () => {
-  // A "provider" that accepts, reads the first request, and hangs up.
+  // A "provider" that accepts, answers the handshake, reads the first request, and hangs up.
   await using server = startRawServer(async (conn) => {
-    await conn.read(new Uint8Array(64 * 1024));
+    const s = new FrameSocket(conn);
+    await s.handshake();
+    await s.next();
     conn.close();
   });
   const { channel, stub } = await channelTo(server.port, { timeoutMs: 10_000 });
@@ -113,6 +115,7 @@ Deno.test("keepalive: a provider that stops answering fails calls with UNAVAILAB
   const received: number[] = [];
   await using server = startRawServer(async (conn) => {
     const s = new FrameSocket(conn);
+    await s.handshake();
     for (;;) {
       const f = await s.next(10_000).catch(() => null);
       if (f === null) return;
@@ -179,6 +182,7 @@ Deno.test("a provider sending garbage fails the pending call with INTERNAL and l
 Deno.test("GOAWAY with a status fails the calls on that connection with it", async () => {
   await using server = startRawServer(async (conn) => {
     const s = new FrameSocket(conn);
+    await s.handshake();
     const req = await s.next();
     assert.equal(req?.meta.kind, Kind.REQUEST);
     await s.send({
@@ -200,6 +204,7 @@ Deno.test("GOAWAY with a status fails the calls on that connection with it", asy
 Deno.test("a late response to a call that already timed out is dropped", async () => {
   await using server = startRawServer(async (conn) => {
     const s = new FrameSocket(conn);
+    await s.handshake();
     const first = await s.next();
     await new Promise((r) => setTimeout(r, 80));
     await s.send({ kind: Kind.RESPONSE, callId: first!.meta.callId }, new Uint8Array(0));
