@@ -128,7 +128,7 @@ Deno.test("a missing import is reported with the path that was looked for", asyn
   });
 });
 
-// SRC BUG (src/schema/load_proto.ts, loadProto → resolveAll(root, first)): an unresolved type
+// Regression guard for a fixed bug (src/schema/load_proto.ts, loadProto → resolveAll(root, first)): an unresolved type
 // in an imported file is reported against the FIRST file given, not the file that uses it.
 // Fix: set `protobuf.parse.filename = file` in parseInto (protobufjs then stamps `.filename` on
 // every type and field), and on a resolve failure report the failing object's `filename`

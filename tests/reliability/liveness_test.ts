@@ -80,7 +80,7 @@ Deno.test("a provider frozen with SIGSTOP is detected by keepalive; retries go t
   assert.ok(back.has("a"), "the thawed provider never answered again");
 });
 
-// SRC BUG (src/client/rpc_channel.ts, RpcChannel #connectionGone / ClientConnection keepalive):
+// Regression guard for a fixed bug (src/client/rpc_channel.ts, RpcChannel #connectionGone / ClientConnection keepalive):
 // a connection closed because a ping went unanswered does not put its provider into backoff
 // (#markDown runs only when a connect fails). A frozen process's kernel still completes TCP
 // handshakes, so the channel reconnects at once and keeps routing calls there, each waiting a

@@ -100,7 +100,7 @@ Deno.test({
   },
 });
 
-// SRC BUG (src/transport/listen.ts connect()): the TLS path calls Deno.connectTls without the
+// Regression guard for a fixed bug (src/transport/listen.ts connect()): the TLS path calls Deno.connectTls without the
 // abort signal, so connectTimeoutMs is ignored, and RpcChannel #connection does not race the
 // call deadline either: a TLS call to a host that drops packets ends only when the kernel gives
 // up (here ~3 s of failed ARP; across a real network ~2 minutes of SYN retries), whatever its

@@ -123,7 +123,7 @@ Deno.test({
   },
 });
 
-// SRC BUG (src/transport/listen.ts, connect()): `tls.hostname` is documented as the server name
+// Regression guard for a fixed bug (src/transport/listen.ts, connect()): `tls.hostname` is documented as the server name
 // to verify, but it is passed to Deno.connectTls as the host to CONNECT to, so the channel
 // resolves "rpc.mprpc.test" in DNS instead of dialling 127.0.0.1. The same function also drops
 // `signal` on the TLS path, so connectTimeoutMs (and the call deadline) is not honoured while a
