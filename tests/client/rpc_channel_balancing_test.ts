@@ -101,10 +101,9 @@ Deno.test("a service with no providers fails UNAVAILABLE naming the service", as
   }
 });
 
-// --- Known bug (see the report of the "Core RPC path" test suite): the fast path of
-// RpcChannel#send asks the balancer, finds the picked provider not yet connected, and falls
-// back to #sendSlow, which asks the balancer *again*; with round robin the two picks alternate
-// and the second provider is never connected. These fail until fixed in src/.
+// --- Regression guards (fixed in c994d2b): the fast path of RpcChannel#send once asked the
+// balancer, found the picked provider not yet connected, and fell back to #sendSlow, which
+// asked the balancer *again*; with round robin the second provider was never connected.
 
 Deno.test("a channel on a StaticRegistry with two providers spreads calls over both", async () => {
   const set = await startProviders(2);

@@ -399,7 +399,7 @@ Deno.test("a request that cannot be encoded fails with INVALID_ARGUMENT before i
   assert.equal(k.provider.connectionCount, 0, "nothing was sent");
 });
 
-// --- Known bugs (see the report of the "Core RPC path" test suite): these fail until fixed in src/.
+// --- Regression guards for bugs this suite found (fixed in c994d2b).
 
 Deno.test("past its deadline a call always fails DEADLINE_EXCEEDED, and the handler's signal aborts with DEADLINE_EXCEEDED", async () => {
   // Caller and provider both time the deadline. Today the outcome depends on which 10 ms wheel
