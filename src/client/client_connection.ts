@@ -314,14 +314,15 @@ export class ClientConnection {
         } else {
           let value;
           try {
-            value = p.decode.decode(payload);
+            value = p.decode.decode(
+              p.decode.hasBytes ? this.#fc!.stable(payload, owned) : payload,
+            );
           } catch (e) {
             p.reject(
               new RpcError(Code.INTERNAL, `cannot decode response: ${(e as Error).message}`),
             );
             break;
           }
-          if (!owned && p.decode.hasBytes) this.#fc!.retainReadBuffer();
           p.resolve(value);
         }
         break;

@@ -15,12 +15,66 @@ import { encodeRoute } from "../wire/meta.ts";
 // deno-lint-ignore no-explicit-any
 export type Message = Record<string, any>;
 
+// `defaults: true` would allocate an empty Buffer for every bytes field, present or not (about
+// 0.4 µs each); absent fields are filled from a per-type table instead (see fillerOf).
 const TO_OBJECT: protobuf.IConversionOptions = {
   longs: String,
   enums: String,
-  defaults: true,
   arrays: true,
+  objects: true,
 };
+
+/** The value of every absent `bytes` field: one shared, empty, frozen array. */
+const EMPTY_BYTES: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
+
+type Filler = (o: Message) => void;
+const fillers = new WeakMap<protobuf.Type, Filler>();
+
+function defaultOf(f: protobuf.Field): unknown {
+  if (f.resolvedType instanceof protobuf.Enum) {
+    const n = typeof f.typeDefault === "number" ? f.typeDefault : 0;
+    return f.resolvedType.valuesById[n] ?? n;
+  }
+  if (f.type === "bytes") return EMPTY_BYTES;
+  if (LONG_TYPES.has(f.type)) return f.typeDefault == null ? "0" : String(f.typeDefault);
+  return f.typeDefault;
+}
+
+/** Sets absent fields of a `toObject` result (and of its sub-messages) to their defaults. */
+function fillerOf(type: protobuf.Type): Filler {
+  let filler = fillers.get(type);
+  if (filler) return filler;
+  const defaults: Array<[string, unknown]> = [];
+  const nested: Array<[string, protobuf.Type, "one" | "list" | "map"]> = [];
+  filler = (o: Message) => {
+    for (const [k, v] of defaults) if (o[k] === undefined) o[k] = v;
+    for (const [k, t, kind] of nested) {
+      const v = o[k];
+      if (v === null || v === undefined) continue;
+      const fill = fillerOf(t);
+      if (kind === "one") fill(v);
+      else if (kind === "list") { for (const e of v) fill(e); }
+      else for (const key in v) fill(v[key]);
+    }
+  };
+  fillers.set(type, filler); // before the loop: recursive types refer to themselves
+  for (const f of type.fieldsArray) {
+    f.resolve();
+    if (f.partOf) continue; // oneof members (and proto3 `optional`) stay absent, as protobufjs
+    const msg = f.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
+    if (f.map || f.repeated) {
+      if (msg) nested.push([f.name, msg, f.map ? "map" : "list"]);
+      continue; // `arrays`/`objects` give [] and {}
+    }
+    if (msg) {
+      defaults.push([f.name, null]);
+      nested.push([f.name, msg, "one"]);
+    } else {
+      defaults.push([f.name, defaultOf(f)]);
+    }
+  }
+  return filler;
+}
 
 const LONG_TYPES = new Set(["int64", "uint64", "sint64", "fixed64", "sfixed64"]);
 
@@ -72,6 +126,7 @@ export function typeCodec(type: protobuf.Type): TypeCodec {
   const hasLong = walkFields(type, (f) => LONG_TYPES.has(f.type));
   const hasBytes = walkFields(type, (f) => f.type === "bytes");
   const ctor = type.ctor;
+  const fill = fillerOf(type);
   codec = {
     type,
     hasBytes,
@@ -81,7 +136,9 @@ export function typeCodec(type: protobuf.Type): TypeCodec {
       return type.encode(type.fromObject(input)).finish();
     },
     decode(bytes: Uint8Array): Message {
-      return type.toObject(type.decode(bytes), TO_OBJECT);
+      const o = type.toObject(type.decode(bytes), TO_OBJECT);
+      fill(o);
+      return o;
     },
   };
   codecs.set(type, codec);

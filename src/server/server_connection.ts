@@ -185,8 +185,9 @@ export class ServerConnection {
     const desc = route.desc;
     let request;
     try {
-      request = desc.request.decode(payload);
-      if (!owned && desc.request.hasBytes) this.#fc.retainReadBuffer();
+      request = desc.request.decode(
+        desc.request.hasBytes ? this.#fc.stable(payload, owned) : payload,
+      );
     } catch (e) {
       const msg = `cannot decode ${
         desc.request.type.fullName.slice(1)

@@ -9,6 +9,13 @@ import { type FrameCallback, FrameDecoder } from "../wire/frame.ts";
 import { FrameWriter } from "../wire/frame_writer.ts";
 import type { MetaFields } from "../wire/meta.ts";
 
+/** First size of a connection's read buffer; it grows when reads fill it. */
+const INITIAL_READ_BUFFER = 16 * 1024;
+/** Largest read buffer (and default of `readBufferSize`). */
+const MAX_READ_BUFFER = 256 * 1024;
+/** Payloads up to this size are copied rather than keeping the read buffer alive. */
+const COPY_LIMIT = 16 * 1024;
+
 /** Options of {@linkcode FramedConnection}. */
 export interface FramedConnectionOptions {
   /** Largest frame body accepted. */
@@ -19,7 +26,7 @@ export interface FramedConnectionOptions {
   onClose: (error: unknown) => void;
   /** Bytes already read from the socket (e.g. while sniffing the protocol). */
   initial?: Uint8Array | undefined;
-  /** Size of the reused read buffer; default 256 KiB. */
+  /** Largest size of the reused read buffer (it starts at 16 KiB); default 256 KiB. */
   readBufferSize?: number;
 }
 
@@ -75,8 +82,8 @@ export class FramedConnection {
       onFrame(meta, payload, owned);
     });
     this.#onClose = options.onClose;
-    this.#readBufferSize = options.readBufferSize ?? 256 * 1024;
-    this.#readBuf = new Uint8Array(this.#readBufferSize);
+    this.#readBufferSize = options.readBufferSize ?? MAX_READ_BUFFER;
+    this.#readBuf = new Uint8Array(Math.min(INITIAL_READ_BUFFER, this.#readBufferSize));
     this.#initial = options.initial;
   }
 
@@ -101,6 +108,18 @@ export class FramedConnection {
    */
   retainReadBuffer(): void {
     this.#retain = true;
+  }
+
+  /**
+   * `payload`, safe to keep after the frame callback returns: as is when `owned`, copied when
+   * small, else the read buffer is retained (one new buffer per read, not a copy of a large
+   * payload). For decoders whose results alias their input (`bytes` fields).
+   */
+  stable(payload: Uint8Array, owned: boolean): Uint8Array {
+    if (owned) return payload;
+    if (payload.length <= COPY_LIMIT) return payload.slice();
+    this.#retain = true;
+    return payload;
   }
 
   /** Queues a frame; frames queued in the same tick leave in one write. */
@@ -175,9 +194,13 @@ export class FramedConnection {
         this.#decoder.push(this.#readBuf.subarray(0, n));
         if (this.#decoder.buffered === 0) this.partialSince = 0;
         else if (this.partialSince === 0) this.partialSince = now;
-        if (this.#retain) {
+        if (n === this.#readBuf.length && n < this.#readBufferSize) {
+          // A full read: more is waiting; read in bigger gulps from now on.
           this.#retain = false;
-          this.#readBuf = new Uint8Array(this.#readBufferSize);
+          this.#readBuf = new Uint8Array(Math.min(n * 4, this.#readBufferSize));
+        } else if (this.#retain) {
+          this.#retain = false;
+          this.#readBuf = new Uint8Array(this.#readBuf.length);
         }
       }
       this.#shutdown(undefined);

@@ -29,10 +29,12 @@ export interface ZkEvent {
   path: string;
 }
 
-/** Error codes of node-zookeeper-client (ZooKeeper's `KeeperException` codes). */
+/** ZooKeeper's `KeeperException` codes that the registry looks at. */
 export const ZkCode = {
+  SYSTEM_ERROR: -1,
   CONNECTION_LOSS: -4,
   OPERATION_TIMEOUT: -7,
+  UNKNOWN_SESSION: -12,
   NO_NODE: -101,
   NO_AUTH: -102,
   BAD_VERSION: -103,
@@ -41,7 +43,57 @@ export const ZkCode = {
   SESSION_EXPIRED: -112,
   INVALID_ACL: -114,
   AUTH_FAILED: -115,
+  SESSION_MOVED: -118,
 } as const;
+
+/** Codes newer servers send that node-zookeeper-client 1.1.3 does not know. */
+const EXTRA_CODE_NAMES: Record<number, string> = {
+  [-9]: "UNKNOWN_SESSION_OR_NEW_CONFIG", // -9..-14 are quorum/reconfig/session codes
+  [-12]: "UNKNOWN_SESSION",
+  [-13]: "NEW_CONFIG_NO_QUORUM",
+  [-14]: "RECONFIG_IN_PROGRESS",
+  [-15]: "RECONFIG_DISABLED",
+  [-16]: "SESSION_CLOSED_REQUIRE_SASL_AUTH",
+  [-17]: "QUOTA_EXCEEDED",
+  [-18]: "THROTTLED_OP",
+  [-118]: "SESSION_MOVED",
+  [-119]: "NOT_READ_ONLY",
+  [-120]: "EPHEMERAL_ON_LOCAL_SESSION",
+  [-121]: "NO_WATCHER",
+  [-122]: "REQUEST_TIMEOUT",
+  [-123]: "RECONFIG_DISABLED",
+  [-124]: "SESSION_CLOSED_REQUIRE_SASL_AUTH",
+  [-125]: "QUOTA_EXCEEDED",
+  [-127]: "THROTTLED_OP",
+};
+
+/**
+ * node-zookeeper-client 1.1.3 throws from its socket data handler (an uncaught exception that
+ * ends the process) when a reply carries an error code it does not know, such as
+ * UNKNOWN_SESSION (-12) or SESSION_MOVED (-118) from ZooKeeper 3.5+. Its `Exception.create` is
+ * looked up on the module at each call, so it is wrapped once to accept any code.
+ */
+function tolerateUnknownCodes(): void {
+  const mod = zookeeper.Exception as {
+    create: (code: number, path?: string) => Error & { code: number; name: string };
+    __mprpcTolerant?: boolean;
+  };
+  if (mod.__mprpcTolerant) return;
+  const create = mod.create;
+  mod.create = (code: number, path?: string) => {
+    try {
+      return create(code, path);
+    } catch {
+      const e = create(ZkCode.SYSTEM_ERROR, path);
+      e.code = code;
+      e.name = EXTRA_CODE_NAMES[code] ?? `ZOOKEEPER_ERROR_${code}`;
+      e.message = `Exception: ${e.name}[${code}]${path ? "@" + path : ""}`;
+      return e;
+    }
+  };
+  mod.__mprpcTolerant = true;
+}
+tolerateUnknownCodes();
 
 /** A failed ZooKeeper operation. */
 export class ZkError extends Error {
@@ -64,7 +116,8 @@ export function zkCode(err: unknown): number | undefined {
 export function isTransient(err: unknown): boolean {
   const code = zkCode(err);
   return code === ZkCode.CONNECTION_LOSS || code === ZkCode.OPERATION_TIMEOUT ||
-    code === ZkCode.SESSION_EXPIRED;
+    code === ZkCode.SESSION_EXPIRED || code === ZkCode.UNKNOWN_SESSION ||
+    code === ZkCode.SESSION_MOVED;
 }
 
 /** Options of {@linkcode ZkSession}. */
@@ -79,6 +132,8 @@ export interface ZkSessionOptions {
   auth?: { scheme: string; id: string };
   /** Called on each state change, from a microtask (never inside the client's socket callback). */
   onState?: (state: ZkState) => void;
+  /** Called when the client choked on a reply (the connection is then reset). */
+  onError?: (err: unknown) => void;
 }
 
 // node-zookeeper-client's ConnectionManager states.
@@ -108,6 +163,8 @@ interface RawConnectionManager {
   spinDelay: number;
   connect(): void;
   findNextServer(callback: (server: unknown) => void): void;
+  onSocketConnected(): void;
+  onSocketData(buffer: Buffer): void;
   on(event: "state", fn: (state: number) => void): void;
 }
 
@@ -151,6 +208,11 @@ export class ZkSession {
   #closed = false;
   #closing: Promise<void> | undefined;
   #spin: ReturnType<typeof setTimeout> | undefined;
+  #watchdog: ReturnType<typeof setInterval> | undefined;
+  /** When the socket last delivered data (or finished its TCP connect). */
+  #lastReceive = 0;
+  /** TCP connected, waiting for the server's answer to the session handshake. */
+  #handshaking = false;
   #waiters = new Set<(ok: boolean) => void>();
 
   /** Creates the client and starts connecting. */
@@ -164,6 +226,7 @@ export class ZkSession {
     }) as RawClient;
     this.#cm = this.#raw.connectionManager;
     guardReconnects(this.#raw, spinDelay, () => this.#closed, (t) => this.#spin = t);
+    this.#startWatchdog();
     if (opts.auth) this.#raw.addAuthInfo(opts.auth.scheme, Buffer.from(opts.auth.id));
     this.#cm.on("state", (s) => this.#onRawState(s));
     this.#raw.connect();
@@ -258,11 +321,56 @@ export class ZkSession {
     const connected = this.#state === "connected";
     this.#closed = true;
     clearTimeout(this.#spin);
+    clearInterval(this.#watchdog);
     this.#setState("closed");
     await closeRawClient(this.#raw, graceful && connected);
   }
 
+  /**
+   * node-zookeeper-client (1.1.3) neither bounds the session handshake nor notices a silent
+   * connection (it sends pings but never checks for answers). Like the Java client, drop the
+   * socket when the handshake takes longer than a third of the session timeout (at most 2 s),
+   * or when nothing arrived for two thirds of it; the client then reconnects.
+   */
+  #startWatchdog(): void {
+    const cm = this.#cm;
+    const onConnected = cm.onSocketConnected;
+    const onData = cm.onSocketData;
+    cm.onSocketConnected = () => {
+      this.#lastReceive = Date.now();
+      this.#handshaking = true;
+      onConnected.call(cm);
+    };
+    cm.onSocketData = (buffer) => {
+      this.#lastReceive = Date.now();
+      try {
+        onData.call(cm, buffer);
+      } catch (err) {
+        // A reply the client cannot parse: never let it escape the socket handler (that would
+        // end the process); drop the connection, which fails pending requests and reconnects.
+        this.#opts.onError?.(err);
+        cm.socket?.destroy();
+      }
+    };
+    const every = Math.max(50, Math.min(500, this.#opts.sessionTimeoutMs / 10));
+    this.#watchdog = setInterval(() => {
+      if (this.#closed) return;
+      const timeout = cm.sessionTimeout;
+      const connected = cm.state === CM_CONNECTED || cm.state === CM_CONNECTED_READ_ONLY;
+      const limit = connected
+        ? (timeout * 2) / 3
+        : this.#handshaking
+        ? Math.min(2000, Math.max(200, timeout / 3))
+        : Infinity;
+      if (Date.now() - this.#lastReceive > limit) {
+        this.#handshaking = false;
+        cm.socket?.destroy(); // the client's close handler reconnects
+      }
+    }, every);
+  }
+
   #onRawState(s: number): void {
+    if (s !== 1 /* CONNECTING */) this.#handshaking = false;
     if (this.#closed) return;
     switch (s) {
       case CM_CONNECTED:
