@@ -8,6 +8,15 @@
  *
  * @module
  */
-export { default as protobuf } from "npm:protobufjs@7.5.4";
+import protobuf from "npm:protobufjs@7.5.4";
 export { default as zookeeper } from "npm:node-zookeeper-client@1.1.3";
 export { Buffer } from "node:buffer";
+
+// protobufjs encodes into Node Buffers when it finds one (and Deno provides one), which costs a
+// pooled Buffer allocation per message; plain Uint8Arrays are faster here and are what this
+// toolkit hands out anyway.
+// deno-lint-ignore no-explicit-any
+(protobuf.util as any).Buffer = null;
+protobuf.configure();
+
+export { protobuf };

@@ -13,12 +13,11 @@ import { FrameError } from "../wire/frame.ts";
 import { Kind, type RpcMeta } from "../wire/meta.ts";
 
 /**
- * Decodes a response payload. When `hasBytes` is true the result may alias the payload, so a
- * payload that is a view into the reused read buffer makes the connection retain that buffer.
+ * Decodes a response payload; `borrowed` means `payload` is a view into a read buffer that will
+ * be reused, so nothing of it may be kept.
  */
 export interface ResponseDecoder {
-  readonly hasBytes: boolean;
-  decode(payload: Uint8Array): unknown;
+  decode(payload: Uint8Array, borrowed: boolean): unknown;
 }
 
 /** Options of {@linkcode ClientConnection}. */
@@ -314,9 +313,7 @@ export class ClientConnection {
         } else {
           let value;
           try {
-            value = p.decode.decode(
-              p.decode.hasBytes ? this.#fc!.stable(payload, owned) : payload,
-            );
+            value = p.decode.decode(payload, !owned);
           } catch (e) {
             p.reject(
               new RpcError(Code.INTERNAL, `cannot decode response: ${(e as Error).message}`),

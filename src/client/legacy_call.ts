@@ -275,7 +275,7 @@ export class LegacyCaller {
           tls: this.#o.tls,
         });
         try {
-          return decoder.decode(reply);
+          return decoder.decode(reply, false);
         } catch (e) {
           throw new RpcError(
             Code.INTERNAL,

@@ -644,8 +644,7 @@ export class RpcChannel {
 }
 
 const RAW: ResponseDecoder = {
-  hasBytes: false,
-  decode: (payload: Uint8Array) => payload.slice(),
+  decode: (payload: Uint8Array, borrowed: boolean) => borrowed ? payload.slice() : payload,
 };
 
 /** The package-qualified name of a service (`fixbug.UserServiceRpc`). */

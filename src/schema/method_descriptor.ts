@@ -84,8 +84,14 @@ export interface TypeCodec {
   /** The type, directly or through nested messages, has `bytes` fields (decode aliases input). */
   readonly hasBytes: boolean;
   encode(message: Message): Uint8Array;
-  decode(bytes: Uint8Array): Message;
+  /**
+   * Decodes `bytes`. With `borrowed`, `bytes` is a view into a buffer that will be reused, so
+   * `bytes` fields are copied out of it; otherwise they are views of `bytes`.
+   */
+  decode(bytes: Uint8Array, borrowed?: boolean): Message;
 }
+
+const SLICE = Uint8Array.prototype.slice;
 
 const codecs = new WeakMap<protobuf.Type, TypeCodec>();
 
@@ -135,8 +141,15 @@ export function typeCodec(type: protobuf.Type): TypeCodec {
       const input = hasLong ? bigintsToStrings(message ?? {}) as Message : message ?? {};
       return type.encode(type.fromObject(input)).finish();
     },
-    decode(bytes: Uint8Array): Message {
-      const o = type.toObject(type.decode(bytes), TO_OBJECT);
+    decode(bytes: Uint8Array, borrowed = false): Message {
+      let input: Uint8Array | protobuf.Reader = bytes;
+      if (borrowed && hasBytes) {
+        // protobufjs returns `bytes` fields as subarrays of its input: copy just those.
+        const reader = protobuf.Reader.create(bytes);
+        (reader as unknown as { _slice: typeof SLICE })._slice = SLICE;
+        input = reader;
+      }
+      const o = type.toObject(type.decode(input), TO_OBJECT);
       fill(o);
       return o;
     },

@@ -185,9 +185,7 @@ export class ServerConnection {
     const desc = route.desc;
     let request;
     try {
-      request = desc.request.decode(
-        desc.request.hasBytes ? this.#fc.stable(payload, owned) : payload,
-      );
+      request = desc.request.decode(payload, !owned);
     } catch (e) {
       const msg = `cannot decode ${
         desc.request.type.fullName.slice(1)

@@ -13,8 +13,6 @@ import type { MetaFields } from "../wire/meta.ts";
 const INITIAL_READ_BUFFER = 16 * 1024;
 /** Largest read buffer (and default of `readBufferSize`). */
 const MAX_READ_BUFFER = 256 * 1024;
-/** Payloads up to this size are copied rather than keeping the read buffer alive. */
-const COPY_LIMIT = 16 * 1024;
 
 /** Options of {@linkcode FramedConnection}. */
 export interface FramedConnectionOptions {
@@ -108,18 +106,6 @@ export class FramedConnection {
    */
   retainReadBuffer(): void {
     this.#retain = true;
-  }
-
-  /**
-   * `payload`, safe to keep after the frame callback returns: as is when `owned`, copied when
-   * small, else the read buffer is retained (one new buffer per read, not a copy of a large
-   * payload). For decoders whose results alias their input (`bytes` fields).
-   */
-  stable(payload: Uint8Array, owned: boolean): Uint8Array {
-    if (owned) return payload;
-    if (payload.length <= COPY_LIMIT) return payload.slice();
-    this.#retain = true;
-    return payload;
   }
 
   /** Queues a frame; frames queued in the same tick leave in one write. */

@@ -48,14 +48,9 @@ export const ZkCode = {
 
 /** Codes newer servers send that node-zookeeper-client 1.1.3 does not know. */
 const EXTRA_CODE_NAMES: Record<number, string> = {
-  [-9]: "UNKNOWN_SESSION_OR_NEW_CONFIG", // -9..-14 are quorum/reconfig/session codes
   [-12]: "UNKNOWN_SESSION",
   [-13]: "NEW_CONFIG_NO_QUORUM",
   [-14]: "RECONFIG_IN_PROGRESS",
-  [-15]: "RECONFIG_DISABLED",
-  [-16]: "SESSION_CLOSED_REQUIRE_SASL_AUTH",
-  [-17]: "QUOTA_EXCEEDED",
-  [-18]: "THROTTLED_OP",
   [-118]: "SESSION_MOVED",
   [-119]: "NOT_READ_ONLY",
   [-120]: "EPHEMERAL_ON_LOCAL_SESSION",
