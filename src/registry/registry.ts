@@ -28,7 +28,12 @@ export interface ServiceRegistration {
   port: number;
   /** Relative weight; default 1. */
   weight?: number;
-  /** Also announce in the C++ mprpc's layout (`/<Service>/<Method>` = `ip:port`), if supported. */
+  /**
+   * Whether the provider speaks the C++ mprpc protocol: `true` asks a registry that supports it
+   * to also announce it in the original's layout (`/<Service>/<Method>` = `ip:port`), `false`
+   * that it must not; undefined leaves it to the registry's own setting (`legacyLayout`).
+   * `RpcProvider` always sets it.
+   */
   legacy?: boolean;
 }
 

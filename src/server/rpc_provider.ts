@@ -275,7 +275,7 @@ export class RpcProvider {
           host: advertised,
           port,
           weight: o.weight ?? 1,
-          ...(o.legacy ? { legacy: true } : {}), // legacy mprpc: also the C++ layout
+          legacy: o.legacy === true, // legacy mprpc: the C++ layout only for a provider speaking it
         };
         try {
           await o.registry.register(reg);
