@@ -15,7 +15,7 @@
  * @module
  */
 import { Buffer, zookeeper } from "../../src/deps.ts";
-import { closeRawClient, guardReconnects } from "../../src/registry/zookeeper/zk_session.ts";
+import { closeRawClient, guardReconnects } from "../../src/registry/zookeeper/zk_client_patches.ts";
 
 /** Options of {@linkcode startZooKeeper}. */
 export interface ZooKeeperServerOptions {

@@ -183,7 +183,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "ZooKeeperRegistry: legacy layout writes /<Service>/<Method> = ip:port and reads C++ nodes",
+  name:
+    "ZooKeeperRegistry: legacy layout writes /<Service>/<Method> = ip:port for legacy providers and reads C++ nodes",
   ignore,
   async fn() {
     await using zk = await startZooKeeper();
@@ -193,8 +194,10 @@ Deno.test({
       logger: new MemoryLogger(),
     });
     await using caller = new ZooKeeperRegistry({ connect: zk.connect, logger: new MemoryLogger() });
-    await p.register(provider(8000));
+    await p.register({ ...provider(8000), legacy: true });
+    await p.register(provider(8001, "fixbug.NativeOnlyRpc")); // no legacy: true, no C++ nodes
     await using zc = await connectZkClient(zk.connect);
+    assert.equal(await zc.exists("/NativeOnlyRpc"), null);
     const service = await zc.getData("/UserServiceRpc");
     assert.equal(service.data?.length ?? 0, 0, "service node has empty data");
     assert.equal(hex(service.stat.ephemeralOwner), "0x0000000000000000", "service node persistent");

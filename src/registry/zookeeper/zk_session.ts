@@ -7,6 +7,18 @@
  * @module
  */
 import { Buffer, zookeeper } from "../../deps.ts";
+import {
+  closeRawClient,
+  CM,
+  guardReconnects,
+  type RawCallback,
+  type RawClient,
+  type RawConnectionManager,
+  type ZkEvent,
+  type ZkRawAcl,
+} from "./zk_client_patches.ts";
+
+export type { ZkEvent, ZkRawAcl };
 
 /** Connection states as the registry sees them. */
 export type ZkState = "connecting" | "connected" | "disconnected" | "expired" | "closed";
@@ -17,16 +29,6 @@ export interface ZkStat {
   ephemeralOwner: Buffer;
   /** Data version. */
   version: number;
-}
-
-/** An ACL entry in node-zookeeper-client's form (`new zookeeper.ACL(perms, new zookeeper.Id())`). */
-export type ZkRawAcl = unknown;
-
-/** A watch event. */
-export interface ZkEvent {
-  type: number;
-  name: string;
-  path: string;
 }
 
 /** ZooKeeper's `KeeperException` codes that the registry looks at. */
@@ -45,50 +47,6 @@ export const ZkCode = {
   AUTH_FAILED: -115,
   SESSION_MOVED: -118,
 } as const;
-
-/** Codes newer servers send that node-zookeeper-client 1.1.3 does not know. */
-const EXTRA_CODE_NAMES: Record<number, string> = {
-  [-12]: "UNKNOWN_SESSION",
-  [-13]: "NEW_CONFIG_NO_QUORUM",
-  [-14]: "RECONFIG_IN_PROGRESS",
-  [-118]: "SESSION_MOVED",
-  [-119]: "NOT_READ_ONLY",
-  [-120]: "EPHEMERAL_ON_LOCAL_SESSION",
-  [-121]: "NO_WATCHER",
-  [-122]: "REQUEST_TIMEOUT",
-  [-123]: "RECONFIG_DISABLED",
-  [-124]: "SESSION_CLOSED_REQUIRE_SASL_AUTH",
-  [-125]: "QUOTA_EXCEEDED",
-  [-127]: "THROTTLED_OP",
-};
-
-/**
- * node-zookeeper-client 1.1.3 throws from its socket data handler (an uncaught exception that
- * ends the process) when a reply carries an error code it does not know, such as
- * UNKNOWN_SESSION (-12) or SESSION_MOVED (-118) from ZooKeeper 3.5+. Its `Exception.create` is
- * looked up on the module at each call, so it is wrapped once to accept any code.
- */
-function tolerateUnknownCodes(): void {
-  const mod = zookeeper.Exception as {
-    create: (code: number, path?: string) => Error & { code: number; name: string };
-    __mprpcTolerant?: boolean;
-  };
-  if (mod.__mprpcTolerant) return;
-  const create = mod.create;
-  mod.create = (code: number, path?: string) => {
-    try {
-      return create(code, path);
-    } catch {
-      const e = create(ZkCode.SYSTEM_ERROR, path);
-      e.code = code;
-      e.name = EXTRA_CODE_NAMES[code] ?? `ZOOKEEPER_ERROR_${code}`;
-      e.message = `Exception: ${e.name}[${code}]${path ? "@" + path : ""}`;
-      return e;
-    }
-  };
-  mod.__mprpcTolerant = true;
-}
-tolerateUnknownCodes();
 
 /** A failed ZooKeeper operation. */
 export class ZkError extends Error {
@@ -129,54 +87,6 @@ export interface ZkSessionOptions {
   onState?: (state: ZkState) => void;
   /** Called when the client choked on a reply (the connection is then reset). */
   onError?: (err: unknown) => void;
-}
-
-// node-zookeeper-client's ConnectionManager states.
-const CM_DISCONNECTED = 0;
-const CM_CONNECTED = 2;
-const CM_CONNECTED_READ_ONLY = 3;
-const CM_CLOSING = -1;
-const CM_CLOSED = -2;
-const CM_SESSION_EXPIRED = -3;
-const CM_AUTH_FAILED = -4;
-
-interface RawSocket {
-  destroy(): void;
-  closed?: boolean;
-  once(event: "close", fn: () => void): void;
-}
-
-/** The parts of node-zookeeper-client's private ConnectionManager this wrapper relies on (1.1.3). */
-interface RawConnectionManager {
-  state: number;
-  socket?: RawSocket;
-  connectTimeoutHandler?: ReturnType<typeof setTimeout>;
-  sessionTimeout: number;
-  servers: unknown[];
-  nextServerIndex: number;
-  serverAttempts: number;
-  spinDelay: number;
-  connect(): void;
-  findNextServer(callback: (server: unknown) => void): void;
-  onSocketConnected(): void;
-  onSocketData(buffer: Buffer): void;
-  on(event: "state", fn: (state: number) => void): void;
-}
-
-type Callback = (err: unknown, ...rest: unknown[]) => void;
-
-interface RawClient {
-  connectionManager: RawConnectionManager;
-  connect(): void;
-  close(): void;
-  getSessionId(): Buffer;
-  addAuthInfo(scheme: string, auth: Buffer): void;
-  create(path: string, data: Buffer, acls: ZkRawAcl[], mode: number, cb: Callback): void;
-  remove(path: string, version: number, cb: Callback): void;
-  setData(path: string, data: Buffer, version: number, cb: Callback): void;
-  getData(path: string, watcher: ((e: ZkEvent) => void) | undefined, cb: Callback): void;
-  exists(path: string, watcher: ((e: ZkEvent) => void) | undefined, cb: Callback): void;
-  getChildren(path: string, watcher: ((e: ZkEvent) => void) | undefined, cb: Callback): void;
 }
 
 let nextLocalId = 1;
@@ -351,7 +261,7 @@ export class ZkSession {
     this.#watchdog = setInterval(() => {
       if (this.#closed) return;
       const timeout = cm.sessionTimeout;
-      const connected = cm.state === CM_CONNECTED || cm.state === CM_CONNECTED_READ_ONLY;
+      const connected = cm.state === CM.CONNECTED || cm.state === CM.CONNECTED_READ_ONLY;
       const limit = connected
         ? (timeout * 2) / 3
         : this.#handshaking
@@ -365,21 +275,21 @@ export class ZkSession {
   }
 
   #onRawState(s: number): void {
-    if (s !== 1 /* CONNECTING */) this.#handshaking = false;
+    if (s !== CM.CONNECTING) this.#handshaking = false;
     if (this.#closed) return;
     switch (s) {
-      case CM_CONNECTED:
-      case CM_CONNECTED_READ_ONLY:
+      case CM.CONNECTED:
+      case CM.CONNECTED_READ_ONLY:
         this.#setState("connected");
         break;
-      case CM_DISCONNECTED:
+      case CM.DISCONNECTED:
         if (this.#state === "connected") this.#setState("disconnected");
         break;
-      case CM_SESSION_EXPIRED:
+      case CM.SESSION_EXPIRED:
         this.#setState("expired");
         break;
-      case CM_AUTH_FAILED:
-      case CM_CLOSED:
+      case CM.AUTH_FAILED:
+      case CM.CLOSED:
         this.#setState("closed");
         break;
     }
@@ -395,7 +305,7 @@ export class ZkSession {
     if (cb) queueMicrotask(() => cb(state));
   }
 
-  #op(op: string, path: string, start: (cb: Callback) => void): Promise<unknown[]> {
+  #op(op: string, path: string, start: (cb: RawCallback) => void): Promise<unknown[]> {
     if (this.#state !== "connected") {
       const code = this.#state === "expired" ? ZkCode.SESSION_EXPIRED : ZkCode.CONNECTION_LOSS;
       return Promise.reject(
@@ -434,75 +344,4 @@ export class ZkSession {
 /** `0x` + 16 hex digits of an 8-byte session id. */
 export function sessionHex(id: Buffer | Uint8Array): string {
   return "0x" + Array.from(id, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * Replaces node-zookeeper-client's private `findNextServer` (version 1.1.3) with the same logic
- * whose pause timer can be cancelled: once `isClosed()` the client never opens a socket again.
- * `onTimer` receives each pause timer (to clear it on close).
- */
-export function guardReconnects(
-  raw: unknown,
-  spinDelay: number,
-  isClosed: () => boolean,
-  onTimer: (t: ReturnType<typeof setTimeout> | undefined) => void,
-): void {
-  const cm = (raw as RawClient).connectionManager;
-  cm.findNextServer = (callback) => {
-    if (isClosed()) return;
-    cm.nextServerIndex %= cm.servers.length;
-    const go = () => {
-      if (isClosed()) return;
-      callback(cm.servers[cm.nextServerIndex]);
-      cm.nextServerIndex += 1;
-    };
-    if (cm.serverAttempts === cm.servers.length) {
-      onTimer(setTimeout(() => {
-        onTimer(undefined);
-        go();
-        cm.serverAttempts = 0;
-      }, Math.random() * spinDelay));
-    } else {
-      cm.serverAttempts += 1;
-      queueMicrotask(go);
-    }
-  };
-}
-
-/**
- * Closes a node-zookeeper-client for good and waits until its socket is gone. `graceful`
- * (only when connected): sends close-session and waits up to 2 s for the server to end it,
- * which deletes the session's ephemeral nodes at once; otherwise the socket is just dropped.
- */
-export async function closeRawClient(raw: unknown, graceful: boolean): Promise<void> {
-  const client = raw as RawClient;
-  const cm = client.connectionManager;
-  cm.connect = () => {}; // never reconnect again
-  if (graceful && (cm.state === CM_CONNECTED || cm.state === CM_CONNECTED_READ_ONLY)) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 2000);
-      cm.on("state", (s) => {
-        if (s === CM_CLOSED) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      client.close();
-    });
-  }
-  // CLOSING makes the client's socket-close handler end the client instead of retrying.
-  if (cm.state !== CM_CLOSED) cm.state = CM_CLOSING;
-  clearTimeout(cm.connectTimeoutHandler);
-  const socket = cm.socket;
-  if (socket && socket.closed !== true) {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 1000);
-      socket.once("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      socket.destroy();
-    });
-  }
-  clearTimeout(cm.connectTimeoutHandler);
 }

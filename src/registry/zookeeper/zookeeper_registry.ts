@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { Buffer, zookeeper } from "../../deps.ts";
 import { Code, RpcError } from "../../errors.ts";
 import { ConsoleLogger, type Logger } from "../../log/logger.ts";
 import {
@@ -14,28 +13,14 @@ import {
   type RegistryWatch,
   type ServiceRegistration,
 } from "../registry.ts";
+import { copyEndpoint, ProviderCache } from "./provider_cache.ts";
+import { checkRegistration, ProviderNodes } from "./provider_nodes.ts";
 import { buildAcl, checkAcl, type ZooKeeperAclEntry } from "./zk_acl.ts";
-import {
-  checkServiceName,
-  decodeLegacy,
-  decodeProvider,
-  encodeLegacy,
-  encodeProvider,
-  legacyMethodPath,
-  legacyServiceName,
-  legacyServicePath,
-  normalizeRoot,
-  providerPath,
-  providersPath,
-  sameEndpoints,
-  sortEndpoints,
-} from "./zk_layout.ts";
+import { checkServiceName, legacyMethodPath, normalizeRoot, providerPath } from "./zk_layout.ts";
 import {
   isTransient,
-  sessionHex,
   ZkCode,
   zkCode,
-  ZkError,
   type ZkRawAcl,
   ZkSession,
   type ZkState,
@@ -58,7 +43,11 @@ export interface ZooKeeperRegistryOptions {
    * READ for everyone; without, open (world ALL).
    */
   acl?: ZooKeeperAclEntry[];
-  /** Also write (and allow reading) the C++ mprpc's `/<Service>/<Method>` = `ip:port` nodes. */
+  /**
+   * Also write the C++ mprpc's `/<Service>/<Method>` = `ip:port` nodes, for registrations with
+   * `legacy: true` (providers that speak the C++ protocol). Reading them with
+   * {@linkcode ZooKeeperRegistry.resolveLegacy} works either way. Default false.
+   */
   legacyLayout?: boolean;
   /** Where to log. Default a {@linkcode ConsoleLogger} at WARN. */
   logger?: Logger;
@@ -69,34 +58,6 @@ export interface ZooKeeperRegistryOptions {
    * until this much time has passed (providers may still be re-registering), ms. Default 3000.
    */
   emptyGraceMs?: number;
-}
-
-interface Registration {
-  reg: ServiceRegistration;
-  data: Buffer;
-  /** The session in which the nodes were last confirmed. */
-  session: string | undefined;
-}
-
-interface CachedService {
-  name: string;
-  endpoints: Endpoint[];
-  loaded: boolean;
-  listeners: Set<(endpoints: Endpoint[]) => void>;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  inflight: Promise<void> | undefined;
-  dirty: boolean;
-  watcher: () => void;
-}
-
-interface CachedLegacy {
-  path: string;
-  endpoint: Endpoint | undefined;
-  loaded: boolean;
-  timer: ReturnType<typeof setTimeout> | undefined;
-  inflight: Promise<void> | undefined;
-  dirty: boolean;
-  watcher: () => void;
 }
 
 /**
@@ -126,12 +87,9 @@ export class ZooKeeperRegistry implements Registry {
   readonly #sessionTimeoutMs: number;
   readonly #connectTimeoutMs: number;
   readonly #auth: { scheme: "digest"; id: string } | undefined;
-  readonly #aclOption: ZooKeeperAclEntry[] | undefined;
-  readonly #legacyLayout: boolean;
   readonly #log: Logger;
-  readonly #debounceMs: number;
-  readonly #emptyGraceMs: number;
-  readonly #startTime = new Date().toISOString();
+  readonly #nodes: ProviderNodes;
+  readonly #cache: ProviderCache;
 
   #acl: Promise<ZkRawAcl[]> | undefined;
   #session: ZkSession | undefined;
@@ -140,14 +98,7 @@ export class ZooKeeperRegistry implements Registry {
   /** When the current connection came back after an outage (0: first connection). */
   #connectedAt = 0;
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
-  #pastSessions = new Set<string>();
   #waiters = new Set<() => void>();
-  #regs = new Map<string, Registration>();
-  /** Node paths to delete → whether the path is ours alone (false: legacy, check the owner). */
-  #pendingRemovals = new Map<string, boolean>();
-  readonly #reconcileWatcher = () => this.#scheduleReconcile();
-  #services = new Map<string, CachedService>();
-  #legacy = new Map<string, CachedLegacy>();
   #reconciling: Promise<void> | undefined;
   #reconcileAgain = false;
   #tasks = new Set<Promise<unknown>>();
@@ -157,13 +108,13 @@ export class ZooKeeperRegistry implements Registry {
    * Creates the registry; it connects on first use.
    *
    * @throws {TypeError} for a malformed `connect`, `root`, `auth` or `acl`.
-   * @throws {RangeError} for a non-positive timeout.
+   * @throws {RangeError} for a negative or zero timeout.
    */
   constructor(options: ZooKeeperRegistryOptions) {
     const connect = options?.connect;
     if (
       typeof connect !== "string" ||
-      !/^[^,/\s]+:\d+(,[^,/\s]+:\d+)*(\/.*)?$/.test(connect.trim())
+      !/^[^,/\s]+:\d+(,[^,/\s]+:\d+)*(\/\S*)?$/.test(connect.trim())
     ) {
       throw new TypeError(
         `Invalid ZooKeeper connect string ${
@@ -175,21 +126,39 @@ export class ZooKeeperRegistry implements Registry {
     this.#root = normalizeRoot(options.root ?? "/mprpc");
     this.#sessionTimeoutMs = positive("sessionTimeoutMs", options.sessionTimeoutMs ?? 30_000);
     this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs ?? 10_000);
-    this.#debounceMs = positive("debounceMs", options.debounceMs ?? 50, true);
-    this.#emptyGraceMs = positive("emptyGraceMs", options.emptyGraceMs ?? 3000, true);
+    const debounceMs = positive("debounceMs", options.debounceMs ?? 50, true);
+    const emptyGraceMs = positive("emptyGraceMs", options.emptyGraceMs ?? 3000, true);
     if (options.auth !== undefined) {
       const { scheme, id } = options.auth;
       if (scheme !== "digest" || typeof id !== "string" || id.indexOf(":") <= 0) {
         throw new TypeError(
-          `Invalid ZooKeeper auth scheme "${scheme}": expected { scheme: "digest", id: "user:password" }`,
+          `Invalid ZooKeeper auth ${
+            JSON.stringify({ scheme, id: typeof id === "string" ? id.split(":")[0] + ":…" : id })
+          }: expected { scheme: "digest", id: "user:password" }`,
         );
       }
       this.#auth = { scheme, id };
     }
     if (options.acl !== undefined) checkAcl(options.acl);
-    this.#aclOption = options.acl?.map((e) => ({ ...e }));
-    this.#legacyLayout = options.legacyLayout ?? false;
+    const acl = options.acl?.map((e) => ({ ...e }));
     this.#log = options.logger ?? new ConsoleLogger("WARN");
+    this.#nodes = new ProviderNodes({
+      root: this.#root,
+      legacyLayout: options.legacyLayout ?? false,
+      acl: () => this.#acl ??= buildAcl(acl, this.#auth),
+      log: this.#log,
+      onForeignNodeGone: () => this.#scheduleReconcile(),
+      startTime: new Date().toISOString(),
+    });
+    this.#cache = new ProviderCache({
+      root: this.#root,
+      debounceMs,
+      emptyGraceMs,
+      log: this.#log,
+      session: () => this.#session,
+      connectedAt: () => this.#connectedAt,
+      track: (p) => void this.#track(p),
+    });
   }
 
   /** The root path in use (`""` for the top level). */
@@ -203,8 +172,8 @@ export class ZooKeeperRegistry implements Registry {
   }
 
   /**
-   * Creates this provider's ephemeral node (and the legacy nodes when enabled). Registering the
-   * same host:port again updates its data.
+   * Creates this provider's ephemeral node (and, with `legacyLayout` and `legacy: true`, the C++
+   * layout's method nodes). Registering the same host:port again updates its data.
    *
    * @throws {RpcError} UNAVAILABLE when ZooKeeper cannot be reached within `connectTimeoutMs`;
    *   PERMISSION_DENIED when an ACL forbids writing.
@@ -212,36 +181,16 @@ export class ZooKeeperRegistry implements Registry {
   async register(registration: ServiceRegistration): Promise<void> {
     this.#checkOpen();
     const reg = checkRegistration(registration);
-    const key = regKey(reg);
-    const entry: Registration = {
-      reg,
-      data: encodeProvider(reg, this.#startTime),
-      session: undefined,
-    };
-    const previous = this.#regs.get(key);
-    this.#regs.set(key, entry);
-    const paths = this.#nodePaths(entry);
-    for (const [p] of paths) this.#pendingRemovals.delete(p);
+    const { entry, previous } = this.#nodes.add(reg);
     try {
       await this.#withSession(`register ${reg.service} at ${endpointKey(reg)}`, async (s) => {
-        await this.#ensureNodes(s, entry);
-        if (previous) {
-          // Legacy method nodes the new registration no longer has.
-          const keep = new Set(paths.map(([p]) => p));
-          for (const [p, own] of this.#nodePaths(previous)) {
-            if (!keep.has(p)) this.#pendingRemovals.set(p, own);
-          }
-          await this.#removePending(s);
-        }
+        await this.#nodes.ensure(s, entry);
+        if (previous) await this.#nodes.removePending(s);
       });
     } catch (err) {
-      if (this.#regs.get(key) === entry) {
-        if (previous) this.#regs.set(key, previous);
-        else this.#regs.delete(key);
-      }
+      this.#nodes.restore(entry, previous);
       throw err;
     }
-    if (this.#regs.get(key) !== entry) await this.#dropStale(entry);
     this.#log.info("registered in ZooKeeper", {
       service: reg.service,
       endpoint: endpointKey(reg),
@@ -257,13 +206,10 @@ export class ZooKeeperRegistry implements Registry {
   async unregister(registration: ServiceRegistration): Promise<void> {
     this.#checkOpen();
     const reg = checkRegistration(registration);
-    const entry = this.#regs.get(regKey(reg));
-    if (!entry) return;
-    this.#regs.delete(regKey(reg));
-    for (const [p, own] of this.#nodePaths(entry)) this.#pendingRemovals.set(p, own);
+    if (!this.#nodes.remove(reg)) return;
     const s = this.#session;
     if (s?.state === "connected") {
-      await this.#removePending(s).catch((err) =>
+      await this.#nodes.removePending(s).catch((err) =>
         this.#log.warn("ZooKeeper unregister deferred", { service: reg.service, error: err })
       );
     }
@@ -279,26 +225,27 @@ export class ZooKeeperRegistry implements Registry {
   async resolve(service: string): Promise<Endpoint[]> {
     this.#checkOpen();
     checkServiceName(service);
-    const svc = this.#service(service);
-    if (!svc.loaded) {
-      await this.#withSession(`resolve ${service}`, () => this.#readService(svc));
-    }
+    const svc = this.#cache.service(service);
+    if (!svc.loaded) await this.#withSession(`resolve ${service}`, () => this.#cache.read(svc));
     return svc.endpoints.map(copyEndpoint);
   }
 
-  /** Calls `onChange` with the full new list whenever the providers of `service` change. */
+  /**
+   * Calls `onChange` with the full new list whenever the providers of `service` change (the
+   * first time when the first read finds providers).
+   */
   watch(service: string, onChange: (endpoints: Endpoint[]) => void): RegistryWatch {
     this.#checkOpen();
     checkServiceName(service);
     if (typeof onChange !== "function") {
       throw new TypeError("watch(service, onChange): onChange must be a function");
     }
-    const svc = this.#service(service);
+    const svc = this.#cache.service(service);
     svc.listeners.add(onChange);
     if (!svc.loaded && !svc.inflight) {
       // Background first read; if ZooKeeper is down now, the read on connection delivers it.
       this.#track(
-        this.#withSession(`watch ${service}`, () => this.#readService(svc)).catch((err) =>
+        this.#withSession(`watch ${service}`, () => this.#cache.read(svc)).catch((err) =>
           this.#log.warn("ZooKeeper watch: first read failed; will read on connection", {
             service,
             error: err,
@@ -322,25 +269,11 @@ export class ZooKeeperRegistry implements Registry {
         throw new TypeError(`Invalid legacy ${what} name ${JSON.stringify(v)}`);
       }
     }
-    const path = legacyMethodPath(serviceName, methodName);
-    let entry = this.#legacy.get(path);
-    if (!entry) {
-      const e: CachedLegacy = {
-        path,
-        endpoint: undefined,
-        loaded: false,
-        timer: undefined,
-        inflight: undefined,
-        dirty: false,
-        watcher: () => this.#schedule(e),
-      };
-      this.#legacy.set(path, entry = e);
+    const entry = this.#cache.legacy(legacyMethodPath(serviceName, methodName));
+    if (!entry.loaded) {
+      await this.#withSession(`resolve ${entry.path}`, () => this.#cache.read(entry));
     }
-    const legacy = entry;
-    if (!legacy.loaded) {
-      await this.#withSession(`resolve ${path}`, () => this.#readLegacy(legacy));
-    }
-    return legacy.endpoint ? copyEndpoint(legacy.endpoint) : undefined;
+    return entry.endpoint ? copyEndpoint(entry.endpoint) : undefined;
   }
 
   /** Deletes this process's nodes, closes the session, stops every timer. Idempotent. */
@@ -355,33 +288,24 @@ export class ZooKeeperRegistry implements Registry {
 
   async #close(): Promise<void> {
     clearTimeout(this.#expiryTimer);
-    for (const c of [...this.#services.values(), ...this.#legacy.values()]) clearTimeout(c.timer);
+    this.#cache.close();
     for (const w of [...this.#waiters]) w();
     const s = this.#session;
     this.#session = undefined;
+    this.#nodes.removeAll();
     if (s) {
       if (s.state === "connected") {
-        for (const entry of this.#regs.values()) {
-          for (const [p, own] of this.#nodePaths(entry)) this.#pendingRemovals.set(p, own);
-        }
-        this.#regs.clear();
-        // Graceful: delete our nodes now (closing the session would too; this also covers
-        // nodes of ours left by an earlier session).
-        await this.#removePending(s).catch((err) =>
+        // Graceful: delete our nodes now (closing the session would delete those of this
+        // session too; this also covers nodes of ours left by an earlier session).
+        await this.#nodes.removePending(s).catch((err) =>
           this.#log.warn("ZooKeeper close: could not delete all nodes", { error: err })
         );
       }
       await s.close(true);
     }
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
-    for (const c of [...this.#services.values(), ...this.#legacy.values()]) clearTimeout(c.timer);
-    this.#regs.clear();
-    this.#services.clear();
-    this.#legacy.clear();
     this.#log.info("ZooKeeperRegistry closed", { connect: this.#connect });
   }
-
-  // ---- sessions -------------------------------------------------------------------------
 
   #checkOpen(): void {
     if (this.#closing) {
@@ -411,9 +335,9 @@ export class ZooKeeperRegistry implements Registry {
       this.#checkOpen();
       const s = this.#session ?? this.#openSession();
       if (s.state !== "connected") await this.#waitConnected(deadline - Date.now());
+      this.#checkOpen();
       const current = this.#session;
-      if (this.#closing || !current) this.#checkOpen();
-      if (current && current.state === "connected") {
+      if (current?.state === "connected") {
         try {
           return await fn(current);
         } catch (err) {
@@ -444,6 +368,7 @@ export class ZooKeeperRegistry implements Registry {
     });
   }
 
+  /** Session state changes (delivered from a microtask, never inside the client's callback). */
   #onState(s: ZkSession, state: ZkState): void {
     if (s !== this.#session || this.#closing) return;
     switch (state) {
@@ -455,7 +380,7 @@ export class ZooKeeperRegistry implements Registry {
         // Only a re-connection gets the empty-list grace: nothing was cached before the first.
         this.#connectedAt = this.#everConnected ? Date.now() : 0;
         this.#everConnected = true;
-        this.#pastSessions.add(s.sessionIdHex);
+        this.#nodes.pastSessions.add(s.sessionIdHex);
         this.#log.info(resumed ? "ZooKeeper reconnected" : "ZooKeeper connected", {
           connect: this.#connect,
           session: s.sessionIdHex,
@@ -472,8 +397,8 @@ export class ZooKeeperRegistry implements Registry {
           session: s.sessionIdHex,
         });
         clearTimeout(this.#expiryTimer);
-        // The server expires the session after `timeout` without us; the client would only
-        // learn it on reconnection, so assume it now and start a fresh session.
+        // The server expires the session after `timeout` without us, but the client would only
+        // learn it on reconnection: assume it now and start a fresh session.
         this.#expiryTimer = setTimeout(() => {
           this.#expiryTimer = undefined;
           if (this.#session === s && s.state !== "connected") {
@@ -497,25 +422,16 @@ export class ZooKeeperRegistry implements Registry {
   #replaceSession(old: ZkSession, reason: string): void {
     clearTimeout(this.#expiryTimer);
     this.#expiryTimer = undefined;
-    const nodes = [...this.#regs.values()].reduce((n, e) => n + this.#nodePaths(e).length, 0);
     this.#log.warn(`ZooKeeper session ${old.sessionIdHex} ${reason}; opening a new session`, {
       connect: this.#connect,
-      recreate: nodes,
+      recreate: this.#nodes.nodeCount,
     });
     this.#session = undefined;
     this.#track(old.close(false));
     this.#openSession();
   }
 
-  #track<T>(p: Promise<T>): Promise<T> {
-    const t = p.finally(() => this.#tasks.delete(t));
-    this.#tasks.add(t);
-    return t;
-  }
-
-  // ---- provider side ----------------------------------------------------------------------
-
-  /** Runs the reconciliation after each (re)connection: nodes back, removals done, re-reads. */
+  /** After each (re)connection: nodes back, deferred deletions done, watches re-armed. */
   #scheduleReconcile(): void {
     if (this.#reconciling) {
       this.#reconcileAgain = true;
@@ -525,400 +441,42 @@ export class ZooKeeperRegistry implements Registry {
       (async () => {
         do {
           this.#reconcileAgain = false;
-          await this.#reconcileOnce();
+          const s = this.#session;
+          if (!s || s.state !== "connected" || this.#closing) return;
+          await this.#nodes.reconcile(s, () => this.#closing !== undefined);
+          this.#cache.refreshAll();
         } while (this.#reconcileAgain && !this.#closing);
       })().finally(() => this.#reconciling = undefined),
     );
   }
 
-  async #reconcileOnce(): Promise<void> {
-    const s = this.#session;
-    if (!s || s.state !== "connected" || this.#closing) return;
-    await this.#removePending(s).catch((err) =>
-      this.#log.warn("ZooKeeper: deferred deletions failed; retrying on reconnection", {
-        error: err,
-      })
-    );
-    for (const entry of [...this.#regs.values()]) {
-      if (this.#closing || this.#regs.get(regKey(entry.reg)) !== entry) continue;
-      const confirmed = entry.session;
-      try {
-        const created = await this.#ensureNodes(s, entry);
-        if (created > 0 && confirmed !== undefined) {
-          this.#log.warn("ZooKeeper: provider node(s) re-created", {
-            service: entry.reg.service,
-            endpoint: endpointKey(entry.reg),
-            nodes: created,
-            session: s.sessionIdHex,
-            previousSession: confirmed,
-          });
-        }
-        if (this.#regs.get(regKey(entry.reg)) !== entry) await this.#dropStale(entry);
-      } catch (err) {
-        if (this.#closing) return;
-        const log = isTransient(err) ? this.#log.warn : this.#log.error;
-        log.call(this.#log, "ZooKeeper: could not re-create provider node", {
-          service: entry.reg.service,
-          endpoint: endpointKey(entry.reg),
-          error: err,
-        });
-      }
-    }
-    for (const c of [...this.#services.values(), ...this.#legacy.values()]) this.#schedule(c, 0);
+  #track<T>(p: Promise<T>): Promise<T> {
+    const t = p.finally(() => this.#tasks.delete(t));
+    this.#tasks.add(t);
+    return t;
   }
-
-  /** The ephemeral nodes of an entry: [path, ours alone (false for shared legacy nodes)]. */
-  #nodePaths(entry: Registration): Array<[string, boolean]> {
-    const paths: Array<[string, boolean]> = [[providerPath(this.#root, entry.reg), true]];
-    if (this.#legacyLayout) {
-      const name = legacyServiceName(entry.reg.service);
-      for (const m of entry.reg.methods) paths.push([legacyMethodPath(name, m), false]);
-    }
-    return paths;
-  }
-
-  /** Deletes the nodes of an entry that was unregistered while it was being (re-)created. */
-  async #dropStale(entry: Registration): Promise<void> {
-    const live = new Set<string>();
-    for (const e of this.#regs.values()) for (const [p] of this.#nodePaths(e)) live.add(p);
-    for (const [p, own] of this.#nodePaths(entry)) {
-      if (!live.has(p)) this.#pendingRemovals.set(p, own);
-    }
-    const s = this.#session;
-    if (s?.state === "connected") await this.#removePending(s).catch(() => {});
-  }
-
-  /** Makes the entry's nodes exist and belong to `s`; the number of nodes (re-)created. */
-  async #ensureNodes(s: ZkSession, entry: Registration): Promise<number> {
-    const acl = await (this.#acl ??= buildAcl(this.#aclOption, this.#auth));
-    const { reg } = entry;
-    await this.#mkdirs(s, providersPath(this.#root, reg.service), acl);
-    let created =
-      await this.#ensureEphemeral(s, providerPath(this.#root, reg), entry.data, acl, true) ? 1 : 0;
-    if (this.#legacyLayout) {
-      const name = legacyServiceName(reg.service);
-      await this.#mkdirs(s, legacyServicePath(name), acl);
-      const data = encodeLegacy(reg);
-      for (const m of reg.methods) {
-        if (await this.#ensureEphemeral(s, legacyMethodPath(name, m), data, acl, false)) created++;
-      }
-    }
-    entry.session = s.sessionIdHex;
-    return created;
-  }
-
-  /** Creates missing persistent nodes along `path` (empty data). */
-  async #mkdirs(s: ZkSession, path: string, acl: ZkRawAcl[]): Promise<void> {
-    if (await s.exists(path)) return;
-    const parts = path.split("/").slice(1);
-    for (let i = 1; i <= parts.length; i++) {
-      const p = "/" + parts.slice(0, i).join("/");
-      try {
-        await s.create(p, emptyBuffer(), acl, zookeeper.CreateMode.PERSISTENT);
-      } catch (err) {
-        if (zkCode(err) !== ZkCode.NODE_EXISTS) throw err;
-      }
-    }
-  }
-
-  /**
-   * Creates an ephemeral node owned by session `s`. A node already there that belongs to an
-   * earlier session (ours, after expiry, or a previous process at the same address) is deleted
-   * and re-created, so it does not vanish when that session ends (Dubbo issue #5125). A legacy
-   * node held by another live provider (`exclusive` false) is left alone.
-   *
-   * @returns true when a node was created, false when `s` already owned it or another provider does.
-   */
-  async #ensureEphemeral(
-    s: ZkSession,
-    path: string,
-    data: Buffer,
-    acl: ZkRawAcl[],
-    exclusive: boolean,
-  ): Promise<boolean> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        await s.create(path, data, acl, zookeeper.CreateMode.EPHEMERAL);
-        return true;
-      } catch (err) {
-        if (zkCode(err) !== ZkCode.NODE_EXISTS) throw err;
-      }
-      let existing: { data: Buffer; stat: { ephemeralOwner: Buffer; version: number } };
-      try {
-        existing = await s.getData(path);
-      } catch (err) {
-        if (zkCode(err) === ZkCode.NO_NODE) continue;
-        throw err;
-      }
-      const owner = sessionHex(existing.stat.ephemeralOwner);
-      if (owner === s.sessionIdHex) {
-        if (!existing.data.equals(data)) await s.setData(path, data, -1);
-        return false;
-      }
-      if (!exclusive && !this.#pastSessions.has(owner) && !existing.data.equals(data)) {
-        this.#log.warn(
-          "ZooKeeper: legacy node held by another provider; taking over when it goes",
-          {
-            path,
-            owner,
-            data: existing.data.toString("latin1"),
-          },
-        );
-        if (!(await s.exists(path, this.#reconcileWatcher))) continue;
-        return false;
-      }
-      this.#log.warn("ZooKeeper: replacing a node left by an old session", {
-        path,
-        owner,
-        session: s.sessionIdHex,
-      });
-      try {
-        await s.remove(path, existing.stat.version);
-      } catch (err) {
-        const code = zkCode(err);
-        if (code !== ZkCode.NO_NODE && code !== ZkCode.BAD_VERSION) throw err;
-      }
-    }
-    throw new ZkError(ZkCode.NODE_EXISTS, "NODE_EXISTS", "create", path);
-  }
-
-  /** Deletes nodes of unregistered providers (legacy ones only when they are ours). */
-  async #removePending(s: ZkSession): Promise<void> {
-    const paths = [...this.#pendingRemovals];
-    await Promise.all(paths.map(async ([path, own]) => {
-      try {
-        const { stat } = await s.getData(path);
-        const owner = sessionHex(stat.ephemeralOwner);
-        if (own || this.#pastSessions.has(owner)) {
-          await s.remove(path, stat.version);
-        }
-      } catch (err) {
-        const code = zkCode(err);
-        if (code !== ZkCode.NO_NODE && code !== ZkCode.BAD_VERSION) throw err;
-      }
-      this.#pendingRemovals.delete(path);
-    }));
-  }
-
-  // ---- caller side ----------------------------------------------------------------------
-
-  #service(name: string): CachedService {
-    let svc = this.#services.get(name);
-    if (!svc) {
-      const c: CachedService = {
-        name,
-        endpoints: [],
-        loaded: false,
-        listeners: new Set(),
-        timer: undefined,
-        inflight: undefined,
-        dirty: false,
-        watcher: () => this.#schedule(c),
-      };
-      this.#services.set(name, svc = c);
-    }
-    return svc;
-  }
-
-  /** Schedules a (debounced) re-read of a cached service or legacy node. */
-  #schedule(c: CachedService | CachedLegacy, delay = this.#debounceMs): void {
-    if (this.#closing || c.timer !== undefined) return;
-    c.timer = setTimeout(() => {
-      c.timer = undefined;
-      const read = "listeners" in c ? this.#readService(c) : this.#readLegacy(c);
-      this.#track(read.catch((err) =>
-        this.#log[isTransient(err) ? "info" : "warn"](
-          "ZooKeeper re-read failed; keeping the cached list",
-          { path: "listeners" in c ? providersPath(this.#root, c.name) : c.path, error: err },
-        )
-      ));
-    }, delay);
-  }
-
-  /** Reads a service's providers (one getChildren + getData each), coalescing concurrent reads. */
-  #readService(svc: CachedService): Promise<void> {
-    return coalesce(svc, async () => {
-      const s = this.#connectedSession(providersPath(this.#root, svc.name));
-      if (!s) return;
-      const path = providersPath(this.#root, svc.name);
-      let children: string[];
-      try {
-        children = await s.getChildren(path, svc.watcher);
-      } catch (err) {
-        if (zkCode(err) !== ZkCode.NO_NODE) throw err;
-        // No providers node yet: watch for its creation.
-        if (await s.exists(path, svc.watcher)) {
-          svc.dirty = true;
-          return;
-        }
-        children = [];
-      }
-      const found = await Promise.all(children.map(async (child) => {
-        try {
-          return decodeProvider(child, (await s.getData(`${path}/${child}`)).data);
-        } catch (err) {
-          if (zkCode(err) === ZkCode.NO_NODE) return undefined; // gone meanwhile; the watch fires
-          throw err;
-        }
-      }));
-      const list = sortEndpoints(found.filter((e): e is Endpoint => e !== undefined));
-      if (list.length === 0 && svc.endpoints.length > 0 && !this.#healthy(s)) {
-        this.#log.info(
-          "ZooKeeper: empty provider list right after reconnection; keeping the cached one",
-          {
-            service: svc.name,
-            cached: svc.endpoints.length,
-          },
-        );
-        this.#schedule(svc, this.#emptyGraceMs - (Date.now() - this.#connectedAt));
-        svc.loaded = true;
-        return;
-      }
-      const changed = !sameEndpoints(svc.endpoints, list);
-      svc.endpoints = list;
-      svc.loaded = true;
-      if (changed) {
-        this.#log.debug("ZooKeeper: providers changed", { service: svc.name, count: list.length });
-        for (const fn of [...svc.listeners]) {
-          try {
-            fn(list.map(copyEndpoint));
-          } catch (err) {
-            this.#log.error("registry watch callback threw", { service: svc.name, error: err });
-          }
-        }
-      }
-    });
-  }
-
-  #readLegacy(c: CachedLegacy): Promise<void> {
-    return coalesce(c, async () => {
-      const s = this.#connectedSession(c.path);
-      if (!s) return;
-      let endpoint: Endpoint | undefined;
-      try {
-        endpoint = decodeLegacy((await s.getData(c.path, c.watcher)).data);
-      } catch (err) {
-        if (zkCode(err) !== ZkCode.NO_NODE) throw err;
-        if (await s.exists(c.path, c.watcher)) {
-          c.dirty = true;
-          return;
-        }
-      }
-      if (!endpoint && c.endpoint && !this.#healthy(s)) {
-        this.#schedule(c, this.#emptyGraceMs - (Date.now() - this.#connectedAt));
-        c.loaded = true;
-        return;
-      }
-      c.endpoint = endpoint;
-      c.loaded = true;
-    });
-  }
-
-  /** The connected session; undefined when closing; throws CONNECTION_LOSS when disconnected. */
-  #connectedSession(path: string): ZkSession | undefined {
-    if (this.#closing) return undefined;
-    const s = this.#session;
-    if (!s || s.state !== "connected") {
-      throw new ZkError(ZkCode.CONNECTION_LOSS, "CONNECTION_LOSS", "read", path);
-    }
-    return s;
-  }
-
-  /** Connected, and long enough since (re)connection for providers to have re-registered. */
-  #healthy(s: ZkSession): boolean {
-    return s.state === "connected" && Date.now() - this.#connectedAt >= this.#emptyGraceMs;
-  }
-}
-
-/** Runs `read` now, or, when a read is in flight, marks it dirty so it runs once more. */
-function coalesce(
-  c: { inflight: Promise<void> | undefined; dirty: boolean },
-  read: () => Promise<void>,
-): Promise<void> {
-  if (c.inflight) {
-    c.dirty = true;
-    return c.inflight;
-  }
-  const run = (async () => {
-    try {
-      do {
-        c.dirty = false;
-        await read();
-      } while (c.dirty);
-    } finally {
-      c.inflight = undefined;
-    }
-  })();
-  c.inflight = run;
-  return run;
 }
 
 function positive(name: string, value: number, zeroOk = false): number {
   if (
     typeof value !== "number" || !Number.isFinite(value) || value < 0 || (!zeroOk && value === 0)
   ) {
-    throw new RangeError(
-      `ZooKeeperRegistry ${name} must be a ${
-        zeroOk ? "non-negative" : "positive"
-      } number of ms, got ${value}`,
-    );
+    const what = zeroOk ? "non-negative" : "positive";
+    throw new RangeError(`ZooKeeperRegistry ${name} must be a ${what} number of ms, got ${value}`);
   }
   return value;
-}
-
-function checkRegistration(r: ServiceRegistration): ServiceRegistration {
-  checkServiceName(r?.service);
-  if (typeof r.host !== "string" || r.host === "" || r.host.includes("/")) {
-    throw new TypeError(`Invalid provider host ${JSON.stringify(r.host)}`);
-  }
-  if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535) {
-    throw new TypeError(`Invalid provider port ${r.port}: expected 1..65535`);
-  }
-  if (
-    !Array.isArray(r.methods) ||
-    r.methods.some((m) => typeof m !== "string" || m === "" || m.includes("/"))
-  ) {
-    throw new TypeError(`Invalid methods ${JSON.stringify(r.methods)}: expected method names`);
-  }
-  if (r.weight !== undefined && !(typeof r.weight === "number" && r.weight >= 0)) {
-    throw new TypeError(`Invalid weight ${r.weight}: expected a non-negative number`);
-  }
-  return {
-    service: r.service,
-    methods: [...r.methods],
-    host: r.host,
-    port: r.port,
-    weight: r.weight ?? 1,
-  };
-}
-
-function regKey(r: { service: string; host: string; port: number }): string {
-  return `${r.service}|${endpointKey(r)}`;
-}
-
-function copyEndpoint(e: Endpoint): Endpoint {
-  return e.methods ? { ...e, methods: [...e.methods] } : { ...e };
-}
-
-function emptyBuffer(): Buffer {
-  return Buffer.alloc(0);
 }
 
 function toRpcError(err: unknown, what: string): RpcError {
   if (err instanceof RpcError) return err;
   const code = zkCode(err);
+  const message = err instanceof Error ? err.message : String(err);
   if (code === ZkCode.NO_AUTH || code === ZkCode.INVALID_ACL || code === ZkCode.AUTH_FAILED) {
     return new RpcError(
       Code.PERMISSION_DENIED,
-      `ZooKeeper denied ${what}: ${(err as Error).message} (check the registry's auth/acl)`,
+      `ZooKeeper denied ${what}: ${message} (check the registry's auth/acl)`,
       { cause: err },
     );
   }
-  return new RpcError(
-    Code.UNAVAILABLE,
-    `ZooKeeper ${what} failed: ${(err as Error)?.message ?? err}`,
-    {
-      cause: err,
-    },
-  );
+  return new RpcError(Code.UNAVAILABLE, `ZooKeeper ${what} failed: ${message}`, { cause: err });
 }
