@@ -98,12 +98,19 @@ export class ProviderNodes {
     return { entry, previous };
   }
 
-  /** Undoes {@linkcode ProviderNodes.add} after a failed registration. */
+  /**
+   * Undoes {@linkcode ProviderNodes.add} after a failed registration (a node it may still have
+   * created is queued for deletion).
+   */
   restore(entry: Registration, previous: Registration | undefined): void {
     const key = regKey(entry.reg);
     if (this.#regs.get(key) !== entry) return;
-    if (previous) this.#regs.set(key, previous);
-    else this.#regs.delete(key);
+    if (previous) {
+      this.#regs.set(key, previous);
+    } else {
+      this.#regs.delete(key);
+      this.#queueStale(entry);
+    }
   }
 
   /** Whether `entry` is still the registration for its address. */
@@ -256,7 +263,10 @@ export class ProviderNodes {
     throw new ZkError(ZkCode.NODE_EXISTS, "NODE_EXISTS", "create", path);
   }
 
-  /** Deletes queued nodes (shared legacy ones only when one of our sessions owns them). */
+  /**
+   * Deletes queued nodes (shared legacy ones only when one of our sessions owns them). Nodes the
+   * ACL does not let us delete are given up.
+   */
   async removePending(s: ZkSession): Promise<void> {
     await Promise.all([...this.#pending].map(async ([path, own]) => {
       try {
@@ -266,7 +276,11 @@ export class ProviderNodes {
         }
       } catch (err) {
         const code = zkCode(err);
-        if (code !== ZkCode.NO_NODE && code !== ZkCode.BAD_VERSION) throw err;
+        if (code === ZkCode.NO_AUTH) {
+          this.#opts.log.warn("ZooKeeper: not allowed to delete a node", { path, error: err });
+        } else if (code !== ZkCode.NO_NODE && code !== ZkCode.BAD_VERSION) {
+          throw err;
+        }
       }
       if (this.#pending.get(path) === own) this.#pending.delete(path);
     }));

@@ -21,6 +21,7 @@ import {
   isTransient,
   ZkCode,
   zkCode,
+  ZkError,
   type ZkRawAcl,
   ZkSession,
   type ZkState,
@@ -339,7 +340,7 @@ export class ZooKeeperRegistry implements Registry {
       const current = this.#session;
       if (current?.state === "connected") {
         try {
-          return await fn(current);
+          return await this.#beforeDeadline(fn(current), deadline, what);
         } catch (err) {
           if (!isTransient(err)) throw toRpcError(err, what);
           lastError = err;
@@ -352,6 +353,22 @@ export class ZooKeeperRegistry implements Registry {
       }
       await new Promise((r) => setTimeout(r, Math.min(50, Math.max(0, deadline - Date.now()))));
     }
+  }
+
+  /**
+   * `p`, or an OPERATION_TIMEOUT ZkError at the deadline (`p` then goes on in the background,
+   * tracked so that `close()` waits for it).
+   */
+  #beforeDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ZkError(ZkCode.OPERATION_TIMEOUT, "OPERATION_TIMEOUT", what, "")),
+        Math.max(0, deadline - Date.now()),
+      );
+    });
+    this.#track(p.catch(() => {})); // its outcome is read below, or no longer wanted
+    return Promise.race([p, late]).finally(() => clearTimeout(timer));
   }
 
   /** Resolves once the current session is connected, the registry closes, or after `ms`. */
@@ -414,7 +431,16 @@ export class ZooKeeperRegistry implements Registry {
         this.#replaceSession(s, "expired");
         break;
       case "closed":
-        this.#replaceSession(s, "was closed by the client (authentication failed?)");
+        // Not expected (authentication failed?): retry in a second rather than in a loop.
+        clearTimeout(this.#expiryTimer);
+        this.#expiryTimer = setTimeout(
+          () => {
+            if (this.#session === s && !this.#closing) {
+              this.#replaceSession(s, "was closed by the client (authentication failed?)");
+            }
+          },
+          1000,
+        );
         break;
     }
   }
