@@ -377,6 +377,38 @@ Deno.test({
 });
 
 Deno.test({
+  name: "ZooKeeperRegistry: a frozen ZooKeeper is noticed; once it thaws the nodes are back and " +
+    "callers kept their providers",
+  ignore,
+  async fn() {
+    await using zk = await startZooKeeper({ tickTime: 100, minSessionTimeout: 200 });
+    const log = new MemoryLogger();
+    const opts = { connect: zk.connect, root: "/f", sessionTimeoutMs: 1500, logger: log };
+    await using p = new ZooKeeperRegistry(opts);
+    await using caller = new ZooKeeperRegistry(opts);
+    await p.register(provider(8000));
+    const rec = recorder();
+    caller.watch(SERVICE, rec.onChange);
+    assert.deepEqual(ports(await caller.resolve(SERVICE)), [8000]);
+    const first = p.sessionId!;
+    await zk.pause(); // SIGSTOP: connections stay open, nothing answers
+    // The client would wait forever on a silent connection; the registry notices the silence.
+    await eventually("silence noticed", () => log.lines.some((l) => l.includes("disconnected")));
+    assert.deepEqual(ports(await caller.resolve(SERVICE)), [8000], "cached while frozen");
+    await sleep(1500);
+    await zk.resume();
+    await using zc = await connectZkClient(zk.connect);
+    await eventually("node owned by a live session", async () => {
+      const st = await zc.exists(`/f/${SERVICE}/providers/127.0.0.1:8000`);
+      return st && hex(st.ephemeralOwner) === p.sessionId;
+    });
+    assert.notEqual(p.sessionId, first, "the old session expired while frozen");
+    assert.deepEqual(ports(await caller.resolve(SERVICE)), [8000]);
+    assert.ok(rec.seen.every((l) => l.length > 0), `never empty: ${JSON.stringify(rec.seen)}`);
+  },
+});
+
+Deno.test({
   name:
     "ZooKeeperRegistry: unreachable ZooKeeper fails register/resolve UNAVAILABLE within connectTimeoutMs",
   async fn() {
