@@ -77,6 +77,7 @@ export {
   ZooKeeperRegistry,
   type ZooKeeperRegistryOptions,
 } from "./src/registry/zookeeper/zookeeper_registry.ts";
+export { type ZooKeeperAclEntry, ZooKeeperPerms } from "./src/registry/zookeeper/zk_acl.ts";
 export {
   ConsoleLogger,
   type LevelName,
