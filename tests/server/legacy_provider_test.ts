@@ -301,7 +301,7 @@ Deno.test("a legacy call still running when the grace period ends is aborted wit
   assert.equal(reason.code, Code.UNAVAILABLE);
 });
 
-Deno.test("a legacy provider registers with legacy: true", async () => {
+Deno.test("a provider registers with legacy: true exactly when it speaks the C++ protocol", async () => {
   const seen: ServiceRegistration[] = [];
   class Recording extends StaticRegistry {
     override register(reg: ServiceRegistration) {
@@ -317,7 +317,7 @@ Deno.test("a legacy provider registers with legacy: true", async () => {
     await provider.start();
     await provider.close();
     assert.equal(seen.length, 1);
-    assert.equal(seen[0]!.legacy, legacy ? true : undefined, `legacy: ${legacy}`);
+    assert.equal(seen[0]!.legacy, legacy, `legacy: ${legacy}`);
   }
   await registry.close();
 });
