@@ -9,8 +9,8 @@ import { type FrameCallback, FrameDecoder } from "../wire/frame.ts";
 import { FrameWriter } from "../wire/frame_writer.ts";
 import type { MetaFields } from "../wire/meta.ts";
 
-/** First size of a connection's read buffer; it grows when reads fill it. */
-const INITIAL_READ_BUFFER = 16 * 1024;
+/** First size of a connection's read buffer (small: idle connections cost little); it grows when reads fill it. */
+const INITIAL_READ_BUFFER = 4 * 1024;
 /** Largest read buffer (and default of `readBufferSize`). */
 const MAX_READ_BUFFER = 256 * 1024;
 
@@ -24,7 +24,7 @@ export interface FramedConnectionOptions {
   onClose: (error: unknown) => void;
   /** Bytes already read from the socket (e.g. while sniffing the protocol). */
   initial?: Uint8Array | undefined;
-  /** Largest size of the reused read buffer (it starts at 16 KiB); default 256 KiB. */
+  /** Largest size of the reused read buffer (it starts at 4 KiB); default 256 KiB. */
   readBufferSize?: number;
 }
 

@@ -7,7 +7,7 @@
 import { MAGIC } from "./frame.ts";
 import { encodeExtra, type MetaFields, metaSize, writeMeta } from "./meta.ts";
 
-const INITIAL = 16 * 1024;
+const INITIAL = 4 * 1024;
 /** Output buffers larger than this are not kept for reuse after a big message. */
 const KEEP_LIMIT = 1024 * 1024;
 
