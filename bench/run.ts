@@ -677,14 +677,37 @@ try {
 const lines = [...outcomes.values()].map((o) => summaryLine(o, outcomes));
 for (const l of lines) console.log(JSON.stringify(l));
 
+// The in-process micro-benchmarks (`deno bench`): the logger's caller-side cost and disk rate,
+// and the hot pieces of the call path. Skipped with --only.
+let micro = "";
+if (!only) {
+  console.error("running deno bench bench/log_bench.ts bench/micro_bench.ts ...");
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["bench", "-A", "bench/log_bench.ts", "bench/micro_bench.ts"],
+    cwd: new URL("..", HERE).pathname,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  micro = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) console.error(new TextDecoder().decode(out.stderr));
+  console.error(micro);
+}
+
 if (outPath) {
-  const md = resultsMarkdown(lines, machine, {
+  let md = resultsMarkdown(lines, machine, {
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     command: ["deno task bench", ...Deno.args.map((a) => (/\s/.test(a) ? `"${a}"` : a))].join(" "),
     loadStart,
     loadEnd: await loadAvg(),
     seconds: (performance.now() - started) / 1000,
   });
+  if (micro) {
+    md += "\n\n## Micro-benchmarks (`deno bench bench/log_bench.ts bench/micro_bench.ts`)\n\n" +
+      "In-process, no sockets except where named: the logger's `info()` cost on the caller's " +
+      "thread and its lines/s to disk, and the call path's hot pieces.\n\n```\n" + micro +
+      "\n```\n";
+  }
   await Deno.writeTextFile(outPath, md);
   console.error(`wrote ${outPath}`);
 }
