@@ -91,7 +91,24 @@ export interface TypeCodec {
   decode(bytes: Uint8Array, borrowed?: boolean): Message;
 }
 
-const SLICE = Uint8Array.prototype.slice;
+/**
+ * Copies `this[start..end)` out of a borrowed buffer, for protobufjs's reader (`_slice`): small
+ * copies are views into shared 8 KiB slabs, so a `bytes` field costs no buffer allocation.
+ */
+let slab = new Uint8Array(8192);
+let slabUsed = 0;
+function copyOut(this: Uint8Array, start: number, end: number): Uint8Array {
+  const n = end - start;
+  if (n > 1024) return this.slice(start, end);
+  if (slabUsed + n > slab.length) {
+    slab = new Uint8Array(8192);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed + n);
+  out.set(this.subarray(start, end));
+  slabUsed += (n + 7) & ~7;
+  return out;
+}
 
 const codecs = new WeakMap<protobuf.Type, TypeCodec>();
 
@@ -146,7 +163,7 @@ export function typeCodec(type: protobuf.Type): TypeCodec {
       if (borrowed && hasBytes) {
         // protobufjs returns `bytes` fields as subarrays of its input: copy just those.
         const reader = protobuf.Reader.create(bytes);
-        (reader as unknown as { _slice: typeof SLICE })._slice = SLICE;
+        (reader as unknown as { _slice: typeof copyOut })._slice = copyOut;
         input = reader;
       }
       const o = type.toObject(type.decode(input), TO_OBJECT);

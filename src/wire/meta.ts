@@ -204,6 +204,35 @@ function readString(buf: Uint8Array, start: number, end: number): string {
 }
 
 /**
+ * Remembers the last string decoded for a field, so the service and method names that repeat on
+ * every request come back as the same string object (whose hash V8 has already computed) without
+ * decoding them again.
+ */
+class NameCache {
+  #bytes = new Uint8Array(64);
+  #len = -1;
+  #value = "";
+  read(buf: Uint8Array, start: number, end: number): string {
+    const len = end - start;
+    if (len === this.#len) {
+      const b = this.#bytes;
+      let i = 0;
+      while (i < len && b[i] === buf[start + i]) i++;
+      if (i === len) return this.#value;
+    }
+    const value = readString(buf, start, end);
+    if (len <= this.#bytes.length) {
+      this.#bytes.set(buf.subarray(start, end));
+      this.#len = len;
+      this.#value = value;
+    }
+    return value;
+  }
+}
+const serviceNames = new NameCache();
+const methodNames = new NameCache();
+
+/**
  * Decodes meta bytes.
  *
  * @throws {MetaError} on truncated or malformed input.
@@ -259,10 +288,10 @@ export function decodeMeta(buf: Uint8Array): RpcMeta {
       pos = e;
       switch (field) {
         case 3:
-          meta.service = readString(buf, s, e);
+          meta.service = serviceNames.read(buf, s, e);
           break;
         case 4:
-          meta.method = readString(buf, s, e);
+          meta.method = methodNames.read(buf, s, e);
           break;
         case 7:
           meta.errorMessage = readString(buf, s, e);
