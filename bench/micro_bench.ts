@@ -123,11 +123,18 @@ class MemoryStream implements ByteStream {
 
   push(chunk: Uint8Array): void {
     const r = this.#reader;
-    if (r && chunk.length <= r.p.length) {
+    if (r) {
       this.#reader = undefined;
-      r.p.set(chunk);
-      r.resolve(chunk.length);
+      r.resolve(this.#fill(r.p, chunk));
     } else this.#queue.push(chunk);
+  }
+
+  /** Copies as much of `chunk` as fits into `p` (like a socket read); queues the rest. */
+  #fill(p: Uint8Array, chunk: Uint8Array): number {
+    const n = Math.min(p.length, chunk.length);
+    p.set(chunk.subarray(0, n));
+    if (n < chunk.length) this.#queue.unshift(chunk.subarray(n));
+    return n;
   }
 
   /** Resolves once `bytes` more bytes have been written. */
@@ -139,10 +146,7 @@ class MemoryStream implements ByteStream {
   read(p: Uint8Array): Promise<number | null> {
     if (this.#closed) return Promise.resolve(null);
     const chunk = this.#queue.shift();
-    if (chunk) {
-      p.set(chunk);
-      return Promise.resolve(chunk.length);
-    }
+    if (chunk) return Promise.resolve(this.#fill(p, chunk));
     return new Promise((resolve) => this.#reader = { p, resolve });
   }
 

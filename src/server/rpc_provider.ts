@@ -17,12 +17,13 @@ import {
   peerText,
   type Route,
   ServerConnection,
+  type ServerHost,
 } from "./server_connection.ts";
 import { listen, type Listener, type TlsServerOptions } from "../transport/listen.ts";
 import { compose, type Interceptor } from "./interceptor.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import type { ByteStream } from "../transport/framed_connection.ts"; // legacy mprpc (issue 7)
-import { LegacyConnection, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
+import { LegacyConnection, type LegacyHost, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
 
 /** Options of {@linkcode RpcProvider}. */
 export interface RpcProviderOptions {
@@ -101,11 +102,11 @@ export interface CloseOptions {
  * ```
  */
 export class RpcProvider {
-  readonly logger: Logger;
-  readonly wheel: DeadlineWheel = new DeadlineWheel();
-  readonly maxMessageBytes: number;
-  readonly maxInflightPerConnection: number;
-  readonly slowCallMs: number;
+  #logger: Logger;
+  #wheel: DeadlineWheel = new DeadlineWheel();
+  #maxMessageBytes: number;
+  /** What connections see of the provider (kept off the public surface). */
+  #host: ServerHost & LegacyHost;
   #options: RpcProviderOptions;
   #routes = new Map<string, Map<string, Route>>();
   #services = new Map<string, string[]>();
@@ -125,11 +126,25 @@ export class RpcProvider {
   /** Creates a provider; nothing listens until {@linkcode RpcProvider.start}. */
   constructor(options: RpcProviderOptions = {}) {
     this.#options = options;
-    this.logger = options.logger ?? new ConsoleLogger("WARN");
-    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    this.maxInflightPerConnection = options.maxInflightPerConnection ?? 100_000;
-    this.slowCallMs = options.slowCallMs ?? 1000;
-    if (!(this.maxMessageBytes > 0)) {
+    this.#logger = options.logger ?? new ConsoleLogger("WARN");
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const connections = this.#connections;
+    this.#host = {
+      logger: this.#logger,
+      wheel: this.#wheel,
+      maxMessageBytes: this.#maxMessageBytes,
+      maxInflightPerConnection: options.maxInflightPerConnection ?? 100_000,
+      slowCallMs: options.slowCallMs ?? 1000,
+      get connectionCount() {
+        return connections.size;
+      },
+      route: (service, method) => this.#route(service, method),
+      legacyRoute: (service, method) => this.#legacyRoute(service, method),
+      callDelta: (delta) => this.#callDelta(delta),
+      connectionClosed: (conn) => this.#connectionClosed(conn),
+      handOff: (from, conn, initial) => this.#handOff(from, conn, initial),
+    };
+    if (!(this.#maxMessageBytes > 0)) {
       throw new RangeError(`maxMessageBytes must be positive, got ${options.maxMessageBytes}`);
     }
     const port = options.port ?? 0;
@@ -261,8 +276,8 @@ export class RpcProvider {
         throw e;
       }
     }
-    this.logger.info("provider listening", { address: `${host}:${port}`, tls: !!o.tls });
-    if (o.legacy) this.#legacyNames = legacyServiceNames(this.#services.keys(), this.logger);
+    this.#logger.info("provider listening", { address: `${host}:${port}`, tls: !!o.tls });
+    if (o.legacy) this.#legacyNames = legacyServiceNames(this.#services.keys(), this.#logger);
     this.#acceptLoop = this.#accept(this.#listener);
     this.#startSweep(o.readTimeoutMs ?? 30_000, o.idleTimeoutMs ?? 0);
     if (o.registry) {
@@ -280,12 +295,12 @@ export class RpcProvider {
         try {
           await o.registry.register(reg);
         } catch (e) {
-          this.logger.error("registration failed", { service, error: String(e) });
+          this.#logger.error("registration failed", { service, error: String(e) });
           await this.close({ graceMs: 0 });
           throw e;
         }
         this.#registrations.push(reg);
-        this.logger.info("service registered", { service, address: `${advertised}:${port}` });
+        this.#logger.info("service registered", { service, address: `${advertised}:${port}` });
       }
     }
   }
@@ -310,7 +325,7 @@ export class RpcProvider {
       try {
         await registry!.unregister(reg);
       } catch (e) {
-        this.logger.warn("unregister failed", { service: reg.service, error: String(e) });
+        this.#logger.warn("unregister failed", { service: reg.service, error: String(e) });
       }
     }
     if (this.#idleTimer !== undefined) clearInterval(this.#idleTimer);
@@ -334,8 +349,8 @@ export class RpcProvider {
     for (const c of this.#connections) c.abortAll(shutdown);
     await Promise.all([...this.#connections].map((c) => c.close()));
     await pool;
-    this.wheel.close();
-    this.logger.info("provider closed");
+    this.#wheel.close();
+    this.#logger.info("provider closed");
     this.#closed.resolve();
   }
 
@@ -346,13 +361,13 @@ export class RpcProvider {
         accepted = await listener.accept();
       } catch (e) {
         if (this.#closing || e instanceof Deno.errors.BadResource) return;
-        this.logger.warn("accept failed", { error: String(e) });
+        this.#logger.warn("accept failed", { error: String(e) });
         continue;
       }
       const { conn, peer } = accepted;
       // --- legacy mprpc (issue 7): sniff the first bytes; native ones come back via handOff().
       if (this.#options.legacy && !this.#closing) {
-        const lc = new LegacyConnection(this, conn, peer, {
+        const lc = new LegacyConnection(this.#host, conn, peer, {
           maxConnections: this.#options.maxConnections,
         });
         this.#connections.add(lc);
@@ -370,12 +385,12 @@ export class RpcProvider {
     initial: Uint8Array | undefined,
   ): void {
     const max = this.#options.maxConnections;
-    const sc = new ServerConnection(this, conn, peer, initial);
+    const sc = new ServerConnection(this.#host, conn, peer, initial);
     this.#connections.add(sc);
     if (this.#closing) {
       sc.goAway(Code.UNAVAILABLE, "provider is shutting down");
     } else if (max !== undefined && this.#connections.size > max) {
-      this.logger.warn("connection refused: too many connections", {
+      this.#logger.warn("connection refused: too many connections", {
         peer: peerText(peer),
         limit: max,
       });
@@ -383,7 +398,7 @@ export class RpcProvider {
       void sc.close().catch(() => {}); // closing a refused socket cannot fail meaningfully
     }
     sc.start();
-    this.logger.debug("connection accepted", { peer: peerText(peer) });
+    this.#logger.debug("connection accepted", { peer: peerText(peer) });
   }
 
   #startSweep(readMs: number, idleMs: number): void {
@@ -401,7 +416,7 @@ export class RpcProvider {
           why = `idle for ${now - c.lastReadAt} ms`;
         }
         if (why !== undefined) {
-          this.logger.warn("closing connection: read timeout", { peer: peerText(c.peer), why });
+          this.#logger.warn("closing connection: read timeout", { peer: peerText(c.peer), why });
           void c.close(new ConnectionTimeout(why)).catch(() => {}); // the sweep must not stop for one socket
         }
       }
@@ -409,16 +424,14 @@ export class RpcProvider {
     Deno.unrefTimer(this.#idleTimer as unknown as number);
   }
 
-  /** @internal */
-  route(service: string, method: string): Route | string {
+  #route(service: string, method: string): Route | string {
     const r = this.#routes.get(service)?.get(method);
     if (r) return r;
     if (!this.#services.has(service)) return `unknown service "${service}"`;
     return `unknown method "${method}" of service "${service}"`;
   }
 
-  /** @internal */
-  callDelta(delta: number): void {
+  #callDelta(delta: number): void {
     this.#running += delta;
     if (this.#running === 0 && this.#idleWaiters.length > 0) {
       for (const w of this.#idleWaiters.splice(0)) w();
@@ -426,23 +439,22 @@ export class RpcProvider {
   }
 
   // --- legacy mprpc (issue 7)
-  /** @internal Route of a service named without package (the legacy protocol's names). */
-  legacyRoute(serviceName: string, methodName: string): Route | string {
+  /** Route of a service named without package (the legacy protocol's names). */
+  #legacyRoute(serviceName: string, methodName: string): Route | string {
     const full = this.#legacyNames.get(serviceName);
     if (full === undefined) return `unknown legacy service "${serviceName}"`;
-    return this.route(full, methodName);
+    return this.#route(full, methodName);
   }
 
-  /** @internal A sniffed connection turned out native: serve it with the bytes read so far. */
-  handOff(from: LegacyConnection, conn: ByteStream, initial: Uint8Array): void {
+  /** A sniffed connection turned out native: serve it with the bytes read so far. */
+  #handOff(from: LegacyConnection, conn: ByteStream, initial: Uint8Array): void {
     this.#connections.delete(from);
     this.#serveNative(conn, from.peer, initial);
   }
   // --- end legacy mprpc
 
-  /** @internal */
-  connectionClosed(conn: ServerConnection | LegacyConnection): void {
+  #connectionClosed(conn: ServerConnection | LegacyConnection): void {
     this.#connections.delete(conn);
-    this.logger.debug("connection closed", { peer: peerText(conn.peer) });
+    this.#logger.debug("connection closed", { peer: peerText(conn.peer) });
   }
 }
