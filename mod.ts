@@ -55,6 +55,7 @@ export {
   type TokenAuthOptions,
 } from "./src/server/interceptor.ts";
 export { RpcChannel, type RpcChannelOptions } from "./src/client/rpc_channel.ts";
+export type { ChannelProtocol, LegacyEmptyReply } from "./src/client/legacy_call.ts";
 export type { CallOptions, Stub, StubMethod } from "./src/client/call_options.ts";
 export { RpcController } from "./src/client/rpc_controller.ts";
 export {
@@ -88,18 +89,23 @@ export {
 export {
   AsyncLogger,
   type AsyncLoggerOptions,
+  type AsyncLoggerState,
   type OverflowPolicy,
 } from "./src/log/async_logger.ts";
 export { AsyncLoggerHandler, type StdLogRecord } from "./src/log/std_handler.ts";
 export {
   ConfigError,
+  type ConfigOverrides,
   configUsage,
   DEFAULT_CONFIG,
   loadConfig,
   type MprpcConfig,
   parseArgs,
   parseConfig,
+  type ParseConfigOptions,
+  type ParsedArgs,
   resolveConfig,
+  type ResolveConfigOptions,
   type ResolvedConfig,
   zookeeperConnect,
 } from "./src/config.ts";

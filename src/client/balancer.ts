@@ -16,6 +16,7 @@ export interface Candidate {
 
 /** Picks one of `candidates` (never empty) for a call; `hashKey` is set for consistent hashing. */
 export interface Balancer {
+  /** Chooses the provider for one call. */
   pick<C extends Candidate>(candidates: readonly C[], hashKey: string | undefined): C;
 }
 

@@ -26,10 +26,15 @@ export type LogFields = Record<string, unknown>;
  * object with these five methods.
  */
 export interface Logger {
+  /** Detail for debugging (per-connection events). */
   debug(msg: string, fields?: LogFields): void;
+  /** Normal operation (listening, registrations). */
   info(msg: string, fields?: LogFields): void;
+  /** Something went wrong and was handled (bad input, slow calls, retries). */
   warn(msg: string, fields?: LogFields): void;
+  /** Something failed (a handler threw, a registration failed). */
   error(msg: string, fields?: LogFields): void;
+  /** The process cannot go on as intended. */
   critical(msg: string, fields?: LogFields): void;
 }
 

@@ -10,11 +10,17 @@ import { type LevelName, type LogFields, type Logger, LogLevels } from "./logger
 
 /** The fields of a std/log `LogRecord` that the handler reads. */
 export interface StdLogRecord {
+  /** The message. */
   readonly msg: string;
+  /** Extra arguments given to the std logger call (become fields). */
   readonly args: unknown[];
+  /** When the record was made. */
   readonly datetime: Date;
+  /** Numeric level (std/log's numbering, as {@linkcode LogLevels}). */
   readonly level: number;
+  /** Level name, e.g. `"INFO"`. */
   readonly levelName: string;
+  /** Name of the std logger that made the record. */
   readonly loggerName: string;
 }
 

@@ -39,6 +39,7 @@ export interface ServiceRegistration {
 
 /** A change subscription; call `close()` to stop receiving updates. */
 export interface RegistryWatch {
+  /** Stops the updates. */
   close(): void;
 }
 
@@ -52,10 +53,15 @@ export interface RegistryWatch {
  * - `close` unregisters what this instance registered and releases every resource.
  */
 export interface Registry {
+  /** Announces a provider of a service. */
   register(registration: ServiceRegistration): Promise<void>;
+  /** Withdraws an announcement made with `register`. */
   unregister(registration: ServiceRegistration): Promise<void>;
+  /** The current providers of `service` (package-qualified name). */
   resolve(service: string): Promise<Endpoint[]>;
+  /** Calls `onChange` with the whole new list each time the providers of `service` change. */
   watch(service: string, onChange: (endpoints: Endpoint[]) => void): RegistryWatch;
+  /** Unregisters what this instance registered and releases every resource. */
   close(): Promise<void>;
 }
 

@@ -12,6 +12,7 @@ export type Root = protobuf.Root;
 export class ProtoError extends Error {
   /** The file (path or URL) at fault. */
   readonly file: string;
+  /** Creates the error; `message` should name `file` (and the line, when known). */
   constructor(file: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "ProtoError";

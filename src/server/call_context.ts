@@ -8,7 +8,9 @@ import type { DeadlineWheel, Expirable } from "../util/deadline_wheel.ts";
 
 /** The address of the peer of a connection. */
 export interface PeerAddress {
+  /** IP address of the peer. */
   host: string;
+  /** TCP port of the peer. */
   port: number;
 }
 
@@ -30,7 +32,7 @@ export interface PeerAddress {
  * });
  * ```
  */
-export class CallContext implements Expirable {
+export class CallContext {
   /** Package-qualified service name, e.g. `fixbug.UserServiceRpc`. */
   readonly service: string;
   /** Method name as in the `.proto`, e.g. `Login`. */
@@ -47,11 +49,11 @@ export class CallContext implements Expirable {
   readonly callId: number;
   /** `Date.now()` when the request arrived. */
   readonly startedAt: number;
-  /** @internal wheel slot */
-  wheelSlot?: number | undefined;
   #controller: AbortController | undefined;
   #reason: RpcError | undefined;
   #wheel: DeadlineWheel;
+  /** The deadline's entry in the wheel, made when `signal` is first read. */
+  #timer: Expirable | undefined;
 
   /** @internal Created by the provider. */
   constructor(
@@ -79,7 +81,10 @@ export class CallContext implements Expirable {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       if (this.#reason !== undefined) this.#controller.abort(this.#reason);
-      else if (this.deadline !== undefined) this.#wheel.add(this);
+      else if (this.deadline !== undefined) {
+        this.#timer = { deadline: this.deadline, expire: () => this.expire() };
+        this.#wheel.add(this.#timer);
+      }
     }
     return this.#controller.signal;
   }
@@ -93,7 +98,7 @@ export class CallContext implements Expirable {
   abort(reason: RpcError): void {
     if (this.#reason !== undefined) return;
     this.#reason = reason;
-    this.#wheel.remove(this);
+    if (this.#timer) this.#wheel.remove(this.#timer);
     this.#controller?.abort(reason);
   }
 
@@ -104,6 +109,6 @@ export class CallContext implements Expirable {
 
   /** @internal The call finished; releases its deadline entry. */
   finish(): void {
-    this.#wheel.remove(this);
+    if (this.#timer) this.#wheel.remove(this.#timer);
   }
 }

@@ -7,9 +7,13 @@ import type { ByteStream } from "./framed_connection.ts";
 
 /** TLS settings of a provider: PEM certificate chain and key, inline or by path. */
 export interface TlsServerOptions {
+  /** PEM certificate chain, inline. */
   cert?: string;
+  /** PEM private key, inline. */
   key?: string;
+  /** Path of the PEM certificate chain. */
   certFile?: string;
+  /** Path of the PEM private key. */
   keyFile?: string;
 }
 
