@@ -383,11 +383,25 @@ Deno.test("works when imported by URL from a (local) HTTP server, Worker include
       }
     });
     try {
+      // A child process with --no-lock: remote modules on a random port must not land in the
+      // project's deno.lock.
       const url = `http://127.0.0.1:${server.addr.port}/async_logger.ts`;
-      const mod: typeof import("../../src/log/async_logger.ts") = await import(url);
-      await using log = new mod.AsyncLogger({ dir, clock: () => FIXED });
-      log.info("remote");
-      await log.flush();
+      const script = `${dir}/remote_logger.ts`;
+      await Deno.writeTextFile(
+        script,
+        `const { AsyncLogger } = await import(${JSON.stringify(url)});
+        const log = new AsyncLogger({ dir: ${
+          JSON.stringify(dir)
+        }, clock: () => new Date(${FIXED.getTime()}) });
+        log.info("remote");
+        await log.close();`,
+      );
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--no-lock", "--quiet", script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
       assert.deepEqual(bodies(await readLines(`${dir}/${defaultLogFileName(FIXED)}`)), [
         "INFO remote",
       ]);
