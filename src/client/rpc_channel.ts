@@ -7,27 +7,21 @@
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import { ConsoleLogger, type Logger } from "../log/logger.ts";
-import {
-  type Endpoint,
-  endpointKey,
-  parseEndpoint,
-  type Registry,
-  type RegistryWatch,
-} from "../registry/registry.ts";
+import { type Endpoint, parseEndpoint, type Registry } from "../registry/registry.ts";
 import {
   describeMethod,
   describeService,
   type Message,
   type MethodDescriptor,
-  serviceName,
 } from "../schema/method_descriptor.ts";
 import type { TlsClientOptions } from "../transport/listen.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
-import { type Balancer, type BalancerName, type Candidate, createBalancer } from "./balancer.ts";
+import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
 import type { CallOptions, Stub } from "./call_options.ts";
 import { ClientConnection, type ResponseDecoder } from "./client_connection.ts";
 import { RpcController } from "./rpc_controller.ts";
+import { type EndpointState, ServiceDirectory, type ServiceState } from "./service_directory.ts";
 // legacy mprpc (issue 7)
 import { type ChannelProtocol, LegacyCaller, type LegacyEmptyReply } from "./legacy_call.ts";
 
@@ -70,35 +64,6 @@ export interface RpcChannelOptions {
 }
 
 const EMPTY: CallOptions = {};
-const MAX_BACKOFF_MS = 2_000;
-
-class EndpointState implements Candidate {
-  readonly key: string;
-  weight: number;
-  conn: ClientConnection | undefined;
-  downUntil = 0;
-  failures = 0;
-  users = 0;
-  warming = false;
-  constructor(readonly host: string, readonly port: number, weight: number) {
-    this.key = endpointKey({ host, port });
-    this.weight = weight;
-  }
-  get inflight(): number {
-    return this.conn?.inflight ?? 0;
-  }
-}
-
-class ServiceState {
-  endpoints: EndpointState[] = [];
-  resolving: Promise<void> | undefined;
-  ready = false;
-  watch: RegistryWatch | undefined;
-  healthy: EndpointState[] = [];
-  healthyUntil = 0;
-  healthyEpoch = -1;
-  constructor(readonly name: string) {}
-}
 
 /**
  * Calls services on providers.
@@ -115,8 +80,7 @@ class ServiceState {
  * ```
  */
 export class RpcChannel {
-  #registry: Registry | undefined;
-  #fixed: Endpoint | undefined;
+  #directory: ServiceDirectory;
   #timeoutMs: number;
   #maxMessageBytes: number;
   #logger: Logger;
@@ -129,10 +93,7 @@ export class RpcChannel {
   #tls: TlsClientOptions | undefined;
   #metadata: Record<string, string> | undefined;
   #wheel = new DeadlineWheel();
-  #services = new Map<string, ServiceState>();
-  #endpoints = new Map<string, EndpointState>();
   #stubs = new WeakMap<protobuf.Service, Stub>();
-  #epoch = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
   #connections = new Set<ClientConnection>();
@@ -144,15 +105,20 @@ export class RpcChannel {
     if (!options.registry && !options.address) {
       throw new TypeError("RpcChannel needs a registry or an address");
     }
-    this.#registry = options.registry;
+    let fixed: Endpoint | undefined;
     if (options.address !== undefined) {
-      this.#fixed = typeof options.address === "string"
+      fixed = typeof options.address === "string"
         ? parseEndpoint(options.address)
         : { host: options.address.host, port: options.address.port };
     }
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#logger = options.logger ?? new ConsoleLogger("WARN");
+    this.#directory = new ServiceDirectory({
+      registry: options.registry,
+      fixed,
+      logger: this.#logger,
+    });
     this.#balancer = createBalancer(options.loadBalancer ?? "round_robin");
     this.#hashKey = options.hashKey;
     this.#connectTimeoutMs = options.connectTimeoutMs ?? 3000;
@@ -167,7 +133,7 @@ export class RpcChannel {
     if (options.protocol === "mprpc-legacy") {
       this.#legacy = new LegacyCaller({
         registry: options.registry,
-        address: this.#fixed,
+        address: fixed,
         maxMessageBytes: this.#maxMessageBytes,
         connectTimeoutMs: this.#connectTimeoutMs,
         logger: this.#logger,
@@ -255,7 +221,7 @@ export class RpcChannel {
   async #close(): Promise<void> {
     this.#closed = true;
     if (this.#keepaliveTimer !== undefined) clearInterval(this.#keepaliveTimer);
-    for (const svc of this.#services.values()) svc.watch?.close();
+    this.#directory.close();
     const reason = new RpcError(Code.CANCELLED, "channel closed");
     // A connection leaves #connections only once fully closed, so this awaits every socket.
     await Promise.all([...this.#connections].map((c) => c.close(reason)));
@@ -305,10 +271,10 @@ export class RpcChannel {
       return this.#sendWithRetries(desc, payload, decoder, opts, deadline, request);
     }
     // Fast path: service resolved, provider picked, connection open.
-    const svc = this.#services.get(desc.service);
+    const svc = this.#directory.ready(desc.service);
     let picked: EndpointState | undefined;
-    if (svc !== undefined && svc.ready) {
-      const healthy = this.#healthy(svc);
+    if (svc !== undefined) {
+      const healthy = this.#directory.healthy(svc);
       if (healthy.length > 0) {
         const ep = this.#balancer.pick(healthy, this.#key(desc, opts, request));
         const conn = ep.conn;
@@ -375,7 +341,7 @@ export class RpcChannel {
     avoid: Set<string> | undefined,
     picked?: EndpointState,
   ): Promise<unknown> {
-    const svc = await this.#resolve(desc.service);
+    const svc = await this.#directory.resolve(desc.service);
     const tried = new Set<string>();
     let lastError: RpcError | undefined;
     for (;;) {
@@ -445,23 +411,6 @@ export class RpcChannel {
     return hk(desc.service, desc.name, request);
   }
 
-  #healthy(svc: ServiceState): EndpointState[] {
-    const now = Date.now();
-    if (svc.healthyEpoch !== this.#epoch || now >= svc.healthyUntil) {
-      let until = Infinity;
-      svc.healthy = svc.endpoints.filter((e) => {
-        if (e.downUntil > now) {
-          until = Math.min(until, e.downUntil);
-          return false;
-        }
-        return true;
-      });
-      svc.healthyUntil = until;
-      svc.healthyEpoch = this.#epoch;
-    }
-    return svc.healthy;
-  }
-
   async #connection(
     ep: EndpointState,
     deadline: number,
@@ -504,15 +453,10 @@ export class RpcChannel {
         ]);
       }
     } catch (e) {
-      if (e instanceof RpcError && e.code === Code.UNAVAILABLE) this.#markDown(ep, e);
+      if (e instanceof RpcError && e.code === Code.UNAVAILABLE) this.#directory.markDown(ep, e);
       throw e;
     }
-    if (ep.failures > 0) {
-      ep.failures = 0;
-      ep.downUntil = 0;
-      this.#epoch++;
-      this.#logger.info("provider reachable again", { provider: ep.key });
-    }
+    this.#directory.markUp(ep);
     return conn;
   }
 
@@ -536,24 +480,12 @@ export class RpcChannel {
     return ready;
   }
 
-  #markDown(ep: EndpointState, err: RpcError): void {
-    ep.failures++;
-    const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(ep.failures - 1, 10));
-    ep.downUntil = Date.now() + backoff * (0.8 + Math.random() * 0.4);
-    this.#epoch++;
-    this.#logger.warn("provider unreachable, out of rotation", {
-      provider: ep.key,
-      backoffMs: Math.round(backoff),
-      error: err.message,
-    });
-  }
-
   #connectionGone(ep: EndpointState, conn: ClientConnection): void {
     if (ep.conn === conn) ep.conn = undefined;
     if (conn.livenessFailed) {
       // A frozen process still completes TCP handshakes: keep it out of rotation until a new
       // connection's handshake (a PING answered) proves it is back.
-      this.#markDown(
+      this.#directory.markDown(
         ep,
         new RpcError(Code.UNAVAILABLE, `provider ${ep.key} stopped answering pings`),
       );
@@ -571,81 +503,8 @@ export class RpcChannel {
     }, every);
     Deno.unrefTimer(this.#keepaliveTimer as unknown as number);
   }
-
-  #resolve(service: string): Promise<ServiceState> | ServiceState {
-    let svc = this.#services.get(service);
-    if (svc === undefined) {
-      svc = new ServiceState(service);
-      this.#services.set(service, svc);
-      const s = svc;
-      s.resolving = this.#startResolve(s).catch((e) => {
-        this.#services.delete(service);
-        throw e;
-      });
-    }
-    if (svc.ready) return svc;
-    const s = svc;
-    return svc.resolving!.then(() => s);
-  }
-
-  async #startResolve(svc: ServiceState): Promise<void> {
-    if (this.#fixed) {
-      this.#setEndpoints(svc, [this.#fixed]);
-      svc.ready = true;
-      return;
-    }
-    let list: Endpoint[];
-    try {
-      list = await this.#registry!.resolve(svc.name);
-    } catch (e) {
-      throw RpcError.from(e, Code.UNAVAILABLE);
-    }
-    if (this.#closed) throw new RpcError(Code.CANCELLED, "channel closed");
-    this.#setEndpoints(svc, list);
-    svc.watch = this.#registry!.watch(svc.name, (eps) => this.#setEndpoints(svc, eps));
-    svc.ready = true;
-  }
-
-  #setEndpoints(svc: ServiceState, list: Endpoint[]): void {
-    const next: EndpointState[] = [];
-    const seen = new Set<string>();
-    for (const e of list) {
-      const key = endpointKey(e);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      let st = this.#endpoints.get(key);
-      if (st === undefined) {
-        st = new EndpointState(e.host, e.port, e.weight ?? 1);
-        this.#endpoints.set(key, st);
-      }
-      st.weight = Math.max(1, Math.round(e.weight ?? 1));
-      next.push(st);
-    }
-    for (const old of svc.endpoints) {
-      if (!seen.has(old.key)) this.#release(old);
-    }
-    for (const st of next) if (!svc.endpoints.includes(st)) st.users++;
-    if (svc.ready) {
-      this.#logger.info("providers changed", {
-        service: svc.name,
-        providers: next.map((e) => e.key).join(",") || "(none)",
-      });
-    }
-    svc.endpoints = next;
-    this.#epoch++;
-  }
-
-  #release(ep: EndpointState): void {
-    if (--ep.users > 0) return;
-    this.#endpoints.delete(ep.key);
-    // In-flight calls finish; no new calls go there; the connection closes when idle.
-    ep.conn?.retire();
-  }
 }
 
 const RAW: ResponseDecoder = {
   decode: (payload: Uint8Array, borrowed: boolean) => borrowed ? payload.slice() : payload,
 };
-
-/** The package-qualified name of a service (`fixbug.UserServiceRpc`). */
-export { serviceName };
