@@ -3,6 +3,10 @@
 # Idempotent: does nothing when Debian's package, $ZOOKEEPER_HOME or zkServer.sh on PATH exists.
 set -eu
 
+if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+  echo "A Docker engine runs: the tests start ZooKeeper in a container"
+  exit 0
+fi
 if [ -f /usr/share/java/zookeeper.jar ] && command -v java >/dev/null 2>&1; then
   echo "ZooKeeper already installed (/usr/share/java/zookeeper.jar)"
   exit 0
