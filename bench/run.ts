@@ -6,6 +6,7 @@
  * ```
  * deno run -A --unstable-net bench/run.ts [--quick] [--repeat N] [--duration S] [--only a,b]
  *     [--soak] [--soak-duration S] [--out FILE] [--profile provider|caller] [--profile-dir DIR]
+ *     [--grpc]
  * ```
  *
  * - `--quick`: 1 s windows (0.3 s warm-up) instead of 3 s (0.5 s warm-up).
@@ -15,6 +16,10 @@
  * - `--soak`: adds a 60 s (`--soak-duration`) run reporting RSS at start and end.
  * - `--profile provider|caller`: runs that side of the mprpc scenarios with `--cpu-prof` and
  *   prints the top self-time functions (profiles go to `--profile-dir`, default a temp dir).
+ * - `--grpc`: runs `npm ci --prefix bench/grpc_js` first when bench/grpc_js/node_modules is
+ *   missing. The `grpc-js small ...` scenarios (the same Login over @grpc/grpc-js in Node, see
+ *   bench/grpc_js/) run whenever `node` is on PATH and bench/grpc_js/node_modules exists, and are
+ *   skipped with a note otherwise.
  *
  * Shapes: `small` (Login, 100-byte request) and `64k` (Echo of a 65,536-byte `bytes` field), each
  * as `1x1`, `1x64` (one connection, 64 calls outstanding) and `8x16` (8 connections — 8
@@ -29,7 +34,7 @@ import { parseFlags } from "./_load.ts";
 import { formatSummary, profileFiles, summarize } from "./cpuprofile_top.ts";
 import { loadShapes } from "./_shapes.ts";
 
-type Impl = "mprpc" | "ceiling-bytes" | "ceiling-proto";
+type Impl = "mprpc" | "ceiling-bytes" | "ceiling-proto" | "grpc-js";
 type Kind = "load" | "outstanding" | "idle" | "soak";
 
 interface Scenario {
@@ -78,6 +83,7 @@ for (const key of flags.keys()) {
     "out",
     "profile",
     "profile-dir",
+    "grpc",
   ];
   if (!known.includes(key)) throw new TypeError(`unknown flag --${key}`);
 }
@@ -98,12 +104,19 @@ class Child {
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #stopped: Promise<void> | undefined;
 
-  constructor(script: string, args: string[], profileDir?: string) {
+  /** `runtime` "node" runs `script` with `node` (the grpc-js comparison) instead of `deno run`. */
+  constructor(
+    script: string,
+    args: string[],
+    profileDir?: string,
+    runtime: "deno" | "node" = "deno",
+  ) {
     this.name = script;
     const denoArgs = ["run", "-A", "--unstable-net"];
     if (profileDir) denoArgs.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
-    this.proc = new Deno.Command(Deno.execPath(), {
-      args: [...denoArgs, new URL(script, HERE).pathname, ...args],
+    const path = new URL(script, HERE).pathname;
+    this.proc = new Deno.Command(runtime === "node" ? "node" : Deno.execPath(), {
+      args: runtime === "node" ? [path, ...args] : [...denoArgs, path, ...args],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -184,6 +197,9 @@ const onSignal = () => {
       c.proc.kill("SIGKILL");
     } catch { /* gone */ }
   }
+  try {
+    installer?.kill("SIGKILL");
+  } catch { /* gone */ }
   // kill() signals the JVM synchronously before its first await; the exit must not wait.
   void zkServer?.kill().catch(() => {});
   Deno.exit(130);
@@ -195,6 +211,108 @@ Deno.addSignalListener("SIGTERM", onSignal);
 // Scenarios
 
 const notes: string[] = [];
+
+// --- grpc-js comparison (bench/grpc_js/) -------------------------------------------------------
+
+const GRPC_DIR = new URL("grpc_js/", HERE).pathname;
+/** `npm ci` of `--grpc`, while it runs (killed by the signal handler). */
+let installer: Deno.ChildProcess | undefined;
+/** Whether the grpc-js scenarios can run; set by {@linkcode prepareGrpc} before the first run. */
+let grpcReady = false;
+
+/** `node --version`, or undefined when there is no `node` on PATH. */
+async function nodeVersion(): Promise<string | undefined> {
+  try {
+    const out = await new Deno.Command("node", {
+      args: ["--version"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Decides whether the grpc-js scenarios run (node on PATH and bench/grpc_js/node_modules present;
+ * with `--grpc`, runs `npm ci` first when node_modules is missing) and says why not in a note.
+ */
+async function prepareGrpc(): Promise<void> {
+  const node = await nodeVersion();
+  if (node === undefined) {
+    notes.push("grpc-js scenarios skipped: no `node` on PATH.");
+    return;
+  }
+  const modules = `${GRPC_DIR}node_modules`;
+  if (!(await exists(modules)) && flags.has("grpc")) {
+    console.error(`running npm ci --prefix ${GRPC_DIR} ...`);
+    installer = new Deno.Command("npm", {
+      args: ["ci", "--no-audit", "--no-fund", "--prefix", GRPC_DIR],
+      stdin: "null",
+      stdout: "piped", // our stdout carries the JSON lines: npm's output goes to stderr
+      stderr: "inherit",
+    }).spawn();
+    const [out, status] = await Promise.all([
+      new Response(installer.stdout).text(),
+      installer.status,
+    ])
+      .finally(() => installer = undefined);
+    if (out.trim()) console.error(out.trim());
+    if (!status.success) throw new Error(`npm ci --prefix ${GRPC_DIR} exited with ${status.code}`);
+  }
+  if (!(await exists(modules))) {
+    notes.push(
+      "grpc-js scenarios skipped: bench/grpc_js/node_modules is missing (pass `--grpc` to run " +
+        "`npm ci --prefix bench/grpc_js` first).",
+    );
+    return;
+  }
+  const pkg = JSON.parse(await Deno.readTextFile(`${GRPC_DIR}package.json`));
+  const deps = Object.entries(pkg.dependencies as Record<string, string>)
+    .map(([name, version]) => `${name} ${version}`).join(", ");
+  notes.push(
+    `\`grpc-js\`: the same Login (examples/user/user.proto, same request and response) over ` +
+      `gRPC with ${deps} on Node ${node} (bench/grpc_js/server.mjs, bench/grpc_js/client.mjs; ` +
+      "proto-loader with the same conversions as mprpc's codec). Same closed loop, warm-up and " +
+      "window; 8x16 = 8 grpc.Channel instances with local subchannel pools (8 HTTP/2 " +
+      "connections) in one Node process. `mprpc ÷ grpc-js` = mprpc calls/s ÷ grpc-js calls/s of " +
+      "the same shape, paired by round.",
+  );
+  grpcReady = true;
+}
+
+/** Runs one grpc-js scenario: bench/grpc_js/server.mjs and client.mjs under Node. */
+async function runGrpcOnce(sc: Scenario): Promise<Json> {
+  if (!grpcReady) return { skipped: true };
+  const server = new Child("grpc_js/server.mjs", [], undefined, "node");
+  try {
+    const ready = await server.next(60_000);
+    const args = [ready.port, sc.conns, sc.depth, warmupMs, durationMs, server.pid].map(String);
+    const caller = new Child("grpc_js/client.mjs", args, undefined, "node");
+    try {
+      const out = await caller.next(durationMs + warmupMs + 60_000);
+      if (out.result?.firstError) throw new Error(`calls failed: ${out.result.firstError}`);
+      return out.result;
+    } finally {
+      await caller.stop();
+    }
+  } finally {
+    await server.stop();
+  }
+}
+
+// --- end of grpc-js comparison -----------------------------------------------------------------
 
 /**
  * Every scenario, in run order: per shape and concurrency the two ceilings then mprpc, each
@@ -219,6 +337,9 @@ function scenarios(): Scenario[] {
         for (const workers of [1, 2]) {
           list.push({ ...mprpc, name: `mprpc workers=${workers} ${at}`, variant: { workers } });
         }
+      }
+      if (shape === "small") {
+        list.push({ name: `grpc-js ${at}`, kind: "load", impl: "grpc-js", shape, conns, depth });
       }
     }
   }
@@ -262,6 +383,7 @@ async function zkConnect(): Promise<string | undefined> {
 
 /** Runs one scenario once; returns its caller's `result` or `memory` record. */
 async function runOnce(sc: Scenario, profileDir: string | undefined): Promise<Json> {
+  if (sc.impl === "grpc-js") return await runGrpcOnce(sc);
   const serverArgs: string[] = [];
   const callerArgs: string[] = [];
   let logDir: string | undefined;
@@ -430,6 +552,14 @@ function summaryLine(o: Outcome, byName: Map<string, Outcome>): Json {
       line.ratioToPlainMprpcRange = [r.min, r.max];
     }
   }
+  if (sc.impl === "grpc-js") {
+    const mprpc = byName.get(`mprpc ${sc.shape} ${sc.conns}x${sc.depth}`);
+    if (mprpc && mprpc.runs.length > 0) {
+      const r = pairedRatio(mprpc, o);
+      line.mprpcToGrpcJs = r.median;
+      line.mprpcToGrpcJsRange = [r.min, r.max];
+    }
+  }
   if (o.errors.length > 0) line.failedRuns = o.errors.length;
   if (m.logBytes !== undefined) line.logBytes = m.logBytes;
   if (m.series) line.series = o.runs[0].series;
@@ -549,6 +679,23 @@ function resultsMarkdown(
         `${l.rssMiB.provider.start} → ${l.rssMiB.provider.end} |`,
     );
   }
+  const grpc = lines.filter((l) => l.name.startsWith("grpc-js ") && l.callsPerSec !== undefined);
+  if (grpc.length > 0) {
+    out.push("", "## mprpc vs @grpc/grpc-js", "");
+    out.push(
+      "| shape | mprpc calls/s | grpc-js calls/s | mprpc ÷ grpc-js | grpc-js p50 µs | grpc-js p99 µs |",
+      "|---|--:|--:|--:|--:|--:|",
+    );
+    for (const g of grpc) {
+      const at = g.name.slice("grpc-js ".length);
+      const m = lines.find((l) => l.name === `mprpc ${at}`);
+      out.push(
+        `| ${at} | ${fmt(m?.callsPerSec)} | ${fmt(g.callsPerSec)} | ` +
+          `${ratioCell(g.mprpcToGrpcJs, g.mprpcToGrpcJsRange)} | ${fmt(g.p50Us)} | ` +
+          `${fmt(g.p99Us)} |`,
+      );
+    }
+  }
   out.push("", "## Memory", "");
   for (const l of lines) {
     if (l.outstanding !== undefined) {
@@ -620,6 +767,11 @@ notes.push(
     "one line per call in the handler. Compare it with `mprpc small 1x64`.",
 );
 for (const n of notes) console.error(`note: ${n}`);
+
+if (selected.some((s) => s.impl === "grpc-js")) {
+  await prepareGrpc();
+  console.error(`note: ${notes.at(-1)}`);
+}
 
 const outcomes = new Map<string, Outcome>();
 for (const sc of selected) {
