@@ -11,6 +11,7 @@ import { connect, type TlsClientOptions } from "../transport/listen.ts";
 import type { DeadlineWheel, Expirable } from "../util/deadline_wheel.ts";
 import { FrameError } from "../wire/frame.ts";
 import { Kind, type RpcMeta } from "../wire/meta.ts";
+import type { Payload } from "../wire/frame_writer.ts";
 
 /**
  * Decodes a response payload; `borrowed` means `payload` is a view into a read buffer that will
@@ -177,7 +178,7 @@ export class ClientConnection {
    */
   call(
     route: Uint8Array,
-    payload: Uint8Array,
+    payload: Payload,
     decode: ResponseDecoder,
     deadline: number,
     signal: AbortSignal | undefined,

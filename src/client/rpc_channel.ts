@@ -17,6 +17,7 @@ import {
 import type { TlsClientOptions } from "../transport/listen.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
+import { type Payload, payloadBytes } from "../wire/frame_writer.ts";
 import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
 import type { CallOptions, Stub } from "./call_options.ts";
 import { ClientConnection, type ResponseDecoder } from "./client_connection.ts";
@@ -231,9 +232,9 @@ export class RpcChannel {
   }
 
   #invoke(desc: MethodDescriptor, request: Message | undefined, opts: CallOptions) {
-    let payload: Uint8Array;
+    let payload: Payload;
     try {
-      payload = desc.request.encode(request ?? {});
+      payload = desc.request.encodeLazy(request ?? {});
     } catch (e) {
       return Promise.reject(
         new RpcError(
@@ -249,7 +250,7 @@ export class RpcChannel {
 
   #send(
     desc: MethodDescriptor,
-    payload: Uint8Array,
+    payload: Payload,
     decoder: ResponseDecoder,
     opts: CallOptions,
     request?: unknown,
@@ -265,7 +266,7 @@ export class RpcChannel {
     const deadline = timeoutMs > 0 && timeoutMs < 2 ** 31 ? Date.now() + timeoutMs : 0;
     // legacy mprpc (issue 7): one connection per call, see legacy_call.ts.
     if (this.#legacy !== undefined) {
-      return this.#legacy.call(desc, payload, decoder, opts, deadline);
+      return this.#legacy.call(desc, payloadBytes(payload), decoder, opts, deadline);
     }
     if ((opts.retries ?? 0) > 0) {
       return this.#sendWithRetries(desc, payload, decoder, opts, deadline, request);
@@ -305,7 +306,7 @@ export class RpcChannel {
 
   async #sendWithRetries(
     desc: MethodDescriptor,
-    payload: Uint8Array,
+    payload: Payload,
     decoder: ResponseDecoder,
     opts: CallOptions,
     deadline: number,
@@ -333,7 +334,7 @@ export class RpcChannel {
 
   async #sendSlow(
     desc: MethodDescriptor,
-    payload: Uint8Array,
+    payload: Payload,
     decoder: ResponseDecoder,
     opts: CallOptions,
     deadline: number,

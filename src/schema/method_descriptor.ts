@@ -10,6 +10,31 @@
  */
 import { protobuf } from "../deps.ts";
 import { encodeRoute } from "../wire/meta.ts";
+import type { EncodedPayload } from "../wire/frame_writer.ts";
+
+/** The queued operations of a protobufjs Writer (what `finish()` replays into a new buffer). */
+interface WriterOp {
+  fn: (val: unknown, buf: Uint8Array, pos: number) => void;
+  val: unknown;
+  len: number;
+  next: WriterOp | undefined;
+}
+
+/** A protobufjs Writer's output, replayed into the caller's buffer instead of a new one. */
+class LazyMessage implements EncodedPayload {
+  readonly length: number;
+  #head: WriterOp | undefined;
+  constructor(writer: protobuf.Writer) {
+    this.length = writer.len;
+    this.#head = (writer as unknown as { head: WriterOp }).head.next;
+  }
+  writeTo(buf: Uint8Array, pos: number): void {
+    for (let op = this.#head; op !== undefined; op = op.next) {
+      op.fn(op.val, buf, pos);
+      pos += op.len;
+    }
+  }
+}
 
 /** A plain-object message as it crosses the API. */
 // deno-lint-ignore no-explicit-any
@@ -84,6 +109,8 @@ export interface TypeCodec {
   /** The type, directly or through nested messages, has `bytes` fields (decode aliases input). */
   readonly hasBytes: boolean;
   encode(message: Message): Uint8Array;
+  /** Encodes `message` into a payload that writes itself straight into a frame (no own buffer). */
+  encodeLazy(message: Message): EncodedPayload;
   /**
    * Decodes `bytes`. With `borrowed`, `bytes` is a view into a buffer that will be reused, so
    * `bytes` fields are copied out of it; otherwise they are views of `bytes`.
@@ -150,13 +177,19 @@ export function typeCodec(type: protobuf.Type): TypeCodec {
   const hasBytes = walkFields(type, (f) => f.type === "bytes");
   const ctor = type.ctor;
   const fill = fillerOf(type);
+  const toWriter = (message: Message): protobuf.Writer => {
+    if (message instanceof ctor) return type.encode(message);
+    const input = hasLong ? bigintsToStrings(message ?? {}) as Message : message ?? {};
+    return type.encode(type.fromObject(input));
+  };
   codec = {
     type,
     hasBytes,
     encode(message: Message): Uint8Array {
-      if (message instanceof ctor) return type.encode(message).finish();
-      const input = hasLong ? bigintsToStrings(message ?? {}) as Message : message ?? {};
-      return type.encode(type.fromObject(input)).finish();
+      return toWriter(message).finish();
+    },
+    encodeLazy(message: Message): EncodedPayload {
+      return new LazyMessage(toWriter(message));
     },
     decode(bytes: Uint8Array, borrowed = false): Message {
       let input: Uint8Array | protobuf.Reader = bytes;

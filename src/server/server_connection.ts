@@ -11,6 +11,7 @@ import { FramedConnection } from "../transport/framed_connection.ts";
 import type { MethodDescriptor } from "../schema/method_descriptor.ts";
 import { Kind, type RpcMeta } from "../wire/meta.ts";
 import { FrameError } from "../wire/frame.ts";
+import type { EncodedPayload } from "../wire/frame_writer.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { CallContext, type PeerAddress } from "./call_context.ts";
 
@@ -244,9 +245,9 @@ export class ServerConnection {
       this.#sendError(ctx.callId, err, ctx.responseMetadata);
       return;
     }
-    let bytes: Uint8Array;
+    let bytes: EncodedPayload;
     try {
-      bytes = desc.response.encode((result ?? {}) as Record<string, unknown>);
+      bytes = desc.response.encodeLazy((result ?? {}) as Record<string, unknown>);
     } catch (e) {
       const msg = `cannot encode ${
         desc.response.type.fullName.slice(1)

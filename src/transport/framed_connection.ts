@@ -6,7 +6,7 @@
  * @module
  */
 import { type FrameCallback, FrameDecoder } from "../wire/frame.ts";
-import { FrameWriter } from "../wire/frame_writer.ts";
+import { FrameWriter, type Payload } from "../wire/frame_writer.ts";
 import type { MetaFields } from "../wire/meta.ts";
 
 /** First size of a connection's read buffer (small: idle connections cost little); it grows when reads fill it. */
@@ -109,7 +109,7 @@ export class FramedConnection {
   }
 
   /** Queues a frame; frames queued in the same tick leave in one write. */
-  send(fields: MetaFields, payload?: Uint8Array): void {
+  send(fields: MetaFields, payload?: Payload): void {
     if (this.#closed) return;
     this.#writer.writeFrame(fields, payload);
     if (!this.#flushScheduled) {

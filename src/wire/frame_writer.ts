@@ -7,6 +7,26 @@
 import { MAGIC } from "./frame.ts";
 import { encodeExtra, type MetaFields, metaSize, writeMeta } from "./meta.ts";
 
+/**
+ * A message serialized on demand: `writeTo` puts its `length` bytes straight into a frame, so an
+ * encoded message is not first copied into a buffer of its own.
+ */
+export interface EncodedPayload {
+  readonly length: number;
+  writeTo(buf: Uint8Array, pos: number): void;
+}
+
+/** A frame's payload: bytes, or a message that writes itself. */
+export type Payload = Uint8Array | EncodedPayload;
+
+/** The bytes of a payload (allocates for an {@linkcode EncodedPayload}). */
+export function payloadBytes(payload: Payload): Uint8Array {
+  if (payload instanceof Uint8Array) return payload;
+  const out = new Uint8Array(payload.length);
+  payload.writeTo(out, 0);
+  return out;
+}
+
 const INITIAL = 4 * 1024;
 /** Output buffers larger than this are not kept for reuse after a big message. */
 const KEEP_LIMIT = 1024 * 1024;
@@ -35,7 +55,7 @@ export class FrameWriter {
   }
 
   /** Appends one frame. */
-  writeFrame(f: MetaFields, payload?: Uint8Array): void {
+  writeFrame(f: MetaFields, payload?: Payload): void {
     const extra = f.errorMessage || f.metadata ? encodeExtra(f) : undefined;
     const metaLen = metaSize(f, extra);
     const payloadLen = payload === undefined ? 0 : payload.length;
@@ -58,7 +78,8 @@ export class FrameWriter {
     b[p++] = metaLen & 0xff;
     p = writeMeta(b, p, f, extra);
     if (payload !== undefined && payloadLen > 0) {
-      b.set(payload, p);
+      if (payload instanceof Uint8Array) b.set(payload, p);
+      else payload.writeTo(b, p);
       p += payloadLen;
     }
     this.#len = p;
