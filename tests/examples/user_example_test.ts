@@ -4,18 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { loadProto, RpcChannel } from "../../mod.ts";
-
-const hex = (s: string) =>
-  new Uint8Array(s.replace(/\s+/g, "").match(/../g)!.map((b) => parseInt(b, 16)));
-const toHex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-
-// Captured from the C++ build (issue 7): Login(alice, s3cret) and Register(2001, Kejiang, 666666).
-const LEGACY_LOGIN = hex(
-  "19000000 0a0e 55736572536572766963655270 63 1205 4c6f67696e 180f 0a05 616c696365 1206 733363726574",
-);
-const LEGACY_REGISTER = hex(
-  "1c0000000a0e557365725365727669636552706312085265676973746572181408d10f12074b656a69616e671a06363636363636",
-);
+import { LOGIN_REQUEST, REGISTER_REQUEST, toHex } from "../_fixtures/legacy_vectors.ts";
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -72,8 +61,8 @@ Deno.test("examples/user provider with --legacy answers native and C++ callers o
     const te = new TextEncoder();
     const [native, login, register] = await Promise.all([
       users.Login!({ name: te.encode("zhang san"), pwd: te.encode("123456") }),
-      legacyCall(port, LEGACY_LOGIN),
-      legacyCall(port, LEGACY_REGISTER),
+      legacyCall(port, LOGIN_REQUEST),
+      legacyCall(port, REGISTER_REQUEST),
     ]);
     assert.equal(native.success, true);
     assert.equal(toHex(login), "0a00"); // success=false, empty result, as the C++ provider

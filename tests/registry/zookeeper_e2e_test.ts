@@ -31,6 +31,7 @@ import {
   zkAvailable,
   type ZkClient,
 } from "../_helpers/zookeeper.ts";
+import { eventually } from "../_helpers/eventually.ts";
 
 const ignore = !(await zkAvailable());
 if (ignore) console.log("zookeeper_e2e_test: skipped, no ZooKeeper server available");
@@ -41,26 +42,6 @@ const KITCHEN_METHODS = ["Echo", "Fail", "Sleep"];
 const REPO = new URL("../../", import.meta.url);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` every 25 ms until it returns a truthy value; throws after `ms`. */
-async function eventually<T>(
-  what: string,
-  fn: () => Promise<T> | T,
-  ms = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: last });
-    await sleep(25);
-  }
-}
 
 /** `0x` + 16 hex digits, as ZooKeeperRegistry's `sessionId`. */
 function hex(id: Uint8Array): string {

@@ -15,6 +15,7 @@ import {
   zkAvailable,
   type ZkStat,
 } from "../_helpers/zookeeper.ts";
+import { eventually } from "../_helpers/eventually.ts";
 
 const ignore = !(await zkAvailable());
 const SERVICE = "fixbug.UserServiceRpc";
@@ -61,26 +62,6 @@ async function sha1Base64(text: string): Promise<string> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `fn` until it returns a truthy value (or throws after `ms`). */
-async function eventually<T>(
-  what: string,
-  fn: () => Promise<T> | T,
-  ms = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`, { cause: last });
-    await sleep(50);
-  }
-}
 
 /** Collects the lists a watch delivers. */
 function recorder() {

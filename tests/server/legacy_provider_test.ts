@@ -7,21 +7,13 @@ import { StaticRegistry } from "../../src/registry/static_registry.ts";
 import { loadProto, parseProto } from "../../src/schema/load_proto.ts";
 import { RpcProvider, type RpcProviderOptions } from "../../src/server/rpc_provider.ts";
 import { encodeLegacyRequest } from "../../src/wire/legacy.ts";
-
-/** Bytes from hex with spaces. */
-function hex(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "");
-  return new Uint8Array((clean.match(/../g) ?? []).map((b) => parseInt(b, 16)));
-}
-
-const LOGIN_REQUEST = hex(
-  "19000000 0a0e 55736572536572766963655270 63 1205 4c6f67696e 180f 0a05 616c696365 1206 733363726574",
-);
-const REGISTER_REQUEST = hex(
-  "1c0000000a0e557365725365727669636552706312085265676973746572181408d10f12074b656a69616e671a06363636363636",
-);
-const LOGIN_REPLY = hex("0a00");
-const REGISTER_REPLY = hex("0a001001");
+import {
+  hex,
+  LOGIN_REPLY,
+  LOGIN_REQUEST,
+  REGISTER_REPLY,
+  REGISTER_REQUEST,
+} from "../_fixtures/legacy_vectors.ts";
 
 const td = new TextDecoder();
 const te = new TextEncoder();

@@ -11,24 +11,15 @@ import {
   shortServiceName,
 } from "../../src/wire/legacy.ts";
 import { MAGIC } from "../../src/wire/frame.ts";
-
-/** Bytes from hex with spaces. */
-function hex(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "");
-  return new Uint8Array(clean.match(/../g)!.map((b) => parseInt(b, 16)));
-}
+import {
+  hex,
+  LOGIN_REPLY,
+  LOGIN_REQUEST,
+  REGISTER_REPLY,
+  REGISTER_REQUEST,
+} from "../_fixtures/legacy_vectors.ts";
 
 const te = new TextEncoder();
-
-/** The original's bytes, captured from a build of the C++ mprpc. */
-const LOGIN_REQUEST = hex(
-  "19000000 0a0e 55736572536572766963655270 63 1205 4c6f67696e 180f 0a05 616c696365 1206 733363726574",
-);
-const REGISTER_REQUEST = hex(
-  "1c0000000a0e557365725365727669636552706312085265676973746572181408d10f12074b656a69616e671a06363636363636",
-);
-const LOGIN_REPLY = hex("0a00");
-const REGISTER_REPLY = hex("0a001001");
 
 const user = await loadProto(new URL("../../examples/user/user.proto", import.meta.url));
 const [login, register] = describeService(user.lookupService("fixbug.UserServiceRpc"));
