@@ -66,6 +66,17 @@ export interface RpcChannelOptions {
 
 const EMPTY: CallOptions = {};
 
+/** A call on its way out, as the slow path (resolve, connect, retry) carries it. */
+interface PendingSend {
+  desc: MethodDescriptor;
+  payload: Payload;
+  decoder: ResponseDecoder;
+  opts: CallOptions;
+  /** `Date.now()` deadline, or 0 for none. */
+  deadline: number;
+  request: unknown;
+}
+
 /**
  * Calls services on providers.
  *
@@ -269,7 +280,7 @@ export class RpcChannel {
       return this.#legacy.call(desc, payloadBytes(payload), decoder, opts, deadline);
     }
     if ((opts.retries ?? 0) > 0) {
-      return this.#sendWithRetries(desc, payload, decoder, opts, deadline, request);
+      return this.#sendWithRetries({ desc, payload, decoder, opts, deadline, request });
     }
     // Fast path: service resolved, provider picked, connection open.
     const svc = this.#directory.ready(desc.service);
@@ -301,29 +312,21 @@ export class RpcChannel {
         picked = ep; // nothing ready: connect to it rather than asking the balancer again
       }
     }
-    return this.#sendSlow(desc, payload, decoder, opts, deadline, request, undefined, picked);
+    return this.#sendSlow({ desc, payload, decoder, opts, deadline, request }, undefined, picked);
   }
 
-  async #sendWithRetries(
-    desc: MethodDescriptor,
-    payload: Payload,
-    decoder: ResponseDecoder,
-    opts: CallOptions,
-    deadline: number,
-    request: unknown,
-  ): Promise<unknown> {
+  async #sendWithRetries(call: PendingSend): Promise<unknown> {
+    const { desc, opts, deadline } = call;
     const avoid = new Set<string>();
     let attemptsLeft = opts.retries ?? 0;
     for (;;) {
       try {
-        return await this.#sendSlow(desc, payload, decoder, opts, deadline, request, avoid);
+        return await this.#sendSlow(call, avoid);
       } catch (e) {
         const retryable = e instanceof RpcError && e.code === Code.UNAVAILABLE;
         if (!retryable || attemptsLeft-- <= 0 || (deadline > 0 && Date.now() >= deadline)) {
           throw e;
         }
-        const where = (e as RpcError & { endpoint?: string }).endpoint;
-        if (where) avoid.add(where);
         this.#logger.debug("retrying call", {
           method: `${desc.service}.${desc.name}`,
           error: (e as Error).message,
@@ -333,15 +336,11 @@ export class RpcChannel {
   }
 
   async #sendSlow(
-    desc: MethodDescriptor,
-    payload: Payload,
-    decoder: ResponseDecoder,
-    opts: CallOptions,
-    deadline: number,
-    request: unknown,
+    call: PendingSend,
     avoid: Set<string> | undefined,
     picked?: EndpointState,
   ): Promise<unknown> {
+    const { desc, payload, decoder, opts, deadline } = call;
     const svc = await this.#directory.resolve(desc.service);
     const tried = new Set<string>();
     let lastError: RpcError | undefined;
@@ -356,7 +355,7 @@ export class RpcChannel {
       }
       const ep = picked !== undefined && svc.endpoints.includes(picked) && !tried.has(picked.key)
         ? picked
-        : this.#choose(svc, tried, avoid, desc, opts, request);
+        : this.#choose(svc, tried, avoid, call);
       picked = undefined;
       if (ep === undefined) {
         throw lastError ??
@@ -376,9 +375,8 @@ export class RpcChannel {
       try {
         return await conn.call(desc.route, payload, decoder, deadline, opts.signal, opts.metadata);
       } catch (e) {
-        if (e instanceof RpcError && e.code === Code.UNAVAILABLE) {
-          (e as RpcError & { endpoint?: string }).endpoint = ep.key;
-        }
+        // A retry (if any) prefers another provider.
+        if (e instanceof RpcError && e.code === Code.UNAVAILABLE) avoid?.add(ep.key);
         throw e;
       }
     }
@@ -388,9 +386,7 @@ export class RpcChannel {
     svc: ServiceState,
     tried: Set<string>,
     avoid: Set<string> | undefined,
-    desc: MethodDescriptor,
-    opts: CallOptions,
-    request: unknown,
+    call: PendingSend,
   ): EndpointState | undefined {
     const untried = svc.endpoints.filter((e) => !tried.has(e.key));
     if (untried.length === 0) return undefined;
@@ -401,7 +397,7 @@ export class RpcChannel {
       // Every provider is backing off: try the one whose backoff ends first, now.
       pool = [untried.reduce((a, b) => (a.downUntil <= b.downUntil ? a : b))];
     }
-    return this.#balancer.pick(pool, this.#key(desc, opts, request));
+    return this.#balancer.pick(pool, this.#key(call.desc, call.opts, call.request));
   }
 
   #key(desc: MethodDescriptor, opts: CallOptions, request: unknown): string | undefined {
