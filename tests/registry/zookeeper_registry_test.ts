@@ -165,15 +165,12 @@ Deno.test({
 
 Deno.test({
   name:
-    "ZooKeeperRegistry: legacy layout writes /<Service>/<Method> = ip:port for legacy providers and reads C++ nodes",
+    "ZooKeeperRegistry: by default the C++ layout /<Service>/<Method> = ip:port is written for legacy providers only, and C++ nodes are read",
   ignore,
   async fn() {
     await using zk = await startZooKeeper();
-    await using p = new ZooKeeperRegistry({
-      connect: zk.connect,
-      legacyLayout: true,
-      logger: new MemoryLogger(),
-    });
+    // No legacyLayout option: by default the C++ layout follows each registration's `legacy`.
+    await using p = new ZooKeeperRegistry({ connect: zk.connect, logger: new MemoryLogger() });
     await using caller = new ZooKeeperRegistry({ connect: zk.connect, logger: new MemoryLogger() });
     await p.register({ ...provider(8000), legacy: true });
     await p.register(provider(8001, "fixbug.NativeOnlyRpc")); // no legacy: true, no C++ nodes
@@ -483,4 +480,33 @@ Deno.test("ZooKeeperRegistry: bad options are rejected with the offending value"
   assert.throws(() => r.watch(".lead.Dot", () => {}), /leading dot/);
   await assert.rejects(r.register(provider(0)), /port 0/);
   await assert.rejects(r.resolve("a/b"), TypeError);
+});
+
+Deno.test({
+  name:
+    "ZooKeeperRegistry: legacyLayout false never writes the C++ layout; true also writes unmarked registrations",
+  ignore,
+  async fn() {
+    await using zk = await startZooKeeper();
+    await using zc = await connectZkClient(zk.connect);
+    {
+      await using never = new ZooKeeperRegistry({
+        connect: zk.connect,
+        legacyLayout: false,
+        logger: new MemoryLogger(),
+      });
+      await never.register({ ...provider(8100), legacy: true });
+      assert.equal(await zc.exists("/UserServiceRpc"), null);
+    }
+    await using always = new ZooKeeperRegistry({
+      connect: zk.connect,
+      legacyLayout: true,
+      logger: new MemoryLogger(),
+    });
+    await always.register(provider(8101)); // says nothing about legacy
+    await always.register({ ...provider(8102, "fixbug.NativeOnlyRpc"), legacy: false });
+    const login = await zc.getData("/UserServiceRpc/Login");
+    assert.equal(new TextDecoder().decode(login.data ?? new Uint8Array()), "127.0.0.1:8101");
+    assert.equal(await zc.exists("/NativeOnlyRpc"), null);
+  },
 });

@@ -39,7 +39,8 @@ export interface Registration {
 /** Options of {@linkcode ProviderNodes}. */
 export interface ProviderNodesOptions {
   root: string;
-  legacyLayout: boolean;
+  /** See `ZooKeeperRegistryOptions.legacyLayout`. */
+  legacyLayout: boolean | undefined;
   /** ACL of created nodes. */
   acl: () => Promise<ZkRawAcl[]>;
   log: Logger;
@@ -286,9 +287,15 @@ export class ProviderNodes {
     }));
   }
 
-  /** The C++ layout is written for registrations with `legacy: true` when the registry has it on. */
+  /**
+   * Whether the C++ layout is written for `reg`: never with `legacyLayout: false`; else as the
+   * registration says (`RpcProvider` says `legacy: true` exactly when it speaks the C++
+   * protocol); a registration that does not say follows `legacyLayout: true`.
+   */
   #writesLegacy(reg: ServiceRegistration): boolean {
-    return this.#opts.legacyLayout && reg.legacy === true;
+    const layout = this.#opts.legacyLayout;
+    if (layout === false) return false;
+    return reg.legacy ?? layout === true;
   }
 
   /** The ephemeral nodes of an entry: [path, ours alone (false for shared legacy nodes)]. */
@@ -348,7 +355,7 @@ export function checkRegistration(r: ServiceRegistration): ServiceRegistration {
     host: r.host,
     port: r.port,
     weight: r.weight ?? 1,
-    ...(r.legacy === true ? { legacy: true } : {}),
+    ...(r.legacy === undefined ? {} : { legacy: r.legacy }),
   };
 }
 

@@ -45,9 +45,11 @@ export interface ZooKeeperRegistryOptions {
    */
   acl?: ZooKeeperAclEntry[];
   /**
-   * Also write the C++ mprpc's `/<Service>/<Method>` = `ip:port` nodes, for registrations with
-   * `legacy: true` (providers that speak the C++ protocol). Reading them with
-   * {@linkcode ZooKeeperRegistry.resolveLegacy} works either way. Default false.
+   * The C++ mprpc's `/<Service>/<Method>` = `ip:port` nodes. By default (undefined) they are
+   * written for registrations with `legacy: true`, i.e. for every `RpcProvider` that speaks the
+   * C++ protocol, so C++ callers find it by themselves; `true` also writes them for registrations
+   * that do not say; `false` never writes them. Reading them with
+   * {@linkcode ZooKeeperRegistry.resolveLegacy} works either way.
    */
   legacyLayout?: boolean;
   /** Where to log. Default a {@linkcode ConsoleLogger} at WARN. */
@@ -145,7 +147,7 @@ export class ZooKeeperRegistry implements Registry {
     this.#log = options.logger ?? new ConsoleLogger("WARN");
     this.#nodes = new ProviderNodes({
       root: this.#root,
-      legacyLayout: options.legacyLayout ?? false,
+      legacyLayout: options.legacyLayout,
       acl: () => this.#acl ??= buildAcl(acl, this.#auth),
       log: this.#log,
       onForeignNodeGone: () => this.#scheduleReconcile(),
