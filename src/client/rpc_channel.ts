@@ -434,24 +434,25 @@ export class RpcChannel {
       this.#startKeepalive();
     }
     const ready = conn.connect();
+    let onAbort: (() => void) | undefined;
     try {
       if (signal === undefined) await ready;
       else {
         await Promise.race([
           ready,
           new Promise<never>((_, reject) => {
-            if (signal.aborted) reject(new RpcError(Code.CANCELLED, "cancelled by the caller"));
-            signal.addEventListener(
-              "abort",
-              () => reject(new RpcError(Code.CANCELLED, "cancelled by the caller")),
-              { once: true },
-            );
+            onAbort = () => reject(new RpcError(Code.CANCELLED, "cancelled by the caller"));
+            if (signal.aborted) onAbort();
+            else signal.addEventListener("abort", onAbort, { once: true });
           }),
         ]);
       }
     } catch (e) {
       if (e instanceof RpcError && e.code === Code.UNAVAILABLE) this.#directory.markDown(ep, e);
       throw e;
+    } finally {
+      // A long-lived signal shared by many calls must not collect a listener per connect.
+      if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
     }
     this.#directory.markUp(ep);
     return conn;

@@ -57,9 +57,8 @@ const DEFAULTS = {
 Deno.test("every field type of kitchen.Everything round-trips through provider and caller", async () => {
   await using k = await startKitchen();
   const data = pattern(256, 1);
-  const res = await k.stub.Echo({
+  const sent = {
     text: "héllo, 世界 🌍",
-    data,
     i32: -2147483648,
     i64: "-9223372036854775808",
     u64: "18446744073709551615",
@@ -74,26 +73,10 @@ Deno.test("every field type of kitchen.Everything round-trips through provider a
     counts: { a: "1", "ключ": "-9223372036854775807", big: "9223372036854775807" },
     f64: "18446744073709551615",
     u32: 4294967295,
-  });
-  const { data: got, ...rest } = res;
+  };
+  const { data: got, ...rest } = await k.stub.Echo({ ...sent, data });
   assertBytes(got, data, "data");
-  assert.deepEqual(rest, {
-    text: "héllo, 世界 🌍",
-    i32: -2147483648,
-    i64: "-9223372036854775808",
-    u64: "18446744073709551615",
-    s64: "-9007199254740993",
-    flag: true,
-    ratio: 3.141592653589793,
-    small: 1.5,
-    color: "BLUE",
-    inner: { label: "inner ✓", values: [1, -2, 2147483647] },
-    items: [{ label: "a", values: [] }, { label: "b", values: [7] }],
-    tags: ["x", "", "ü"],
-    counts: { a: "1", "ключ": "-9223372036854775807", big: "9223372036854775807" },
-    f64: "18446744073709551615",
-    u32: 4294967295,
-  });
+  assert.deepEqual(rest, sent);
 });
 
 Deno.test("64-bit integers given as number, string or bigint keep every digit beyond 2^53", async () => {

@@ -31,16 +31,8 @@ function pbEncode(obj: Record<string, unknown>): Uint8Array {
   return RpcMetaType.encode(RpcMetaType.fromObject(obj)).finish();
 }
 
-interface Sample {
+interface Sample extends RpcMeta {
   name: string;
-  kind: number;
-  callId: number;
-  service: string;
-  method: string;
-  timeoutMs: number;
-  status: number;
-  errorMessage: string;
-  metadata: Record<string, string> | undefined;
 }
 
 const LONG_UNICODE = "服务端错误：用户不存在，请检查输入参数 — ошибка 🚀🚀 " + "ü".repeat(40);
