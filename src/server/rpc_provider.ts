@@ -21,7 +21,7 @@ import {
 } from "./server_connection.ts";
 import { listen, type Listener, type TlsServerOptions } from "../transport/listen.ts";
 import { compose, type Interceptor } from "./interceptor.ts";
-import { WorkerPool } from "./worker_pool.ts";
+import { workerOptions, WorkerPool } from "./worker_pool.ts";
 import type { ByteStream } from "../transport/framed_connection.ts"; // legacy mprpc (issue 7)
 import { LegacyConnection, type LegacyHost, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
 
@@ -39,7 +39,10 @@ export interface RpcProviderOptions {
   weight?: number;
   /** Largest frame body accepted; default 4 MiB. */
   maxMessageBytes?: number;
-  /** Where to log connections, registrations and errors; default: WARN and above to stderr. */
+  /**
+   * Where to log connections, registrations and errors; default: WARN and above to stderr.
+   * With `workers`, the Workers send their lines here (with a `worker` field naming the Worker).
+   */
   logger?: Logger;
   /** Accepted connections at most at once; more are refused with `RESOURCE_EXHAUSTED`. */
   maxConnections?: number;
@@ -54,7 +57,11 @@ export interface RpcProviderOptions {
    * connected, for this long (slow or stalled peers); default 30000 ms.
    */
   readTimeoutMs?: number;
-  /** Run around every handler, outermost first (authentication, logging, metrics). */
+  /**
+   * Run around every handler, outermost first (authentication, logging, metrics); see also
+   * {@linkcode RpcProvider.use}. With `workers > 1` this option makes `start()` throw (functions
+   * cannot reach a Worker): call `provider.use(...)` in the worker module's `setup(provider)`.
+   */
   interceptors?: Interceptor[];
   /** Serve over TLS with these certificates instead of plain TCP. */
   tls?: TlsServerOptions;
@@ -62,11 +69,36 @@ export interface RpcProviderOptions {
    * Event loops serving the port: `workers - 1` Workers run next to the main thread, each with
    * its own provider on the same port (`SO_REUSEPORT`: run with `--unstable-net`). Needs
    * `workerModule`. Default 1.
+   *
+   * Each Worker's provider gets the limits and timeouts of these options (`maxMessageBytes`,
+   * `maxConnections`, `maxInflightPerConnection`, `slowCallMs`, `idleTimeoutMs`,
+   * `readTimeoutMs`, `legacy`), applied per event loop, and logs into `logger`. Functions cannot
+   * reach a Worker, so with `workers > 1` `start()` throws a `TypeError` when `interceptors` or
+   * `tls` is set, or when services or interceptors were added to this provider outside
+   * `setup(provider)`: add them in the worker module instead, so every event loop has them.
    */
   workers?: number;
   /**
    * With `workers`: a module whose default export `setup(provider)` adds the services
-   * (`provider.notifyService(...)`). It runs in the main thread and in every Worker.
+   * (`provider.notifyService(...)`) and interceptors (`provider.use(...)`). It runs in the main
+   * thread and in every Worker, before `start()`; if it throws anywhere, `start()` rejects and
+   * every Worker is stopped.
+   *
+   * @example A worker module with token authentication on every event loop
+   * ```ts ignore
+   * // services.ts
+   * import { loadProto, type RpcProvider, tokenAuth } from "./mod.ts";
+   * export default async function setup(provider: RpcProvider) {
+   *   const root = await loadProto("examples/user/user.proto");
+   *   provider.use(tokenAuth({ verify: (t) => t === Deno.env.get("API_TOKEN") }));
+   *   provider.notifyService(root.lookupService("fixbug.UserServiceRpc"), {
+   *     Login: () => ({ success: true }),
+   *   });
+   * }
+   * // main.ts
+   * const provider = new RpcProvider({ port: 8000, workers: 4, workerModule: "./services.ts" });
+   * await provider.run();
+   * ```
    */
   workerModule?: string | URL;
   /** Listen with `SO_REUSEPORT` (needs `--unstable-net`); set by `workers`. */
@@ -122,10 +154,14 @@ export class RpcProvider {
   #closed: { promise: Promise<void>; resolve: () => void };
   #idleTimer: ReturnType<typeof setInterval> | undefined;
   #pool: WorkerPool | undefined;
+  #interceptors: Interceptor[];
+  /** Set when the routes were composed with the interceptors: no more services or interceptors. */
+  #sealed = false;
 
   /** Creates a provider; nothing listens until {@linkcode RpcProvider.start}. */
   constructor(options: RpcProviderOptions = {}) {
     this.#options = options;
+    this.#interceptors = [...options.interceptors ?? []];
     this.#logger = options.logger ?? new ConsoleLogger("WARN");
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     const connections = this.#connections;
@@ -165,7 +201,7 @@ export class RpcProvider {
    * a function, or the provider has already started.
    */
   notifyService(service: protobuf.Service, impl: Record<string, Handler>): this {
-    if (this.#listener !== undefined) {
+    if (this.#sealed || this.#listener !== undefined) {
       throw new TypeError("notifyService() must be called before start()/run()");
     }
     const descs = describeService(service);
@@ -190,13 +226,44 @@ export class RpcProvider {
       if (!handler) continue;
       let methodsOf = this.#routes.get(desc.service);
       if (methodsOf === undefined) this.#routes.set(desc.service, methodsOf = new Map());
-      methodsOf.set(desc.name, {
-        desc,
-        handler: compose(this.#options.interceptors ?? [], handler),
-      });
+      methodsOf.set(desc.name, { desc, handler }); // composed with the interceptors by start()
       methods.push(desc.name);
     }
     if (descs[0]) this.#services.set(descs[0].service, methods);
+    return this;
+  }
+
+  /**
+   * Adds interceptors that run around every handler of this provider, after (inside) those of
+   * the `interceptors` option and those added before, whether the services were added before or
+   * after. With `workers`, call it in the worker module's `setup(provider)` so that every event
+   * loop applies them.
+   *
+   * @throws {TypeError} when an interceptor is not a function, or the provider has started.
+   *
+   * @example Refusing calls without a token
+   * ```ts
+   * import { Code, RpcError } from "../errors.ts";
+   * import { RpcProvider } from "./rpc_provider.ts";
+   * const provider = new RpcProvider().use((req, ctx, next) => {
+   *   if (ctx.metadata["authorization"] === undefined) {
+   *     throw new RpcError(Code.UNAUTHENTICATED, "no token");
+   *   }
+   *   return next(req, ctx);
+   * });
+   * await provider.close();
+   * ```
+   */
+  use(...interceptors: Interceptor[]): this {
+    if (this.#sealed || this.#listener !== undefined) {
+      throw new TypeError("use() must be called before start()/run()");
+    }
+    for (const [i, fn] of interceptors.entries()) {
+      if (typeof fn !== "function") {
+        throw new TypeError(`Interceptor ${i} passed to use() is not a function: ${String(fn)}`);
+      }
+    }
+    this.#interceptors.push(...interceptors);
     return this;
   }
 
@@ -243,7 +310,7 @@ export class RpcProvider {
       if (o.workerModule === undefined) {
         throw new TypeError("workers > 1 needs workerModule (a module exporting setup(provider))");
       }
-      if (o.tls) throw new TypeError("workers > 1 cannot be combined with tls yet");
+      if (workers > 1) this.#checkOnlySetupShapesCalls();
       module = new URL(o.workerModule, `file://${Deno.cwd()}/`).href;
       const mod = await import(module);
       const setup = mod.default ?? mod.setup;
@@ -252,6 +319,7 @@ export class RpcProvider {
       }
       await setup(this);
     }
+    this.#seal();
     this.#listener = await listen({
       host: o.host ?? "127.0.0.1",
       port: o.port ?? 0,
@@ -262,15 +330,13 @@ export class RpcProvider {
     if (workers > 1) {
       this.#pool = new WorkerPool();
       try {
-        await this.#pool.start(workers - 1, module!, host, port, {
-          maxMessageBytes: o.maxMessageBytes,
-          maxConnections: o.maxConnections,
-          maxInflightPerConnection: o.maxInflightPerConnection,
-          slowCallMs: o.slowCallMs,
-          idleTimeoutMs: o.idleTimeoutMs,
-          readTimeoutMs: o.readTimeoutMs,
-          legacy: o.legacy,
-        });
+        await this.#pool.start(workers - 1, {
+          module: module!,
+          host,
+          port,
+          options: workerOptions(o),
+          forwardLogs: o.logger !== undefined,
+        }, this.#logger);
       } catch (e) {
         this.#listener.close();
         throw e;
@@ -422,6 +488,39 @@ export class RpcProvider {
       }
     }, every);
     Deno.unrefTimer(this.#idleTimer as unknown as number);
+  }
+
+  /**
+   * With Workers, whatever shapes a call must come from `setup(provider)` (which runs on every
+   * event loop): options holding functions, and services or interceptors added to this provider
+   * before, would reach the main thread only.
+   */
+  #checkOnlySetupShapesCalls(): void {
+    workerOptions(this.#options); // throws for options that cannot reach a Worker
+    if (this.#interceptors.length > 0) {
+      throw new TypeError(
+        "workers > 1: use() was called outside the worker module's setup(provider), so the " +
+          "Workers would serve calls without these interceptors; call it in setup(provider)",
+      );
+    }
+    if (this.#services.size > 0) {
+      throw new TypeError(
+        "workers > 1: notifyService() was called outside the worker module's setup(provider), " +
+          `so the Workers would not serve ${[...this.#services.keys()].join(", ")}; ` +
+          "call it in setup(provider)",
+      );
+    }
+  }
+
+  /** Composes every route with the interceptors, once; no services or interceptors after. */
+  #seal(): void {
+    this.#sealed = true;
+    if (this.#interceptors.length === 0) return;
+    for (const methods of this.#routes.values()) {
+      for (const route of methods.values()) {
+        route.handler = compose(this.#interceptors, route.handler);
+      }
+    }
   }
 
   #route(service: string, method: string): Route | string {

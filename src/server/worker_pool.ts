@@ -3,18 +3,73 @@
  * `SO_REUSEPORT` so the kernel spreads connections over them (the original's muduo used one
  * event loop per thread). Needs `--unstable-net` (Linux, macOS).
  *
+ * What reaches a Worker's provider: the options in {@linkcode WORKER_OPTION_ROLES} marked
+ * `"travels"`, the log lines (sent back to the main provider's logger), and whatever the worker
+ * module's `setup(provider)` adds (services, interceptors). Functions cannot cross a Worker
+ * boundary, so options holding them are refused by {@linkcode workerOptions}.
+ *
  * @module
  */
+import type { LogFields, Logger } from "../log/logger.ts";
+import type { RpcProviderOptions } from "./rpc_provider.ts";
+
+/**
+ * What becomes of each provider option when `workers > 1`:
+ * - `travels`: copied to every Worker's provider (the limits and timeouts apply per event loop);
+ * - `main`: used by the main thread only (listening address, registration, the pool itself);
+ * - `logs`: the logger stays on the main thread and Workers send it their log lines;
+ * - `refused`: cannot reach a Worker, so `start()` throws when it is set.
+ *
+ * Every option must be listed here (the type checker enforces it), so a new option cannot be
+ * forgotten on the Worker side.
+ */
+export const WORKER_OPTION_ROLES = {
+  host: "main",
+  port: "main",
+  registry: "main",
+  advertiseHost: "main",
+  weight: "main",
+  workers: "main",
+  workerModule: "main",
+  reusePort: "main",
+  logger: "logs",
+  interceptors: "refused",
+  tls: "refused",
+  maxMessageBytes: "travels",
+  maxConnections: "travels",
+  maxInflightPerConnection: "travels",
+  slowCallMs: "travels",
+  idleTimeoutMs: "travels",
+  readTimeoutMs: "travels",
+  legacy: "travels",
+} as const satisfies Record<keyof RpcProviderOptions, "travels" | "main" | "logs" | "refused">;
+
+type Roles = typeof WORKER_OPTION_ROLES;
+type Travelling = { [K in keyof Roles]: Roles[K] extends "travels" ? K : never }[keyof Roles];
 
 /** Options a Worker's provider is created with (no functions: they cross a Worker boundary). */
-export interface WorkerProviderOptions {
-  maxMessageBytes?: number | undefined;
-  maxConnections?: number | undefined;
-  maxInflightPerConnection?: number | undefined;
-  slowCallMs?: number | undefined;
-  idleTimeoutMs?: number | undefined;
-  readTimeoutMs?: number | undefined;
-  legacy?: boolean | undefined;
+export type WorkerProviderOptions = Pick<RpcProviderOptions, Travelling>;
+
+/**
+ * The options of `o` that travel to every Worker.
+ *
+ * @throws {TypeError} when `o` holds an option that cannot reach a Worker (`interceptors`, `tls`).
+ */
+export function workerOptions(o: RpcProviderOptions): WorkerProviderOptions {
+  if (o.tls) throw new TypeError("workers > 1 cannot be combined with tls yet");
+  if (o.interceptors !== undefined && o.interceptors.length > 0) {
+    throw new TypeError(
+      "workers > 1 cannot take the interceptors option: functions cannot reach a Worker, so " +
+        "the Workers would serve calls without them. Add them in the worker module's " +
+        "setup(provider) with provider.use(...interceptors): setup runs on every event loop",
+    );
+  }
+  const out: Record<string, unknown> = {};
+  for (const [key, role] of Object.entries(WORKER_OPTION_ROLES)) {
+    const value = o[key as keyof RpcProviderOptions];
+    if (role === "travels" && value !== undefined) out[key] = value;
+  }
+  return out as WorkerProviderOptions;
 }
 
 /** First message to a Worker. */
@@ -24,50 +79,92 @@ export interface WorkerInit {
   host: string;
   port: number;
   options: WorkerProviderOptions;
+  /** Send log lines to the main thread's logger instead of logging in the Worker. */
+  forwardLogs: boolean;
+}
+
+/** A log line a Worker's provider sends to the main thread's logger. */
+export interface WorkerLogLine {
+  type: "log";
+  level: keyof Logger;
+  msg: string;
+  fields: LogFields | undefined;
 }
 
 /** Messages from a Worker. */
 export type WorkerReply =
   | { type: "ready" }
   | { type: "closed" }
-  | { type: "error"; message: string };
+  | { type: "error"; message: string }
+  | WorkerLogLine;
 
-function next(worker: Worker): Promise<WorkerReply> {
-  return new Promise((resolve) => {
-    worker.onmessage = (e) => resolve(e.data as WorkerReply);
-    worker.onerror = (e) => {
-      e.preventDefault();
-      resolve({ type: "error", message: e.message });
+type Control = Exclude<WorkerReply, WorkerLogLine>;
+
+/** One Worker and the reply it is awaited for. */
+class PoolWorker {
+  readonly name: string;
+  readonly worker: Worker;
+  #waiting: ((reply: Control) => void) | undefined;
+
+  constructor(url: URL, name: string, logger: Logger) {
+    this.name = name;
+    this.worker = new Worker(url, { type: "module", name });
+    this.worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+      const m = e.data;
+      if (m.type === "log") {
+        logger[m.level](m.msg, { ...m.fields, worker: name });
+        return;
+      }
+      const waiting = this.#waiting;
+      this.#waiting = undefined;
+      waiting?.(m);
     };
-  });
+    this.worker.onerror = (e) => {
+      e.preventDefault(); // an uncaught error in a Worker must not end the main thread
+      const waiting = this.#waiting;
+      this.#waiting = undefined;
+      if (waiting) waiting({ type: "error", message: e.message });
+      else logger.error("provider Worker failed", { worker: name, error: e.message });
+    };
+  }
+
+  /** Posts `message` and resolves with the Worker's next control reply. */
+  request(message: unknown): Promise<Control> {
+    return new Promise((resolve) => {
+      this.#waiting = resolve;
+      this.worker.postMessage(message);
+    });
+  }
 }
 
 /** The extra Workers of a multi-core provider. */
 export class WorkerPool {
-  #workers: Worker[] = [];
+  #workers: PoolWorker[] = [];
 
-  /** Starts `count` Workers serving `module` on `host:port`; rejects if any fails. */
+  /**
+   * Starts `count` Workers serving `module` on `host:port`; rejects (after terminating every
+   * Worker) if any fails. `logger` receives the Workers' failures and, with `forwardLogs`,
+   * every line their providers log (with a `worker` field naming the Worker).
+   */
   async start(
     count: number,
-    module: string,
-    host: string,
-    port: number,
-    options: WorkerProviderOptions,
+    init: Omit<WorkerInit, "type">,
+    logger: Logger,
   ): Promise<void> {
     const url = new URL("./_provider_worker.ts", import.meta.url);
-    const started: Promise<WorkerReply>[] = [];
+    const started: Promise<Control>[] = [];
     for (let i = 0; i < count; i++) {
-      const w = new Worker(url, { type: "module", name: `mprpc-provider-${i + 1}` });
+      const w = new PoolWorker(url, `mprpc-provider-${i + 1}`, logger);
       this.#workers.push(w);
-      const reply = next(w);
-      w.postMessage({ type: "init", module, host, port, options } satisfies WorkerInit);
-      started.push(reply);
+      started.push(w.request({ type: "init", ...init } satisfies WorkerInit));
     }
     const replies = await Promise.all(started);
-    const failed = replies.find((r) => r.type === "error");
-    if (failed && failed.type === "error") {
+    const failed = replies.findIndex((r) => r.type === "error");
+    if (failed >= 0) {
+      const name = this.#workers[failed]!.name;
+      const reply = replies[failed] as { message: string };
       await this.close(0);
-      throw new Error(`A provider Worker failed to start: ${failed.message}`);
+      throw new Error(`Provider Worker ${name} failed to start: ${reply.message}`);
     }
   }
 
@@ -80,12 +177,13 @@ export class WorkerPool {
   async close(graceMs: number): Promise<void> {
     const workers = this.#workers.splice(0);
     await Promise.all(workers.map(async (w) => {
-      const reply = next(w);
-      w.postMessage({ type: "close", graceMs });
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([reply, new Promise((r) => timer = setTimeout(r, graceMs + 2000))]);
+      await Promise.race([
+        w.request({ type: "close", graceMs }),
+        new Promise((r) => timer = setTimeout(r, graceMs + 2000)),
+      ]);
       clearTimeout(timer);
-      w.terminate();
+      w.worker.terminate();
     }));
   }
 }
