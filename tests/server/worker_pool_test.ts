@@ -1,0 +1,93 @@
+/**
+ * A provider with `workers`: the options that shape a call apply on every event loop, the
+ * Workers log into the main provider's logger, and a Worker that fails to start fails
+ * `start()` without leaving anything listening.
+ */
+import assert from "node:assert/strict";
+import { RpcProvider } from "../../src/server/rpc_provider.ts";
+import { WORKER_OPTION_ROLES, workerOptions } from "../../src/server/worker_pool.ts";
+import { CaptureLogger } from "../_helpers/capture_logger.ts";
+import { eventually } from "../_helpers/eventually.ts";
+import { closeQuietly, readToEnd } from "../_helpers/raw_tcp.ts";
+
+const MODULE = new URL("../_fixtures/kitchen_worker_module.ts", import.meta.url);
+const LOOPS = ["main", "mprpc-provider-1", "mprpc-provider-2"];
+
+Deno.test("with workers, readTimeoutMs closes silent connections on every event loop, and each Worker logs it into the main provider's logger", async () => {
+  const logger = new CaptureLogger();
+  const provider = new RpcProvider({
+    workers: LOOPS.length,
+    workerModule: MODULE,
+    readTimeoutMs: 200,
+    logger,
+  });
+  const conns: Deno.TcpConn[] = [];
+  try {
+    await provider.start();
+    const { host, port } = provider.address;
+    for (let i = 0; i < 30; i++) conns.push(await Deno.connect({ hostname: host, port }));
+    // Each silent connection is closed by the loop that accepted it (the default is 30 s).
+    await Promise.all(conns.map((c) => readToEnd(c)));
+    const closedBy = await eventually("a read-timeout line per connection", () => {
+      const lines = logger.find("warn", "closing connection: read timeout");
+      return lines.length === conns.length ? lines : undefined;
+    });
+    const loops = new Set(closedBy.map((l) => String(l.fields["worker"] ?? "main")));
+    assert.deepEqual([...loops].sort(), LOOPS);
+  } finally {
+    for (const c of conns) closeQuietly(c);
+    await provider.close({ graceMs: 0 });
+  }
+});
+
+Deno.test("with workers, a setup(provider) that throws in a Worker makes start() reject naming the Worker and leaves nothing listening", async () => {
+  const url = new URL(MODULE);
+  url.searchParams.set("fail", "worker");
+  const provider = new RpcProvider({
+    workers: 3,
+    workerModule: url,
+    port: 0,
+    logger: new CaptureLogger(),
+  });
+  await assert.rejects(
+    provider.start(),
+    /Provider Worker mprpc-provider-\d failed to start: setup refused on mprpc-provider-\d/,
+  );
+  // The port is free again: neither the main thread nor a Worker still listens on it.
+  const { port } = provider.address;
+  const probe = Deno.listen({ hostname: "127.0.0.1", port });
+  probe.close();
+  await provider.close({ graceMs: 0 });
+});
+
+Deno.test("the options that travel to Workers are the limits and timeouts, and only those", () => {
+  const travelling = Object.entries(WORKER_OPTION_ROLES).filter(([, r]) => r === "travels")
+    .map(([k]) => k).sort();
+  assert.deepEqual(travelling, [
+    "idleTimeoutMs",
+    "legacy",
+    "maxConnections",
+    "maxInflightPerConnection",
+    "maxMessageBytes",
+    "readTimeoutMs",
+    "slowCallMs",
+  ]);
+  const all = {
+    maxMessageBytes: 1,
+    maxConnections: 2,
+    maxInflightPerConnection: 3,
+    slowCallMs: 4,
+    idleTimeoutMs: 5,
+    readTimeoutMs: 6,
+    legacy: true,
+  };
+  assert.deepEqual(
+    workerOptions({ ...all, host: "0.0.0.0", weight: 3, workers: 4, logger: new CaptureLogger() }),
+    all,
+  );
+  assert.throws(
+    () => workerOptions({ tls: { cert: "", key: "" } }),
+    /workers > 1 cannot be combined with tls/,
+  );
+  assert.deepEqual(workerOptions({ interceptors: [] }), {}, "an empty list is harmless");
+});
