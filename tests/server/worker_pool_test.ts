@@ -25,7 +25,7 @@ Deno.test("with workers, readTimeoutMs closes silent connections on every event 
   try {
     await provider.start();
     const { host, port } = provider.address;
-    for (let i = 0; i < 30; i++) conns.push(await Deno.connect({ hostname: host, port }));
+    for (let i = 0; i < 40; i++) conns.push(await Deno.connect({ hostname: host, port }));
     // Each silent connection is closed by the loop that accepted it (the default is 30 s).
     await Promise.all(conns.map((c) => readToEnd(c)));
     const closedBy = await eventually("a read-timeout line per connection", () => {
