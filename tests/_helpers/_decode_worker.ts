@@ -6,7 +6,12 @@
 import { FrameDecoder } from "../../src/wire/frame.ts";
 import { decodeLegacyHeader } from "../../src/wire/legacy.ts";
 import { decodeMeta } from "../../src/wire/meta.ts";
+import { describeService, type MethodDescriptor } from "../../src/schema/method_descriptor.ts";
 import type { DecodeOutcome, DecoderName } from "./bounded_decode.ts";
+import { kitchenService } from "./kitchen.ts";
+
+// Loaded on first use: a message that arrives before a top-level await settles would be lost.
+let echo: MethodDescriptor | undefined;
 
 function run(decoder: DecoderName, bytes: Uint8Array): unknown {
   switch (decoder) {
@@ -14,6 +19,8 @@ function run(decoder: DecoderName, bytes: Uint8Array): unknown {
       return decodeMeta(bytes);
     case "legacyHeader":
       return decodeLegacyHeader(bytes);
+    case "kitchenEcho":
+      return echo!.request.decode(bytes, true);
     case "frames": {
       const frames: unknown[] = [];
       new FrameDecoder(1 << 20, (meta, payload) => frames.push({ meta, payload: [...payload] }))
@@ -23,8 +30,11 @@ function run(decoder: DecoderName, bytes: Uint8Array): unknown {
   }
 }
 
-self.onmessage = (e: MessageEvent<{ decoder: DecoderName; inputs: Uint8Array[] }>) => {
+self.onmessage = async (e: MessageEvent<{ decoder: DecoderName; inputs: Uint8Array[] }>) => {
   const { decoder, inputs } = e.data;
+  if (decoder === "kitchenEcho") {
+    echo ??= describeService(await kitchenService()).find((m) => m.name === "Echo")!;
+  }
   for (const [i, bytes] of inputs.entries()) {
     let outcome: DecodeOutcome;
     try {

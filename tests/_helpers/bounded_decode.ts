@@ -4,8 +4,11 @@
  */
 import assert from "node:assert/strict";
 
-/** Which decoder to run: `decodeMeta`, `decodeLegacyHeader`, or a `FrameDecoder` (1 MiB limit). */
-export type DecoderName = "meta" | "legacyHeader" | "frames";
+/**
+ * Which decoder to run: `decodeMeta`, `decodeLegacyHeader`, a `FrameDecoder` (1 MiB limit), or
+ * the protobufjs codec of kitchen `Echo`'s request (`kitchen.Everything`).
+ */
+export type DecoderName = "meta" | "legacyHeader" | "frames" | "kitchenEcho";
 
 /** What a decode returned, or the error it threw (name, message, and `reason` if any). */
 export type DecodeOutcome =
@@ -19,7 +22,7 @@ export type DecodeOutcome =
 export async function decodeBounded(
   decoder: DecoderName,
   inputs: Uint8Array[],
-  timeoutMs = 5000,
+  timeoutMs = 20_000,
 ): Promise<DecodeOutcome[]> {
   const worker = new Worker(new URL("./_decode_worker.ts", import.meta.url), { type: "module" });
   const outcomes: DecodeOutcome[] = [];
