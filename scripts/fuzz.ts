@@ -5,15 +5,17 @@
  * caller should never send (random bytes, lengths near 2^32, a declared size over
  * `maxMessageBytes`, a meta longer than its body, corrupt or mutated metas, unknown frame kinds,
  * RESPONSE/GOAWAY frames, duplicate call ids, truncated frames that stall or end, valid frames
- * cut into single bytes). It then checks that the provider closed that connection (or answered
+ * cut into single bytes, metas with mutated metadata maps, overflowing or overlong varints and
+ * out-of-range call ids). It then checks that the provider closed that connection (or answered
  * it with well-formed frames where the input could be valid), that it logged at most one line
  * for it (exactly one when it closed it for a protocol error or a timeout), and that it still
  * answers a well-formed call on a fresh connection.
  *
  * Caller side: a fake provider answers an `RpcChannel`'s call with a REQUEST, garbage, a huge
  * length, an unknown kind, a CANCEL, a corrupt meta, a truncated frame, a wrong call id, a bad
- * payload, an error status or a GOAWAY. The call must settle, within its deadline, with the
- * expected status, and a connection broken by a protocol error must be closed.
+ * payload, an error status, a GOAWAY, a metadata entry whose length overflows or a call id out of
+ * range. The call must settle, within its deadline, with the expected status, and a connection
+ * broken by a protocol error must be closed.
  *
  * Every case is generated from `(seed, case number)`, so a failure names what replays it.
  *
