@@ -32,7 +32,7 @@
  * skipped. During the network cases a second watchdog ends the run with a FAILURE line when the
  * event loop stays blocked for `--hang-ms`.
  *
- * Without `--connect` it fuzzes an in-process provider (readTimeoutMs 200, 64 KiB messages).
+ * Without `--connect` it fuzzes an in-process provider (readTimeoutMs 1000, 64 KiB messages).
  *
  * @module
  */
@@ -177,6 +177,8 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 
 const PROBE_SERVICE = "mprpc.fuzz.Probe";
 const MARKER_ID = 0x7abcde01;
+/** How long the liveness probe after each provider-side case waits for its answers. */
+const PROBE_TIMEOUT_MS = 3000;
 const PING = 3;
 const PONG = 4;
 const RESPONSE = 1;
@@ -561,8 +563,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       count(report.byKind, c.kind);
       if (c.side === "provider") {
         await runServerCase(i, c, target, o, report, fail, count);
-        if (await probe(target)) report.probes++;
-        else fail(i, c, "the provider did not answer a well-formed call afterwards");
+        const wrong = await probe(target);
+        if (wrong === undefined) report.probes++;
+        else fail(i, c, `the provider did not answer a well-formed call afterwards: ${wrong}`);
       } else {
         await runCallerCase(i, c, report, fail, count);
       }
@@ -664,25 +667,32 @@ async function runServerCase(
   }
 }
 
-/** A PING and a REQUEST on a fresh connection: PONG and an UNIMPLEMENTED response expected. */
-async function probe(target: { host: string; port: number }): Promise<boolean> {
+/**
+ * A PING and a REQUEST on a fresh connection: PONG and an UNIMPLEMENTED response expected.
+ * Returns what went wrong, or undefined.
+ */
+async function probe(target: { host: string; port: number }): Promise<string | undefined> {
   let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname: target.host, port: target.port });
-  } catch {
-    return false;
+  } catch (e) {
+    return `cannot connect: ${(e as Error).message}`;
   }
   try {
     const req = frame(metaBytes({ kind: 0, callId: 2, service: PROBE_SERVICE, method: "Check" }));
     if (!(await writeAll(conn, concat(frame(metaBytes({ kind: PING, callId: 1 })), req)))) {
-      return false;
+      return "the connection closed before the probe was written";
     }
     const done = (fs: RpcMeta[]) =>
       fs.some((f) => f.kind === PONG && f.callId === 1) &&
       fs.some((f) => f.kind === RESPONSE && f.callId === 2);
-    const res = await readFrames(conn, 3000, done);
+    const res = await readFrames(conn, PROBE_TIMEOUT_MS, done);
     const answer = res.frames.find((f) => f.kind === RESPONSE && f.callId === 2);
-    return done(res.frames) && answer?.status === Code.UNIMPLEMENTED;
+    if (done(res.frames) && answer?.status === Code.UNIMPLEMENTED) return undefined;
+    const got = JSON.stringify(res.frames.map((f) => [f.kind, f.callId, f.status]));
+    return res.closed
+      ? `the provider closed the probe connection (frames ${got}, garbage ${res.garbage})`
+      : `no answer within ${PROBE_TIMEOUT_MS} ms (frames ${got})`;
   } finally {
     closeQuietly(conn);
   }
@@ -863,7 +873,9 @@ async function main(): Promise<number> {
   if (connect === undefined) {
     const logger = new LineLogger();
     maxMessageBytes = 64 * 1024;
-    readTimeoutMs = 200;
+    // 1 s, not less: on a loaded machine a shorter sweep can close a probe connection whose
+    // first bytes are waiting in the socket while the event loop is busy.
+    readTimeoutMs = 1000;
     provider = new RpcProvider({ logger, maxMessageBytes, readTimeoutMs });
     const root = parseProto(
       `syntax = "proto3"; package mprpc.fuzz.target;
