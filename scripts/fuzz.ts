@@ -5,24 +5,34 @@
  * caller should never send (random bytes, lengths near 2^32, a declared size over
  * `maxMessageBytes`, a meta longer than its body, corrupt or mutated metas, unknown frame kinds,
  * RESPONSE/GOAWAY frames, duplicate call ids, truncated frames that stall or end, valid frames
- * cut into single bytes). It then checks that the provider closed that connection (or answered
+ * cut into single bytes, metas with mutated metadata maps, overflowing or overlong varints and
+ * out-of-range call ids). It then checks that the provider closed that connection (or answered
  * it with well-formed frames where the input could be valid), that it logged at most one line
  * for it (exactly one when it closed it for a protocol error or a timeout), and that it still
  * answers a well-formed call on a fresh connection.
  *
  * Caller side: a fake provider answers an `RpcChannel`'s call with a REQUEST, garbage, a huge
  * length, an unknown kind, a CANCEL, a corrupt meta, a truncated frame, a wrong call id, a bad
- * payload, an error status or a GOAWAY. The call must settle, within its deadline, with the
- * expected status, and a connection broken by a protocol error must be closed.
+ * payload, an error status, a GOAWAY, a metadata entry whose length overflows or a call id out of
+ * range. The call must settle, within its deadline, with the expected status, and a connection
+ * broken by a protocol error must be closed.
  *
  * Every case is generated from `(seed, case number)`, so a failure names what replays it.
  *
  * ```
  * deno task fuzz [--seed=1] [--duration-ms=60000 | --cases=N] [--connect=host:port]
  *   [--max-message-bytes=N] [--read-timeout-ms=N] [--concurrency=4]
+ *   [--decoder-cases=200000] [--decoder-budget-ms=2000] [--hang-ms=10000]
  * ```
  *
- * Without `--connect` it fuzzes an in-process provider (readTimeoutMs 200, 64 KiB messages).
+ * Decoder stage (first): `--decoder-cases` hostile inputs (mutated metadata maps, overflowing
+ * and overlong varints, lying lengths, out-of-range call ids, for both protocols and protobuf
+ * payloads) go straight into the decoders in a Worker under a watchdog: an input that does not
+ * finish within `--decoder-budget-ms` is reported as a hang, and the network cases are then
+ * skipped. During the network cases a second watchdog ends the run with a FAILURE line when the
+ * event loop stays blocked for `--hang-ms`.
+ *
+ * Without `--connect` it fuzzes an in-process provider (readTimeoutMs 1000, 64 KiB messages).
  *
  * @module
  */
@@ -33,6 +43,17 @@ import { parseProto } from "../src/schema/load_proto.ts";
 import { RpcProvider } from "../src/server/rpc_provider.ts";
 import { FrameDecoder } from "../src/wire/frame.ts";
 import { encodeMeta, Kind, type RpcMeta } from "../src/wire/meta.ts";
+import {
+  frameBytes,
+  hostileMeta,
+  hostileUint32,
+  lenField,
+  mutateBytes,
+  overflowingEntryMeta,
+  Rng,
+  varint,
+} from "./_fuzz_inputs.ts";
+import { type DecoderFuzzReport, runDecoderFuzz } from "./fuzz_decoders.ts";
 
 /** One log call, as a capturing logger records it. */
 export interface FuzzLogLine {
@@ -67,11 +88,21 @@ export interface FuzzOptions {
   maxRssGrowthBytes?: number;
   /** Largest growth of this isolate's V8 heap over the run, bytes; default 128 MiB. */
   maxHeapGrowthBytes?: number;
+  /**
+   * Inputs of the decoder stage, run first (hostile bytes straight into the decoders, in a
+   * Worker under a watchdog: see `fuzz_decoders.ts`); default 0. When it finds a decoder that
+   * hangs, the network cases are skipped: they would hang the in-process provider.
+   */
+  decoderCases?: number;
+  /** Time one decoder input may take before it counts as a hang, ms; default 2000. */
+  decoderBudgetMs?: number;
 }
 
 /** What {@linkcode runFuzz} found. */
 export interface FuzzReport {
   seed: number;
+  /** The decoder stage's report, when it ran. */
+  decoder: DecoderFuzzReport | undefined;
   /** Cases run. */
   cases: number;
   /** Cases per kind. */
@@ -90,61 +121,9 @@ export interface FuzzReport {
   durationMs: number;
 }
 
-// ---- PRNG and byte builders -------------------------------------------------------------
-
-/** A mulberry32 generator: uniform floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-class Rng {
-  #next: () => number;
-  constructor(seed: number, index: number) {
-    this.#next = mulberry32((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
-  }
-  /** Integer in [lo, hi]. */
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.#next() * (hi - lo + 1));
-  }
-  bytes(n: number): Uint8Array {
-    const b = new Uint8Array(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(0, 255);
-    return b;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(0, items.length - 1)]!;
-  }
-  weighted<T extends string>(table: ReadonlyArray<readonly [T, number]>): T {
-    let total = 0;
-    for (const [, w] of table) total += w;
-    let r = this.#next() * total;
-    for (const [k, w] of table) if ((r -= w) < 0) return k;
-    return table[table.length - 1]![0];
-  }
-}
+// ---- byte builders ---------------------------------------------------------------------
 
 const enc = new TextEncoder();
-
-function varint(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-  return out;
-}
-
-function lenField(field: number, bytes: Uint8Array | number[]): number[] {
-  return [...varint((field << 3) | 2), ...varint(bytes.length), ...bytes];
-}
 
 interface MetaSpec {
   kind?: number;
@@ -198,6 +177,8 @@ function concat(...parts: Uint8Array[]): Uint8Array {
 
 const PROBE_SERVICE = "mprpc.fuzz.Probe";
 const MARKER_ID = 0x7abcde01;
+/** How long the liveness probe after each provider-side case waits for its answers. */
+const PROBE_TIMEOUT_MS = 3000;
 const PING = 3;
 const PONG = 4;
 const RESPONSE = 1;
@@ -233,7 +214,9 @@ type CallerBehaviour =
   | "wrong_id"
   | "status"
   | "goaway_status"
-  | "stall";
+  | "stall"
+  | "overflowing_entry"
+  | "bad_call_id";
 
 interface CallerCase {
   side: "caller";
@@ -263,26 +246,7 @@ function invalidMeta(r: Rng): Uint8Array {
   }
 }
 
-function mutate(r: Rng, b: Uint8Array): Uint8Array {
-  const out = [...b];
-  for (let i = r.int(1, 4); i > 0 && out.length > 0; i--) {
-    const at = r.int(0, out.length - 1);
-    switch (r.int(0, 3)) {
-      case 0:
-        out[at] = out[at]! ^ (1 << r.int(0, 7));
-        break;
-      case 1:
-        out.splice(at, 1);
-        break;
-      case 2:
-        out.splice(at, 0, r.int(0, 255));
-        break;
-      default:
-        out.length = at;
-    }
-  }
-  return new Uint8Array(out);
-}
+const mutate = mutateBytes;
 
 function validRequest(r: Rng, callId = r.int(1, 1000)): Uint8Array {
   return frame(
@@ -316,6 +280,9 @@ function serverCase(r: Rng, o: Required<Pick<FuzzOptions, "maxMessageBytes">> & 
     ["truncated_eof", 6],
     ["valid_bytewise", 3],
     ["valid_then_garbage", 5],
+    ["hostile_meta", 10],
+    ["overflowing_entry", 6],
+    ["bad_call_id", 4],
   ];
   const kind = r.weighted(table);
   const c = (
@@ -394,6 +361,16 @@ function serverCase(r: Rng, o: Required<Pick<FuzzOptions, "maxMessageBytes">> & 
       // One write per byte (TCP_NODELAY), no pauses: all within the read timeout.
       return c([...f].map((b) => new Uint8Array([b])), "answer", false, "wait", 0);
     }
+    case "hostile_meta": // mutated metadata maps, overlong varints, lying lengths
+      return c([frameBytes(r, hostileMeta(r), r.bytes(r.int(0, 16)))], "either");
+    case "overflowing_entry":
+      return c([frame(overflowingEntryMeta(r, r.int(1, 1000)))], "close");
+    case "bad_call_id":
+      return c([
+        frame(
+          new Uint8Array([0x10, ...hostileUint32(r), ...lenField(3, enc.encode(PROBE_SERVICE))]),
+        ),
+      ], "close");
     default: { // valid_then_garbage
       const pings: Uint8Array[] = [];
       for (let i = r.int(1, 5); i > 0; i--) pings.push(frame(metaBytes({ kind: PING, callId: i })));
@@ -417,6 +394,8 @@ function callerCase(r: Rng): CallerCase {
     ["status", 2],
     ["goaway_status", 2],
     ["stall", 1],
+    ["overflowing_entry", 3],
+    ["bad_call_id", 2],
   ]);
   return { side: "caller", kind: `caller_${behaviour}`, behaviour, rng: r };
 }
@@ -541,6 +520,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const o = { maxMessageBytes: 4 * 1024 * 1024, ...options };
   const report: FuzzReport = {
     seed: o.seed,
+    decoder: undefined,
     cases: 0,
     byKind: {},
     outcomes: {},
@@ -552,6 +532,15 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     heapGrowthBytes: 0,
     durationMs: 0,
   };
+  if ((o.decoderCases ?? 0) > 0) {
+    report.decoder = await runDecoderFuzz({
+      seed: o.seed,
+      cases: o.decoderCases,
+      budgetMs: o.decoderBudgetMs,
+    });
+    report.failures.push(...report.decoder.failures);
+    if (report.decoder.hangs > 0) return report;
+  }
   const heapStart = Deno.memoryUsage().heapUsed;
   const started = Date.now();
   const endAt = o.cases === undefined ? started + (o.durationMs ?? 5000) : Infinity;
@@ -574,8 +563,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       count(report.byKind, c.kind);
       if (c.side === "provider") {
         await runServerCase(i, c, target, o, report, fail, count);
-        if (await probe(target)) report.probes++;
-        else fail(i, c, "the provider did not answer a well-formed call afterwards");
+        const wrong = await probe(target);
+        if (wrong === undefined) report.probes++;
+        else fail(i, c, `the provider did not answer a well-formed call afterwards: ${wrong}`);
       } else {
         await runCallerCase(i, c, report, fail, count);
       }
@@ -677,25 +667,32 @@ async function runServerCase(
   }
 }
 
-/** A PING and a REQUEST on a fresh connection: PONG and an UNIMPLEMENTED response expected. */
-async function probe(target: { host: string; port: number }): Promise<boolean> {
+/**
+ * A PING and a REQUEST on a fresh connection: PONG and an UNIMPLEMENTED response expected.
+ * Returns what went wrong, or undefined.
+ */
+async function probe(target: { host: string; port: number }): Promise<string | undefined> {
   let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname: target.host, port: target.port });
-  } catch {
-    return false;
+  } catch (e) {
+    return `cannot connect: ${(e as Error).message}`;
   }
   try {
     const req = frame(metaBytes({ kind: 0, callId: 2, service: PROBE_SERVICE, method: "Check" }));
     if (!(await writeAll(conn, concat(frame(metaBytes({ kind: PING, callId: 1 })), req)))) {
-      return false;
+      return "the connection closed before the probe was written";
     }
     const done = (fs: RpcMeta[]) =>
       fs.some((f) => f.kind === PONG && f.callId === 1) &&
       fs.some((f) => f.kind === RESPONSE && f.callId === 2);
-    const res = await readFrames(conn, 3000, done);
+    const res = await readFrames(conn, PROBE_TIMEOUT_MS, done);
     const answer = res.frames.find((f) => f.kind === RESPONSE && f.callId === 2);
-    return done(res.frames) && answer?.status === Code.UNIMPLEMENTED;
+    if (done(res.frames) && answer?.status === Code.UNIMPLEMENTED) return undefined;
+    const got = JSON.stringify(res.frames.map((f) => [f.kind, f.callId, f.status]));
+    return res.closed
+      ? `the provider closed the probe connection (frames ${got}, garbage ${res.garbage})`
+      : `no answer within ${PROBE_TIMEOUT_MS} ms (frames ${got})`;
   } finally {
     closeQuietly(conn);
   }
@@ -716,6 +713,8 @@ const CALLER_EXPECT: Record<CallerBehaviour, { codes: string[]; protocolError: b
   status: { codes: ["*status"], protocolError: false },
   goaway_status: { codes: ["*status"], protocolError: false },
   stall: { codes: ["DEADLINE_EXCEEDED"], protocolError: false },
+  overflowing_entry: { codes: ["INTERNAL"], protocolError: true },
+  bad_call_id: { codes: ["INTERNAL"], protocolError: true },
 };
 
 async function runCallerCase(
@@ -833,6 +832,10 @@ function callerAnswer(b: CallerBehaviour, r: Rng, id: number, status: number): U
       const f = frame(metaBytes({ kind: RESPONSE, callId: id }), r.bytes(16));
       return f.subarray(0, r.int(1, f.length - 1));
     }
+    case "overflowing_entry":
+      return frame(new Uint8Array([0x08, RESPONSE, ...overflowingEntryMeta(r, id)]));
+    case "bad_call_id":
+      return frame(new Uint8Array([0x08, RESPONSE, 0x10, ...hostileUint32(r)]));
   }
 }
 
@@ -852,7 +855,8 @@ async function main(): Promise<number> {
     if (!m) {
       console.error(
         `usage: deno task fuzz [--seed=N] [--duration-ms=N | --cases=N] ` +
-          `[--connect=host:port] [--max-message-bytes=N] [--read-timeout-ms=N] [--concurrency=N]`,
+          `[--connect=host:port] [--max-message-bytes=N] [--read-timeout-ms=N] [--concurrency=N] ` +
+          `[--decoder-cases=200000] [--decoder-budget-ms=2000] [--hang-ms=10000]`,
       );
       return 2;
     }
@@ -869,7 +873,9 @@ async function main(): Promise<number> {
   if (connect === undefined) {
     const logger = new LineLogger();
     maxMessageBytes = 64 * 1024;
-    readTimeoutMs = 200;
+    // 1 s, not less: on a loaded machine a shorter sweep can close a probe connection whose
+    // first bytes are waiting in the socket while the event loop is busy.
+    readTimeoutMs = 1000;
     provider = new RpcProvider({ logger, maxMessageBytes, readTimeoutMs });
     const root = parseProto(
       `syntax = "proto3"; package mprpc.fuzz.target;
@@ -898,7 +904,17 @@ async function main(): Promise<number> {
     };
   }
   console.log(`fuzzing ${connect} with seed ${seed}`);
+  // A blocked event loop (a decode that never returns in the in-process provider) stops the
+  // heartbeat; the watchdog Worker then reports it and ends the process.
+  const heartbeat = new SharedArrayBuffer(4);
+  const beat = setInterval(() => Atomics.add(new Int32Array(heartbeat), 0, 1), 100);
+  const watchdog = new Worker(new URL("./_fuzz_watchdog_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  watchdog.postMessage({ heartbeat, budgetMs: num("hang-ms") ?? 10_000, seed });
   const report = await runFuzz({
+    decoderCases: num("decoder-cases") ?? 200_000,
+    decoderBudgetMs: num("decoder-budget-ms"),
     seed,
     connect,
     cases: num("cases"),
@@ -909,8 +925,17 @@ async function main(): Promise<number> {
     logLines,
     concurrency: num("concurrency"),
   });
+  clearInterval(beat);
+  watchdog.terminate();
   if (provider) {
     await provider.close({ graceMs: 0 });
+  }
+  const d = report.decoder;
+  if (d !== undefined) {
+    console.log(
+      `decoder stage: ${d.cases} inputs in ${d.durationMs} ms, ${d.hangs} hangs; ` +
+        `kinds: ${JSON.stringify(d.byKind)}`,
+    );
   }
   console.log(
     `${report.cases} cases in ${report.durationMs} ms, ${report.probes} probes OK, ` +

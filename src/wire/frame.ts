@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { decodeMeta, MetaError, type RpcMeta } from "./meta.ts";
+import { decodeMeta, Kind, MetaError, type RpcMeta } from "./meta.ts";
 
 /** The four magic bytes, "MRPC", read as a big-endian uint32. */
 export const MAGIC = 0x4d525043;
@@ -23,6 +23,13 @@ export const MAGIC = 0x4d525043;
 export const HEADER_SIZE = 12;
 /** Default limit on a frame's body (meta + payload): 4 MiB, as gRPC. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Largest call id: `call_id` is a `uint32`. The call id of a REQUEST, RESPONSE or CANCEL is in
+ * 1..MAX_CALL_ID (a frame with call id 0 or a longer varint is a protocol error); PING, PONG and
+ * GOAWAY may carry 0.
+ */
+export const MAX_CALL_ID = 0xffffffff;
 
 /** Why a byte stream was rejected. */
 export type FrameErrorReason = "BAD_MAGIC" | "TOO_LARGE" | "BAD_LENGTH" | "BAD_META";
@@ -168,6 +175,13 @@ export class FrameDecoder {
         throw new FrameError("BAD_META", e.message);
       }
       throw e;
+    }
+    // decodeMeta keeps the call id within 0..MAX_CALL_ID; 0 names no call.
+    if (meta.callId === 0 && meta.kind <= Kind.CANCEL) {
+      throw new FrameError(
+        "BAD_META",
+        `call id 0 in a frame of kind ${meta.kind}: call ids are 1..${MAX_CALL_ID}`,
+      );
     }
     this.#onFrame(meta, buf.subarray(metaEnd, end), owned);
   }

@@ -18,6 +18,7 @@
  * @module
  */
 import { varintSize, writeVarint } from "./meta.ts";
+import { WireReader } from "./wire_reader.ts";
 
 /** Default limit on a legacy request header: 16 KiB (it holds two names and a number). */
 export const LEGACY_MAX_HEADER_BYTES = 16 * 1024;
@@ -199,24 +200,15 @@ export function encodeLegacyRequest(
   return new LegacyRequestEncoder(serviceName, methodName).encode(args);
 }
 
-/** Reads a varint at `pos`; returns [low 32 bits, position after, more than 32 bits]. */
-function readVarint(b: Uint8Array, pos: number, end: number): [number, number, boolean] {
-  let lo = 0;
-  let big = false;
-  for (let i = 0; i < 10; i++) {
-    if (pos >= end) throw new LegacyError("BAD_HEADER", "truncated varint in the header");
-    const c = b[pos++]!;
-    if (i < 5) lo = (lo | ((c & 0x7f) << (7 * i))) >>> 0;
-    if (i === 4 && c & 0x70) big = true;
-    if (i > 4 && c & 0x7f) big = true;
-    if ((c & 0x80) === 0) return [lo, pos, big];
-  }
-  throw new LegacyError("BAD_HEADER", "varint longer than 10 bytes in the header");
+function headerError(message: string): LegacyError {
+  return new LegacyError("BAD_HEADER", `${message} in the header`);
 }
 
 /**
  * Decodes an `RpcHeader` as protobuf does: unknown fields (and known fields with another wire
- * type) are skipped, the last occurrence of a field wins, `args_size` keeps the low 32 bits.
+ * type) are skipped, the last occurrence of a field wins. Every length and varint is
+ * bounds-checked (see `wire_reader.ts`): `args_size` is a `uint32`, so a varint of more than 5
+ * bytes or a value over 2^32-1 there is an error, like a length past the end of the header.
  *
  * @throws {LegacyError} `BAD_HEADER` when the bytes are not a protobuf message, a name is not
  * UTF-8, or the service or method name is missing.
@@ -226,43 +218,22 @@ export function decodeLegacyHeader(bytes: Uint8Array): LegacyHeader {
   let method: Uint8Array | undefined;
   let argsSize = 0;
   const end = bytes.length;
-  let pos = 0;
-  while (pos < end) {
-    const [tag, p, big] = readVarint(bytes, pos, end);
-    pos = p;
+  const r = new WireReader(bytes, 0, end, headerError);
+  while (r.pos < end) {
+    const tag = r.uint32("field tag");
     const field = tag >>> 3;
     const wt = tag & 7;
-    if (big || field === 0) {
-      throw new LegacyError("BAD_HEADER", `invalid field tag ${tag} in the header`);
-    }
-    switch (wt) {
-      case 0: {
-        const [v, q] = readVarint(bytes, pos, end);
-        pos = q;
-        if (field === 3) argsSize = v;
-        break;
-      }
-      case 1:
-      case 5: {
-        pos += wt === 1 ? 8 : 4;
-        if (pos > end) throw new LegacyError("BAD_HEADER", "truncated fixed field in the header");
-        break;
-      }
-      case 2: {
-        const [len, q, lenBig] = readVarint(bytes, pos, end);
-        if (lenBig || q + len > end) {
-          throw new LegacyError(
-            "BAD_HEADER",
-            `field ${field} of ${len} bytes overruns the ${end}-byte header`,
-          );
-        }
-        if (field === 1) service = bytes.subarray(q, q + len);
-        else if (field === 2) method = bytes.subarray(q, q + len);
-        pos = q + len;
-        break;
-      }
-      default:
-        throw new LegacyError("BAD_HEADER", `unsupported wire type ${wt} in the header`);
+    if (field === 0) throw headerError(`invalid field tag ${tag}`);
+    if (wt === 2 && (field === 1 || field === 2)) {
+      const len = r.length(`field ${field}`);
+      const value = bytes.subarray(r.pos, r.pos + len);
+      r.pos += len;
+      if (field === 1) service = value;
+      else method = value;
+    } else if (wt === 0 && field === 3) {
+      argsSize = r.uint32("args_size");
+    } else {
+      r.skipField(wt, `field ${field}`);
     }
   }
   let serviceName: string;

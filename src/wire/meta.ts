@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { WireReader } from "./wire_reader.ts";
 
 /** Frame kinds, the `RpcMeta.Kind` enum. */
 export const Kind = {
@@ -232,8 +233,30 @@ class NameCache {
 const serviceNames = new NameCache();
 const methodNames = new NameCache();
 
+/** Builds the error thrown for malformed meta bytes. */
+function metaError(message: string): MetaError {
+  return new MetaError(`${message} in RpcMeta`);
+}
+
+/** Names of the fields of `RpcMeta` by number, for error messages. */
+const FIELD_NAMES: readonly string[] = [
+  "field 0",
+  "kind",
+  "call id",
+  "service",
+  "method",
+  "timeout",
+  "status",
+  "error message",
+  "metadata entry",
+];
+const UNKNOWN_FIELD = "unknown field";
+
 /**
- * Decodes meta bytes.
+ * Decodes meta bytes. Every length and varint is bounds-checked (see `wire_reader.ts`): tags,
+ * lengths and 32-bit fields take at most 5 bytes and are at most 2^32-1, other varints take at
+ * most 10 bytes, and no length reaches past its message, so any input is decoded or rejected in
+ * one pass over it.
  *
  * @throws {MetaError} on truncated or malformed input.
  */
@@ -249,43 +272,37 @@ export function decodeMeta(buf: Uint8Array): RpcMeta {
     metadata: undefined,
   };
   const end = buf.length;
-  let pos = 0;
-  const varint = (): number => {
-    const b = buf[pos];
-    if (b !== undefined && b < 0x80) {
-      pos++;
-      return b;
-    }
-    const [v, p] = readVarint(buf, pos, end);
-    pos = p;
-    return v;
-  };
-  while (pos < end) {
-    const tag = varint();
+  const r = new WireReader(buf, 0, end, metaError);
+  while (r.pos < end) {
+    // Fast path: the tag of a field numbered 1..15 is one byte.
+    let tag = buf[r.pos]!;
+    if (tag < 0x80) r.pos++;
+    else tag = r.uint32("field tag");
     const field = tag >>> 3;
     const wire = tag & 7;
+    if (field === 0) throw metaError("field number 0");
+    const what = FIELD_NAMES[field] ?? UNKNOWN_FIELD;
     if (wire === 0) {
-      const v = varint();
       switch (field) {
         case 1:
-          meta.kind = v;
+          meta.kind = r.uint32(what);
           break;
         case 2:
-          meta.callId = v;
+          meta.callId = r.uint32(what);
           break;
         case 5:
-          meta.timeoutMs = v;
+          meta.timeoutMs = r.uint32(what);
           break;
         case 6:
-          meta.status = v;
+          meta.status = r.uint32(what);
           break;
+        default:
+          r.skipVarint(what);
       }
     } else if (wire === 2) {
-      const len = varint();
-      const s = pos;
-      const e = pos + len;
-      if (e > end) throw new MetaError(`field ${field} overruns RpcMeta (${len} bytes)`);
-      pos = e;
+      const len = r.length(what);
+      const s = r.pos;
+      const e = s + len;
       switch (field) {
         case 3:
           meta.service = serviceNames.read(buf, s, e);
@@ -297,59 +314,42 @@ export function decodeMeta(buf: Uint8Array): RpcMeta {
           meta.errorMessage = readString(buf, s, e);
           break;
         case 8:
-          meta.metadata ??= {};
-          decodeEntry(buf, s, e, meta.metadata);
+          decodeEntry(r, e, meta.metadata ??= {});
           break;
       }
-    } else if (wire === 1) {
-      pos += 8;
-    } else if (wire === 5) {
-      pos += 4;
+      r.pos = e;
     } else {
-      throw new MetaError(`unsupported wire type ${wire} for field ${field} in RpcMeta`);
+      r.skipField(wire, what);
     }
-    if (pos > end) throw new MetaError("truncated RpcMeta");
   }
   return meta;
 }
 
-/** Reads a varint (up to 2^53) at `pos`; returns `[value, next position]`. */
-function readVarint(buf: Uint8Array, pos: number, end: number): [number, number] {
-  let result = 0;
-  let shift = 0;
-  for (;;) {
-    if (pos >= end) throw new MetaError("truncated varint in RpcMeta");
-    const b = buf[pos++]!;
-    if (shift < 28) result |= (b & 0x7f) << shift;
-    else if (shift < 70) result += (b & 0x7f) * 2 ** shift;
-    else throw new MetaError("varint too long in RpcMeta");
-    if (b < 0x80) return [result < 0 ? result >>> 0 : result, pos];
-    shift += 7;
-  }
-}
-
-function decodeEntry(buf: Uint8Array, start: number, end: number, into: Record<string, string>) {
-  let pos = start;
+/**
+ * Decodes one `map<string, string>` entry (a nested message of fields 1 = key and 2 = value)
+ * ending at `end`, into `into`; `r` is left at `end`.
+ */
+function decodeEntry(r: WireReader, end: number, into: Record<string, string>): void {
+  const outerEnd = r.end;
+  r.end = end;
   let key = "";
   let value = "";
-  while (pos < end) {
-    const tag = buf[pos++]!;
-    if ((tag & 7) !== 2) throw new MetaError("bad metadata entry in RpcMeta");
-    let len = 0;
-    let shift = 0;
-    for (;;) {
-      if (pos >= end) throw new MetaError("truncated metadata entry in RpcMeta");
-      const b = buf[pos++]!;
-      len |= (b & 0x7f) << shift;
-      if (b < 0x80) break;
-      shift += 7;
-      if (shift > 28) throw new MetaError("metadata entry too long in RpcMeta");
+  while (r.pos < end) {
+    const tag = r.uint32("metadata entry tag");
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 0) throw metaError("field number 0 in a metadata entry");
+    if (field === 1 || field === 2) {
+      if (wire !== 2) throw metaError(`bad metadata entry (field ${field}, wire type ${wire})`);
+      const len = r.length(field === 1 ? "metadata key" : "metadata value");
+      const s = r.pos;
+      r.pos = s + len;
+      if (field === 1) key = readString(r.buf, s, r.pos);
+      else value = readString(r.buf, s, r.pos);
+    } else {
+      r.skipField(wire, "unknown field of a metadata entry");
     }
-    const e = pos + len;
-    if (e > end) throw new MetaError("metadata entry overruns RpcMeta");
-    if (tag >>> 3 === 1) key = readString(buf, pos, e);
-    else if (tag >>> 3 === 2) value = readString(buf, pos, e);
-    pos = e;
   }
+  r.end = outerEnd;
   into[key] = value;
 }

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { runFuzz } from "../../scripts/fuzz.ts";
+import { runDecoderFuzz } from "../../scripts/fuzz_decoders.ts";
 import { RpcChannel } from "../../src/client/rpc_channel.ts";
 import { Code, RpcError } from "../../src/errors.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
@@ -45,7 +46,17 @@ Deno.test("fuzz: a provider survives malformed frames and a caller survives a ma
     .filter(([kind]) => !kind.startsWith("caller_"))
     .reduce((a, [, n]) => a + n, 0);
   assert.equal(report.probes, providerCases, "a probe answered after every provider-side case");
-  for (const kind of ["random_bytes", "huge_length", "over_max", "bad_meta", "unknown_kind"]) {
+  for (
+    const kind of [
+      "random_bytes",
+      "huge_length",
+      "over_max",
+      "bad_meta",
+      "unknown_kind",
+      "hostile_meta",
+      "overflowing_entry",
+    ]
+  ) {
     assert.ok((report.byKind[kind] ?? 0) > 0, `no ${kind} case ran`);
   }
   assert.ok((report.byKind.caller_request ?? 0) > 0, "no REQUEST frame was sent to a caller");
@@ -57,6 +68,31 @@ Deno.test("fuzz: a provider survives malformed frames and a caller survives a ma
   // The provider still serves a real call through a channel.
   const res = await k.stub.Echo({ text: "after the storm" });
   assert.equal(res.text, "after the storm");
+});
+
+Deno.test("fuzz: every hostile input to the decoders finishes, rejected with a typed error or decoded in range", async () => {
+  // In a Worker under a watchdog: a decode that does not finish is a reported hang, not a hung
+  // suite.
+  const report = await runDecoderFuzz({ seed: 20261202, cases: 10_000 });
+  console.log(
+    `decoder fuzz: ${report.cases} inputs in ${report.durationMs} ms, ` +
+      `kinds ${JSON.stringify(report.byKind)}`,
+  );
+  assert.deepEqual(report.failures, []);
+  assert.equal(report.hangs, 0);
+  assert.equal(report.cases, 10_000);
+  for (
+    const kind of [
+      "meta_hostile",
+      "meta_mutated",
+      "frame_stream",
+      "legacy_header",
+      "legacy_stream",
+      "payload",
+    ]
+  ) {
+    assert.ok((report.byKind[kind] ?? 0) > 0, `no ${kind} input ran`);
+  }
 });
 
 Deno.test("fuzz: a provider serving the legacy protocol on the same port survives the same input", async () => {

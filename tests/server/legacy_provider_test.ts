@@ -161,6 +161,17 @@ const malformed: Array<[string, Uint8Array, RegExp]> = [
   ["garbage header", hex("08000000 ffffffffffffffff"), /varint|invalid field tag/],
   ["args over maxMessageBytes", hex("09000000 0a0153 12014d 18ff7f"), /args_size 16383/],
   [
+    "a name length that overflows to a negative int32",
+    hex("07000000 0afaffffff0f41"),
+    /field 1 of 4294967290 bytes overruns the 1 bytes left/,
+  ],
+  [
+    "args_size over 2^32-1 (not truncated)",
+    hex("0c000000 0a0153 12014d 18ffffffff1f"),
+    /args_size is over 2\^32-1/,
+  ],
+  ["args_size in 6 bytes", hex("0d000000 0a0153 12014d 18818080808000"), /longer than 5 bytes/],
+  [
     "undecodable args",
     encodeLegacyRequest("UserServiceRpc", "Login", hex("0a05")),
     /fixbug\.UserServiceRpc\.Login index out of range/,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { FrameDecoder, FrameError, HEADER_SIZE, MAGIC } from "../../src/wire/frame.ts";
 import { FrameWriter } from "../../src/wire/frame_writer.ts";
+import { decodeBounded } from "../_helpers/bounded_decode.ts";
 import { encodeRoute, Kind, type MetaFields, type RpcMeta } from "../../src/wire/meta.ts";
 
 interface Seen {
@@ -267,19 +268,86 @@ Deno.test("FrameDecoder reads lengths near 2^32 as unsigned", () => {
   );
 });
 
-Deno.test("FrameDecoder accepts an empty body (no meta, no payload) as a default REQUEST meta", () => {
+Deno.test("a REQUEST, RESPONSE or CANCEL frame with call id 0 is a protocol error", () => {
+  // An empty body is a REQUEST meta with every field at its default: call id 0.
+  const metas: Array<[string, number[]]> = [
+    ["empty body (REQUEST, call id 0)", []],
+    ["REQUEST with call id 0 written out", [0x10, 0x00]],
+    ["RESPONSE without a call id", [0x08, Kind.RESPONSE]],
+    ["CANCEL without a call id", [0x08, Kind.CANCEL]],
+  ];
+  for (const [what, meta] of metas) {
+    const d = new FrameDecoder(1024, () => assert.fail(`no frame expected for ${what}`));
+    assert.throws(
+      () => d.push(concat(header(meta.length, meta.length), new Uint8Array(meta))),
+      (e: unknown) => {
+        assert.ok(e instanceof FrameError, `${what}: got ${e}`);
+        assert.equal(e.reason, "BAD_META", what);
+        assert.match(e.message, /call id 0 in a frame of kind \d: call ids are 1\.\.4294967295/);
+        return true;
+      },
+      what,
+    );
+  }
+  // PING, PONG and GOAWAY may carry call id 0; 2^32-1 is the largest call id.
   const r = recorder();
-  r.decoder.push(header(0, 0));
-  assert.equal(r.frames.length, 1);
-  assert.deepEqual(r.frames[0]!.meta, {
-    kind: 0,
-    callId: 0,
-    service: "",
-    method: "",
-    timeoutMs: 0,
-    status: 0,
-    errorMessage: "",
-    metadata: undefined,
-  });
-  assert.deepEqual(r.frames[0]!.payload, []);
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.PING, callId: 0 });
+  w.writeFrame({ kind: Kind.PONG, callId: 0 });
+  w.writeFrame({ kind: Kind.GOAWAY, callId: 0 });
+  w.writeFrame({ kind: Kind.REQUEST, callId: 0xffffffff });
+  r.decoder.push(w.take());
+  assert.deepEqual(r.frames.map((f) => [f.meta.kind, f.meta.callId]), [
+    [Kind.PING, 0],
+    [Kind.PONG, 0],
+    [Kind.GOAWAY, 0],
+    [Kind.REQUEST, 0xffffffff],
+  ]);
+});
+
+Deno.test("a frame whose call id is over 2^32-1 or longer than 5 bytes is a protocol error", async () => {
+  const metas: Array<[string, number[]]> = [
+    ["call id 2^32", [0x10, 0x80, 0x80, 0x80, 0x80, 0x10]],
+    ["call id 1 in six bytes", [0x10, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00]],
+  ];
+  const outcomes = await decodeBounded(
+    "frames",
+    metas.map(([, m]) => concat(header(m.length, m.length), new Uint8Array(m))),
+  );
+  for (const [i, [what]] of metas.entries()) {
+    assert.equal(outcomes[i]!.error?.name, "FrameError", `${what}: ${JSON.stringify(outcomes[i])}`);
+    assert.equal(outcomes[i]!.error!.reason, "BAD_META", what);
+    assert.match(outcomes[i]!.error!.message, /call id is/, what);
+  }
+});
+
+Deno.test("the 22-byte frame whose metadata length overflows is rejected as BAD_META", async () => {
+  const frame = new Uint8Array([
+    0x4d,
+    0x52,
+    0x50,
+    0x43,
+    0,
+    0,
+    0,
+    0x0a,
+    0,
+    0,
+    0,
+    0x0a,
+    0x10,
+    0x09,
+    0x42,
+    0x06,
+    0x0a,
+    0xfa,
+    0xff,
+    0xff,
+    0xff,
+    0x0f,
+  ]);
+  const whole = (await decodeBounded("frames", [frame]))[0]!;
+  assert.equal(whole.error?.name, "FrameError", JSON.stringify(whole));
+  assert.equal(whole.error.reason, "BAD_META");
+  assert.match(whole.error.message, /metadata key of 4294967290 bytes overruns/);
 });

@@ -19,6 +19,8 @@ import {
   REGISTER_REQUEST,
 } from "../_fixtures/legacy_vectors.ts";
 
+import { decodeBounded } from "../_helpers/bounded_decode.ts";
+
 const te = new TextEncoder();
 
 const user = await loadProto(new URL("../../examples/user/user.proto", import.meta.url));
@@ -133,7 +135,7 @@ Deno.test("header decoding follows protobuf: unknown fields skipped, last value 
       "310102030405060708" + // field 6 fixed64
       "3a03616263" + // field 7 bytes
       "0a034e6577" + // field 1 again: "New"
-      "18ffffffff1f", // args_size 2^32-1
+      "18ffffffff0f", // args_size 2^32-1
   );
   const both = new Uint8Array(h.length + extra.length);
   both.set(h);
@@ -158,7 +160,7 @@ Deno.test("malformed requests are rejected with a reason saying what was wrong",
   rejects(hex("ffffffff"), "BAD_HEADER_SIZE", /header size 4294967295/);
   rejects(hex("01400000"), "BAD_HEADER_SIZE", /16385/); // one over the 16 KiB limit
   rejects(hex("04000000 ffffffff"), "BAD_HEADER", /truncated varint/);
-  rejects(hex("03000000 0a0541"), "BAD_HEADER", /field 1 of 5 bytes overruns the 3-byte header/);
+  rejects(hex("03000000 0a0541"), "BAD_HEADER", /field 1 of 5 bytes overruns the 1 bytes left/);
   rejects(hex("02000000 0b00"), "BAD_HEADER", /wire type 3/);
   rejects(hex("02000000 1801"), "BAD_HEADER", /header names no service/);
   rejects(hex("03000000 0a0141"), "BAD_HEADER", /header names no method/);
@@ -169,6 +171,49 @@ Deno.test("malformed requests are rejected with a reason saying what was wrong",
     /args_size 101 of S\.M exceeds maxMessageBytes 100/,
     100,
   );
+});
+
+Deno.test("every length and varint of a legacy header is bounds-checked", async () => {
+  const cases: Record<string, [string, RegExp]> = {
+    "a name length that overflows to a negative int32": [
+      "0afaffffff0f 41",
+      /field 1 of 4294967290 bytes overruns the 1 bytes left in the header/,
+    ],
+    "a name length past the end": [
+      "0a06 4142 1201 4d",
+      /field 1 of 6 bytes overruns the 5 bytes left/,
+    ],
+    "a name length in 6 bytes": ["0a8180808080 00 41", /field 1 is a varint longer than 5 bytes/],
+    "args_size over 2^32-1 (not truncated to its low 32 bits)": [
+      "0a0153 12014d 18ffffffff1f",
+      /args_size is over 2\^32-1 in the header/,
+    ],
+    "args_size in 6 bytes": [
+      "0a0153 12014d 18818080808000",
+      /args_size is a varint longer than 5 bytes/,
+    ],
+    "an 11-byte varint in an unknown field": [
+      "0a0153 12014d 20 8080808080808080808000",
+      /field 4 is a varint longer than 10 bytes/,
+    ],
+    "a tag in 6 bytes": ["8a8080808000 0153", /field tag is a varint longer than 5 bytes/],
+    "a tag of field 0": ["02 00", /invalid field tag 2/],
+    "an unknown length-delimited field past the end": [
+      "0a0153 12014d 3a7f 61",
+      /field 7 of 127 bytes overruns the 1 bytes left/,
+    ],
+    "a fixed64 field cut short": ["0a0153 12014d 31 0102", /truncated field 6 in the header/],
+  };
+  const names = Object.keys(cases);
+  const outcomes = await decodeBounded("legacyHeader", names.map((n) => hex(cases[n]![0])));
+  for (const [i, name] of names.entries()) {
+    const o = outcomes[i]!;
+    assert.equal(o.error?.name, "LegacyError", `${name}: ${JSON.stringify(o)}`);
+    assert.equal(o.error.reason, "BAD_HEADER", name);
+    assert.match(o.error.message, cases[name]![1], name);
+  }
+  // The largest args_size, in five bytes, is accepted.
+  assert.equal(decodeLegacyHeader(hex("0a0153 12014d 18ffffffff0f")).argsSize, 2 ** 32 - 1);
 });
 
 Deno.test("the decoder honours a custom header limit", () => {

@@ -12,6 +12,8 @@ import {
   writeVarint,
 } from "../../src/wire/meta.ts";
 
+import { decodeBounded } from "../_helpers/bounded_decode.ts";
+
 const root = await loadProto(new URL("../../proto/rpc_meta.proto", import.meta.url));
 const RpcMetaType = root.lookupType("mprpc.RpcMeta");
 
@@ -285,13 +287,13 @@ Deno.test("decodeMeta keeps the last value of a repeated scalar field, as protob
 
 Deno.test("decodeMeta throws MetaError on truncated or malformed input", () => {
   const cases: Array<[string, number[], RegExp]> = [
-    ["truncated tag varint", [0x80], /truncated varint/],
-    ["truncated value varint", [0x10, 0xff, 0xff], /truncated varint/],
-    ["varint too long", [0x10, ...new Array(11).fill(0xff), 0x01], /varint too long/],
-    ["string overruns", [0x1a, 0x10, 0x61], /overruns RpcMeta/],
+    ["truncated tag varint", [0x80], /truncated varint \(field tag\)/],
+    ["truncated value varint", [0x10, 0xff, 0xff], /truncated varint \(call id\)/],
+    ["varint too long", [0x10, ...new Array(11).fill(0xff), 0x01], /call id is a varint longer/],
+    ["string overruns", [0x1a, 0x10, 0x61], /service of 16 bytes overruns the 1 bytes left/],
     ["unsupported wire type 3", [0x0b], /unsupported wire type 3/],
-    ["truncated fixed32", [0x65, 1, 2], /truncated RpcMeta/],
-    ["metadata entry overruns", [0x42, 0x03, 0x0a, 0x05, 0x61], /overruns RpcMeta/],
+    ["truncated fixed32", [0x65, 1, 2], /truncated unknown field in RpcMeta/],
+    ["metadata entry overruns", [0x42, 0x03, 0x0a, 0x05, 0x61], /metadata key of 5 bytes overruns/],
   ];
   for (const [what, bytes, message] of cases) {
     assert.throws(() => decodeMeta(new Uint8Array(bytes)), (e: unknown) => {
@@ -300,6 +302,141 @@ Deno.test("decodeMeta throws MetaError on truncated or malformed input", () => {
       return true;
     }, what);
   }
+});
+
+/** Decodes each input in a Worker (bounded: a decoder that loops fails instead of hanging). */
+async function metaOutcomes(inputs: Record<string, number[]>) {
+  const names = Object.keys(inputs);
+  const outcomes = await decodeBounded("meta", names.map((n) => new Uint8Array(inputs[n]!)));
+  return new Map(names.map((n, i) => [n, outcomes[i]!]));
+}
+
+/** Asserts every input was rejected with a MetaError matching its pattern. */
+async function assertRejected(inputs: Record<string, [number[], RegExp]>): Promise<void> {
+  const got = await metaOutcomes(Object.fromEntries(
+    Object.entries(inputs).map(([k, [bytes]]) => [k, bytes]),
+  ));
+  for (const [what, [, pattern]] of Object.entries(inputs)) {
+    const o = got.get(what)!;
+    assert.equal(o.error?.name, "MetaError", `${what}: ${JSON.stringify(o)}`);
+    assert.match(o.error.message, pattern, what);
+  }
+}
+
+Deno.test("a metadata entry whose length varint overflows to a negative number is rejected, not re-read forever", async () => {
+  // The meta of the 22-byte frame 4D525043 0000000A 0000000A 1009 4206 0AFAFFFFFF0F: call id 9,
+  // then a metadata entry holding a key whose length varint FA FF FF FF 0F is 2^32-6 (-6 as an
+  // int32, which used to send the decoder back to the start of the entry, forever).
+  await assertRejected({
+    "the 22-byte frame's meta": [
+      [0x10, 0x09, 0x42, 0x06, 0x0a, 0xfa, 0xff, 0xff, 0xff, 0x0f],
+      /metadata key of 4294967290 bytes overruns the 0 bytes left in RpcMeta/,
+    ],
+    "a metadata value of length 2^31": [
+      [0x42, 0x08, 0x0a, 0x00, 0x12, 0x80, 0x80, 0x80, 0x80, 0x08],
+      /metadata value of 2147483648 bytes overruns/,
+    ],
+    "a service of length 2^32-1": [
+      [0x1a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x61],
+      /service of 4294967295 bytes overruns the 1 bytes left/,
+    ],
+    "an unknown length-delimited field of length -1 as an int32": [
+      [0x4a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x61],
+      /unknown field of 4294967295 bytes overruns/,
+    ],
+  });
+});
+
+Deno.test("a varint longer than 10 bytes is rejected, in known and unknown fields alike", async () => {
+  const eleven = [...new Array(10).fill(0x80), 0x00];
+  await assertRejected({
+    "unknown varint field": [[0x48, ...eleven], /unknown field is a varint longer than 10 bytes/],
+    "tag": [[...new Array(10).fill(0x88), 0x00], /field tag is a varint longer than 5 bytes/],
+    "unknown field in a metadata entry": [
+      [0x42, 0x0c, 0x18, ...eleven],
+      /unknown field of a metadata entry is a varint longer than 10 bytes/,
+    ],
+  });
+  // Ten bytes (a 64-bit value) in an unknown field are fine and skipped.
+  const ten = [...new Array(9).fill(0xff), 0x01];
+  assert.deepEqual(decodeMeta(new Uint8Array([0x48, ...ten, 0x10, 0x07])).callId, 7);
+});
+
+Deno.test("a 32-bit field longer than 5 bytes or over 2^32-1 is rejected", async () => {
+  await assertRejected({
+    "call id in 6 bytes (value 0)": [
+      [0x10, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00],
+      /call id is a varint longer than 5 bytes/,
+    ],
+    "call id in 6 bytes (value 1)": [
+      [0x10, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00],
+      /call id is a varint longer than 5 bytes/,
+    ],
+    "call id 2^32": [[0x10, 0x80, 0x80, 0x80, 0x80, 0x10], /call id is over 2\^32-1/],
+    "call id 2^35-1": [[0x10, 0xff, 0xff, 0xff, 0xff, 0x7f], /call id is over 2\^32-1/],
+    "kind as a 10-byte negative enum": [
+      [0x08, ...new Array(9).fill(0xff), 0x01],
+      /kind is a varint longer than 5 bytes/,
+    ],
+    "timeout 2^32": [[0x28, 0x80, 0x80, 0x80, 0x80, 0x10], /timeout is over 2\^32-1/],
+    "status in 6 bytes": [[0x30, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00], /status is a varint longer/],
+    "length in 6 bytes": [
+      [0x1a, 0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 0x61],
+      /service is a varint longer/,
+    ],
+    "field number 0": [[0x02, 0x00], /field number 0/],
+  });
+  // 2^32-1 in five bytes is the largest 32-bit value and is accepted.
+  assert.equal(
+    decodeMeta(new Uint8Array([0x10, 0xff, 0xff, 0xff, 0xff, 0x0f])).callId,
+    2 ** 32 - 1,
+  );
+});
+
+Deno.test("a truncated metadata map entry is rejected", async () => {
+  await assertRejected({
+    "entry cut inside the key": [
+      [0x42, 0x05, 0x0a, 0x03, 0x61],
+      /metadata entry of 5 bytes overruns the 3 bytes left/,
+    ],
+    "entry cut inside the key's length varint": [
+      [0x42, 0x02, 0x0a, 0x80],
+      /truncated varint \(metadata key\)/,
+    ],
+    "entry cut inside a tag": [[0x42, 0x01, 0x8a], /truncated varint \(metadata entry tag\)/],
+    "entry length missing": [[0x42], /truncated varint \(metadata entry\)/],
+    "key with a varint wire type": [
+      [0x42, 0x02, 0x08, 0x01],
+      /bad metadata entry \(field 1, wire type 0\)/,
+    ],
+  });
+});
+
+Deno.test("a nested length that lies is rejected, even when it stays within the meta", async () => {
+  await assertRejected({
+    // The key claims 4 bytes; the entry has 1 left, though the meta has 4 (the next field).
+    "key longer than its entry": [
+      [0x42, 0x03, 0x0a, 0x04, 0x61, 0x1a, 0x01, 0x62],
+      /metadata key of 4 bytes overruns the 1 bytes left/,
+    ],
+    "value longer than its entry": [
+      [0x42, 0x05, 0x0a, 0x00, 0x12, 0x05, 0x61, 0x10, 0x01],
+      /metadata value of 5 bytes overruns the 1 bytes left/,
+    ],
+    "unknown field longer than its entry": [
+      [0x42, 0x03, 0x1a, 0x06, 0x61, 0x10, 0x01, 0x10, 0x01],
+      /unknown field of a metadata entry of 6 bytes overruns the 1 bytes left/,
+    ],
+    "fixed64 crossing the entry's end": [
+      [0x42, 0x03, 0x19, 0x01, 0x02, 0x10, 0x01, 0x10, 0x01, 0x10, 0x01],
+      /truncated unknown field of a metadata entry/,
+    ],
+  });
+  // An entry is read in full and the fields after it still decode.
+  const ok = decodeMeta(
+    new Uint8Array([0x42, 0x06, 0x0a, 0x01, 0x6b, 0x12, 0x01, 0x76, 0x10, 0x05]),
+  );
+  assert.deepEqual([ok.metadata, ok.callId], [{ k: "v" }, 5]);
 });
 
 Deno.test("writeVarint and varintSize agree on every size class up to 2^32-1", () => {
