@@ -60,6 +60,34 @@ function fastReplacer(this: Record<string, unknown>, key: string, value: unknown
   }
 }
 
+/** Whether `v` holds only what `JSON.stringify` writes faithfully (then no replacer is needed). */
+function isPlainJson(v: object, depth: number): boolean {
+  if (depth > 8) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (!plainLeaf(x) && !(typeof x === "object" && x !== null && isPlainJson(x, depth + 1))) {
+        return false;
+      }
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const k in v) {
+    const x: unknown = (v as Record<string, unknown>)[k];
+    if (!plainLeaf(x) && !(typeof x === "object" && x !== null && isPlainJson(x, depth + 1))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function plainLeaf(x: unknown): boolean {
+  return typeof x === "string" || typeof x === "boolean" || x === null ||
+    (typeof x === "number" && Number.isFinite(x));
+}
+
 function treeReplacer(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? bigintJson(value) : value;
 }
@@ -294,6 +322,7 @@ function render(v: unknown, text: (s: string) => string): string {
   }
   if (v === null) return "null";
   try {
+    if (isPlainJson(v as object, 0)) return JSON.stringify(v);
     return JSON.stringify(v, fastReplacer);
   } catch {
     // A value the fast path cannot write (or that threw): the careful renderer below.
