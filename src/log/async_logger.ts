@@ -436,7 +436,11 @@ export class AsyncLogger implements Logger {
       // any level. (Not after a failed write: the warning would fail too, and again.)
       const n = this.#unreported;
       this.#unreported = 0;
-      this.#enqueue(this.#format("WARN", `dropped ${n} log lines`, undefined));
+      try {
+        this.#enqueue(this.#format("WARN", `dropped ${n} log lines`, undefined));
+      } catch {
+        this.#unreported = n; // the clock or fileName option threw: report with a later batch
+      }
     }
     this.#pump();
     this.#settle(false);
