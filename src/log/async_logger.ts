@@ -100,6 +100,9 @@ function checkLevel(level: string): LevelName {
  * - {@linkcode AsyncLogger.close} flushes, closes the file and terminates the Worker. A Deno
  *   Worker keeps the process alive, so a logger with `dir` must be closed (or `await using`).
  *   Lines logged after `close()` was called are discarded and counted in `dropped`.
+ * - A log call never throws: any field value is written (bigints as digits, cycles as
+ *   `[Circular]`, Errors with cause and stack, values that throw when read as `[Unreadable: …]`);
+ *   if the `clock` or `fileName` option throws, the line is dropped and counted.
  *
  * @example
  * ```ts

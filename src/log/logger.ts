@@ -74,7 +74,8 @@ export function formatMessage(msg: unknown): string {
 }
 
 /**
- * A synchronous logger that writes lines at or above `level` to stderr. The default logger of
+ * A synchronous logger that writes lines at or above `level` to stderr. A log call never throws
+ * (see {@linkcode formatFields} for how values are written). The default logger of
  * the provider and channel (level WARN), so errors are never silent.
  *
  * @example
