@@ -2,9 +2,10 @@
  * How a log field's value is written (private to src/log/): any JavaScript value becomes text,
  * and nothing a caller passes can make a log call throw.
  *
- * Plain values take a fast path (`JSON.stringify` with a small replacer). Anything else, or
- * anything that makes the fast path throw (a cycle, a throwing getter or `toJSON`, a revoked
- * proxy), goes through a careful renderer that reads every property in a `try`:
+ * Plain values take a fast path: strings and numbers are written directly, plain JSON data by
+ * `JSON.stringify` (with a small replacer for bigints, NaN and Dates). Anything else, or anything
+ * that makes the fast path throw (a cycle, a throwing getter or `toJSON`, a revoked proxy), goes
+ * through a careful renderer that reads every property in a `try`:
  *
  * - bigint: its decimal digits (`12345678901234567890`, unquoted also inside JSON);
  * - NaN / ±Infinity: `NaN`, `Infinity`, `-Infinity`; undefined: `undefined`;
