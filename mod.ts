@@ -92,7 +92,11 @@ export {
   type AsyncLoggerState,
   type OverflowPolicy,
 } from "./src/log/async_logger.ts";
-export { AsyncLoggerHandler, type StdLogRecord } from "./src/log/std_handler.ts";
+export {
+  AsyncLoggerHandler,
+  type AsyncLoggerHandlerOptions,
+  type StdLogRecord,
+} from "./src/log/std_handler.ts";
 export {
   ConfigError,
   type ConfigOverrides,

@@ -6,11 +6,19 @@
  * @module
  */
 
-import { formatFields, type LevelName, type LogFields, type Logger, LogLevels } from "./logger.ts";
+import {
+  formatFields,
+  formatMessage,
+  type LevelName,
+  type LogFields,
+  type Logger,
+  LogLevels,
+} from "./logger.ts";
 import { defaultLogFileName, formatLogTimestamp } from "./log_format.ts";
 import type { FromWriter, ToWriter } from "./_log_protocol.ts";
 import { LineQueue } from "./_line_queue.ts";
 import { BatchEncoder } from "./_batch_encoder.ts";
+import { formatValue } from "./_log_value.ts";
 
 /**
  * What to do with a line logged while `maxQueue` lines are already queued or in flight:
@@ -92,6 +100,9 @@ function checkLevel(level: string): LevelName {
  * - {@linkcode AsyncLogger.close} flushes, closes the file and terminates the Worker. A Deno
  *   Worker keeps the process alive, so a logger with `dir` must be closed (or `await using`).
  *   Lines logged after `close()` was called are discarded and counted in `dropped`.
+ * - A log call never throws: any field value is written (bigints as digits, cycles as
+ *   `[Circular]`, Errors with cause and stack, values that throw when read as `[Unreadable: …]`);
+ *   if the `clock` or `fileName` option throws, the line is dropped and counted.
  *
  * @example
  * ```ts
@@ -133,6 +144,7 @@ export class AsyncLogger implements Logger {
   #unreported = 0;
   #failure: Error | undefined;
   #failing = false;
+  #formatFailing = false;
 
   #lastMs = Number.NaN;
   #stamp = "";
@@ -304,20 +316,26 @@ export class AsyncLogger implements Logger {
       this.#stamp = formatLogTimestamp(date);
       if (this.#dir !== undefined) {
         const name = this.#fileName(date);
+        if (typeof name !== "string" || name === "") {
+          throw new TypeError(`fileName() must return a non-empty string, got ${String(name)}`);
+        }
         if (name !== this.#name) {
-          if (typeof name !== "string" || name === "") {
-            throw new TypeError(`fileName() must return a non-empty string, got ${String(name)}`);
-          }
           this.#name = name;
           this.#path = `${this.#dir.replace(/[\\/]+$/, "")}/${name}`;
         }
       }
       this.#lastMs = ms;
     }
-    const line = `${this.#stamp} ${level} ${msg}${
+    const line = `${this.#stamp} ${level} ${formatMessage(msg)}${
       fields === undefined ? "" : formatFields(fields)
     }`;
-    if (this.#console) console.error(line);
+    if (this.#console) {
+      try {
+        console.error(line);
+      } catch {
+        // stderr is gone: the file (if any) still gets the line.
+      }
+    }
     return line;
   }
 
@@ -326,7 +344,25 @@ export class AsyncLogger implements Logger {
       if (this.#dir !== undefined) this.#dropped++;
       return;
     }
-    const line = this.#format(level, msg, fields);
+    let line: string;
+    try {
+      line = this.#format(level, msg, fields);
+    } catch (err) {
+      // Only the clock or fileName option can throw here (fields never make it throw). A log
+      // call must not fail its caller: the line is counted as dropped and said once on stderr.
+      this.#dropped++;
+      if (this.#dir !== undefined) this.#unreported++;
+      if (!this.#formatFailing) {
+        this.#formatFailing = true;
+        try {
+          console.error(`AsyncLogger: cannot format a log line: ${formatValue(err)}`);
+        } catch {
+          // stderr is gone too: the drop counter keeps the count.
+        }
+      }
+      return;
+    }
+    this.#formatFailing = false;
     if (this.#dir === undefined) return;
     if (this.#worker === undefined) {
       this.#dropped++; // the Worker died: nowhere to write
@@ -403,7 +439,11 @@ export class AsyncLogger implements Logger {
       // any level. (Not after a failed write: the warning would fail too, and again.)
       const n = this.#unreported;
       this.#unreported = 0;
-      this.#enqueue(this.#format("WARN", `dropped ${n} log lines`, undefined));
+      try {
+        this.#enqueue(this.#format("WARN", `dropped ${n} log lines`, undefined));
+      } catch {
+        this.#unreported = n; // the clock or fileName option threw: report with a later batch
+      }
     }
     this.#pump();
     this.#settle(false);

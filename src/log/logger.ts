@@ -5,6 +5,8 @@
  * @module
  */
 
+import { formatText, formatValue, unreadable } from "./_log_value.ts";
+
 /** Level names, following the usual Deno (std/log) convention. */
 export type LevelName = "NOTSET" | "DEBUG" | "INFO" | "WARN" | "ERROR" | "CRITICAL";
 
@@ -38,24 +40,42 @@ export interface Logger {
   critical(msg: string, fields?: LogFields): void;
 }
 
-/** Formats fields as ` key=value` pairs, JSON-quoting strings with spaces. */
+/**
+ * Formats fields as ` key=value` pairs: strings bare, or JSON-quoted when they hold spaces,
+ * quotes or `=`; numbers, booleans and bigints as text; Errors (with cause and stack), cycles and
+ * other values that JSON cannot hold are rendered too. Never throws.
+ */
 export function formatFields(fields: LogFields | undefined): string {
-  if (fields === undefined) return "";
+  if (fields === undefined || fields === null) return "";
   let out = "";
-  for (const key in fields) {
-    const v = fields[key];
-    let s: string;
-    if (typeof v === "string") s = /[\s"=]/.test(v) || v === "" ? JSON.stringify(v) : v;
-    else if (v instanceof Error) s = JSON.stringify(v.message);
-    else if (typeof v === "bigint") s = v.toString();
-    else s = JSON.stringify(v) ?? String(v);
-    out += ` ${key}=${s}`;
+  try {
+    for (const key in fields) {
+      let v: unknown;
+      try {
+        v = fields[key];
+      } catch (err) {
+        v = unreadable(err);
+      }
+      let s: string;
+      if (typeof v === "string") s = /[\s"=]/.test(v) || v === "" ? JSON.stringify(v) : v;
+      else if (typeof v === "number") s = String(v);
+      else s = formatValue(v);
+      out += ` ${key}=${s}`;
+    }
+  } catch (err) {
+    out += ` fields=${formatValue(unreadable(err))}`;
   }
   return out;
 }
 
+/** Text of a log message given as something else than a string (JavaScript callers). */
+export function formatMessage(msg: unknown): string {
+  return typeof msg === "string" ? msg : formatText(msg);
+}
+
 /**
- * A synchronous logger that writes lines at or above `level` to stderr. The default logger of
+ * A synchronous logger that writes lines at or above `level` to stderr. A log call never throws
+ * (see {@linkcode formatFields} for how values are written). The default logger of
  * the provider and channel (level WARN), so errors are never silent.
  *
  * @example
@@ -73,7 +93,14 @@ export class ConsoleLogger implements Logger {
   }
   #log(level: LevelName, msg: string, fields?: LogFields): void {
     if (LogLevels[level] < this.#threshold) return;
-    console.error(`${new Date().toISOString()} ${level} ${msg}${formatFields(fields)}`);
+    const line = `${new Date().toISOString()} ${level} ${formatMessage(msg)}${
+      formatFields(fields)
+    }`;
+    try {
+      console.error(line);
+    } catch {
+      // stderr is gone: a log call must not fail the program that logs.
+    }
   }
   /** Logs at DEBUG. */
   debug(msg: string, fields?: LogFields): void {

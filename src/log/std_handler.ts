@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type LevelName, type LogFields, type Logger, LogLevels } from "./logger.ts";
+import { formatMessage, type LevelName, type LogFields, type Logger, LogLevels } from "./logger.ts";
+import { formatValue, unreadable } from "./_log_value.ts";
 
 /** The fields of a std/log `LogRecord` that the handler reads. */
 export interface StdLogRecord {
@@ -31,14 +32,47 @@ export interface AsyncLoggerHandlerOptions {
   /**
    * Turns a record into the message text. Default: `record.msg` (the logger adds its own
    * timestamp and level, so std's default `"LEVEL msg"` would repeat the level).
+   *
+   * Declared as a method so that std/log's own formatters (`jsonFormatter`, typed
+   * `(logRecord: LogRecord) => string` with std's `LogRecord` class) are accepted without a cast.
+   * A formatter that throws does not fail the log call: the record's `msg` is written instead,
+   * with a `formatterError` field.
    */
-  formatter?: (record: StdLogRecord) => string;
+  formatter?(record: StdLogRecord): string;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== "object" || v === null) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
+}
+
+/** Copies a plain object's entries into `fields`; an entry whose getter throws is written as such. */
+function spread(fields: LogFields, obj: Record<string, unknown>): void {
+  for (const key of Object.keys(obj)) {
+    let v: unknown;
+    try {
+      v = obj[key];
+    } catch (err) {
+      v = unreadable(err);
+    }
+    // defineProperty: an own "__proto__" key (JSON.parse makes those) stays a plain field.
+    Object.defineProperty(fields, key, {
+      value: v,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+}
+
+/** Last resort when the logger itself threw: say so on stderr rather than fail the log call. */
+function reportLost(err: unknown): void {
+  try {
+    console.error(`AsyncLoggerHandler: a log record was lost: ${formatValue(err)}`);
+  } catch {
+    // stderr is gone as well: nothing left to tell.
+  }
 }
 
 function levelNameOf(level: number): LevelName {
@@ -59,9 +93,13 @@ function levelNameOf(level: number): LevelName {
  * argument is a plain object its entries are added as fields, otherwise non-empty `args` become
  * `args=[...]`. The line's timestamp is the logger's clock, not `record.datetime`.
  *
- * std's `BaseHandler` has `#private` members, so TypeScript does not accept this class where a
- * `BaseHandler` is declared; at run time std/log only calls the members above. Pass it with a
- * cast (`handler as unknown as BaseHandler`). `destroy()` does not close the logger: its owner does.
+ * std's formatters (`jsonFormatter`, typed with std's `LogRecord` class) can be passed as
+ * `formatter` without a cast. One cast remains, where the handler is given to std: `BaseHandler`
+ * has `#private` members, so TypeScript accepts only instances of that class where a
+ * `BaseHandler` is declared (`setup({ handlers })`, `new Logger(..., { handlers })`); at run time
+ * std/log only calls the members above. Pass it as `handler as unknown as BaseHandler`.
+ * `handle()` and `log()` never throw: a throwing formatter, getter or logger costs the detail
+ * (see `formatter`), not the caller. `destroy()` does not close the logger: its owner does.
  *
  * @example
  * ```ts
@@ -81,8 +119,11 @@ export class AsyncLoggerHandler {
   #levelName: LevelName;
   #level: number;
   #logger: Logger;
-  /** Turns a record into the message text (std/log's `formatter` member). */
-  formatter: (record: StdLogRecord) => string;
+  /**
+   * Turns a record into the message text (std/log's `formatter` member). Its type is the option's
+   * method type, so std's own formatters can be assigned too.
+   */
+  formatter: NonNullable<AsyncLoggerHandlerOptions["formatter"]>;
 
   /** Creates a handler that passes records at `levelName` and above to `options.logger`. */
   constructor(levelName: LevelName, options: AsyncLoggerHandlerOptions) {
@@ -116,25 +157,39 @@ export class AsyncLoggerHandler {
     this.#level = LogLevels[name];
   }
 
-  /** Forwards `record` to the logger at its level, if it is at or above this handler's level. */
+  /**
+   * Forwards `record` to the logger at its level, if it is at or above this handler's level.
+   * Never throws: a throwing formatter, getter or logger costs the detail, not the caller.
+   */
   handle(record: StdLogRecord): void {
-    if (record.level < this.#level) return;
-    const msg = this.format(record);
-    const fields: LogFields = {};
-    let any = false;
-    if (record.loggerName !== "default") {
-      fields.logger = record.loggerName;
-      any = true;
+    try {
+      if (record.level < this.#level) return;
+      const fields: LogFields = {};
+      let any = false;
+      let msg: string;
+      try {
+        msg = this.format(record);
+      } catch (err) {
+        msg = formatMessage(record.msg);
+        fields.formatterError = unreadable(err);
+        any = true;
+      }
+      if (record.loggerName !== "default") {
+        fields.logger = record.loggerName;
+        any = true;
+      }
+      const args = record.args;
+      if (args.length === 1 && isPlainObject(args[0])) {
+        spread(fields, args[0]);
+        any = true;
+      } else if (args.length > 0) {
+        fields.args = args;
+        any = true;
+      }
+      this.#emit(levelNameOf(record.level), msg, any ? fields : undefined);
+    } catch (err) {
+      reportLost(err);
     }
-    const args = record.args;
-    if (args.length === 1 && isPlainObject(args[0])) {
-      Object.assign(fields, args[0]);
-      any = true;
-    } else if (args.length > 0) {
-      fields.args = args;
-      any = true;
-    }
-    this.#emit(levelNameOf(record.level), msg, any ? fields : undefined);
   }
 
   /** Formats a record with {@linkcode AsyncLoggerHandler.formatter}. */
@@ -142,9 +197,13 @@ export class AsyncLoggerHandler {
     return this.formatter(record);
   }
 
-  /** Writes an already formatted message at this handler's level (INFO or higher). */
+  /** Writes an already formatted message at this handler's level (INFO or higher). Never throws. */
   log(msg: string): void {
-    this.#emit(this.#level < LogLevels.INFO ? "INFO" : this.#levelName, msg, undefined);
+    try {
+      this.#emit(this.#level < LogLevels.INFO ? "INFO" : this.#levelName, msg, undefined);
+    } catch (err) {
+      reportLost(err);
+    }
   }
 
   /** Nothing to set up: the logger is ready when constructed. */

@@ -326,6 +326,68 @@ Deno.test("a failed write rejects flush(), counts the lines as dropped, and late
   });
 });
 
+Deno.test("a log call with bigint, self-referencing, Error or non-cloneable fields never throws and reaches the file", async () => {
+  await withTempDir(async (dir) => {
+    await using log = new AsyncLogger({ dir, clock: () => FIXED });
+    const cyclic: Record<string, unknown> = { id: 7 };
+    cyclic.self = cyclic;
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    log.info("id", { id: 12345678901234567890n });
+    log.info("cyclic", { value: cyclic });
+    log.error("failed", { err: new Error("boom", { cause: new Error("inner") }) });
+    log.warn("odd", { fn: () => 1, sym: Symbol("s"), proxy, nested: { n: 2n, nan: NaN } });
+    await log.flush();
+    const lines = bodies(await readLines(`${dir}/${defaultLogFileName(FIXED)}`));
+    assert.equal(lines.length, 4);
+    assert.equal(lines[0], "INFO id id=12345678901234567890");
+    assert.equal(lines[1], 'INFO cyclic value={"id":7,"self":"[Circular]"}');
+    assert.match(
+      lines[2]!,
+      /^ERROR failed err=\{"name":"Error","message":"boom","cause":\{"name":"Error","message":"inner","stack":"Error: inner\\n.*"stack":"Error: boom\\n/,
+    );
+    assert.match(
+      lines[3]!,
+      /^WARN odd fn="\[Function: fn\]" sym=Symbol\(s\) proxy="\[Unreadable: TypeError: .*revoked.*\]" nested=\{"n":2,"nan":"NaN"\}$/,
+    );
+    assert.equal(log.dropped, 0);
+  });
+});
+
+Deno.test("a throwing clock or fileName option drops the line (counted) instead of throwing into the caller", async () => {
+  await withTempDir(async (dir) => {
+    const original = console.error;
+    const printed: string[] = [];
+    console.error = (...a: unknown[]) => void printed.push(a.join(" "));
+    try {
+      let broken = true;
+      await using log = new AsyncLogger({
+        dir,
+        clock: () => FIXED,
+        fileName: () => broken ? "" : "ok.log",
+      });
+      log.info("lost 1");
+      log.info("lost 2");
+      assert.equal(log.dropped, 2);
+      assert.equal(printed.length, 1, "said once on stderr");
+      assert.match(
+        printed[0]!,
+        /cannot format a log line: .*fileName\(\) must return a non-empty string/,
+      );
+      broken = false;
+      log.info("kept", { at: 1 });
+      await log.flush();
+      await log.flush(); // the drop warning follows the first acknowledged batch
+      assert.deepEqual(bodies(await readLines(`${dir}/ok.log`)), [
+        "INFO kept at=1",
+        "WARN dropped 2 log lines",
+      ]);
+    } finally {
+      console.error = original;
+    }
+  });
+});
+
 Deno.test("console: true prints every line to stderr synchronously; no dir means console only", async () => {
   const original = console.error;
   const printed: string[] = [];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { AsyncLogger } from "../../src/log/async_logger.ts";
 import { defaultLogFileName } from "../../src/log/log_format.ts";
-import type { LogFields, Logger } from "../../src/log/logger.ts";
+import { ConsoleLogger, type LogFields, type Logger } from "../../src/log/logger.ts";
 import { AsyncLoggerHandler, type StdLogRecord } from "../../src/log/std_handler.ts";
 
 /** Shaped like std/log's LogRecord class: getters for `args` (a copy) and `datetime`. */
@@ -123,4 +123,102 @@ Deno.test("records routed through the handler reach the AsyncLogger's file", asy
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("log.error(msg, err) through the handler writes the error's name, message, cause and stack, not args=[{}]", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mprpc_std_" });
+  try {
+    const now = new Date(2024, 6, 1, 8, 0);
+    await using logger = new AsyncLogger({ dir, clock: () => now });
+    using h = new AsyncLoggerHandler("INFO", { logger });
+    const err = new Error("request failed", { cause: new TypeError("socket closed") });
+    h.handle(rec("request failed", 40, [err]));
+    h.handle(rec("two errors", 40, [err, new RangeError("second")]));
+    await logger.flush();
+    const lines = (await Deno.readTextFile(`${dir}/${defaultLogFileName(now)}`)).split("\n");
+    assert.match(
+      lines[0]!,
+      /^\S+ ERROR request failed args=\[\{"name":"Error","message":"request failed","cause":\{"name":"TypeError","message":"socket closed","stack":"TypeError: socket closed\\n.*\},"stack":"Error: request failed\\n/,
+    );
+    assert.match(lines[1]!, /"message":"request failed".*\{"name":"RangeError","message":"second"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("odd std/log arguments (bigint, cycles, throwing getters) never make handle() throw", () => {
+  const printed: string[] = [];
+  const original = console.error;
+  console.error = (...a: unknown[]) => void printed.push(a.join(" "));
+  try {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const hostile = {
+      ok: 1,
+      get bad(): never {
+        throw new Error("getter");
+      },
+    };
+    const logger = new ConsoleLogger("DEBUG");
+    const h = new AsyncLoggerHandler("DEBUG", { logger });
+    h.handle(rec("big", 20, [12345678901234567890n]));
+    h.handle(rec("cyclic", 20, [cyclic]));
+    h.handle(rec("hostile", 20, [hostile]));
+    h.handle(rec("list", 20, [cyclic, 1n]));
+    assert.match(printed[0]!, / INFO big args=\[12345678901234567890\]$/);
+    assert.match(printed[1]!, / INFO cyclic self=\{"self":"\[Circular\]"\}$/);
+    assert.match(printed[2]!, / INFO hostile ok=1 bad="\[Unreadable: Error: getter\]"$/);
+    assert.match(printed[3]!, / INFO list args=\[\{"self":"\[Circular\]"\},1\]$/);
+  } finally {
+    console.error = original;
+  }
+});
+
+Deno.test("a throwing formatter or logger does not make handle() or log() throw", () => {
+  const printed: string[] = [];
+  const original = console.error;
+  console.error = (...a: unknown[]) => void printed.push(a.join(" "));
+  try {
+    const logger = recorder();
+    const h = new AsyncLoggerHandler("INFO", {
+      logger,
+      formatter: () => {
+        throw new Error("bad format");
+      },
+    });
+    h.handle(rec("kept", 20, [], "app"));
+    assert.deepEqual(logger.calls, [
+      ["info", "kept", { formatterError: "[Unreadable: Error: bad format]", logger: "app" }],
+    ]);
+    const throwing = {
+      ...recorder(),
+      info: () => {
+        throw new Error("sink down");
+      },
+    };
+    const h2 = new AsyncLoggerHandler("INFO", { logger: throwing });
+    h2.handle(rec("lost", 20));
+    h2.log("lost too");
+    assert.equal(printed.length, 2);
+    assert.match(printed[0]!, /a log record was lost: .*sink down/);
+  } finally {
+    console.error = original;
+  }
+});
+
+/** Shaped like std/log's own `jsonFormatter`: typed with std's LogRecord class (#private fields). */
+function jsonFormatter(logRecord: LogRecord): string {
+  return JSON.stringify({ level: logRecord.levelName, message: logRecord.msg });
+}
+
+Deno.test("a std/log formatter typed with std's LogRecord class is accepted without a cast", () => {
+  const logger = recorder();
+  const h = new AsyncLoggerHandler("INFO", { logger, formatter: jsonFormatter });
+  h.handle(rec("hello", 20));
+  h.formatter = jsonFormatter;
+  h.handle(rec("again", 30));
+  assert.deepEqual(logger.calls, [
+    ["info", '{"level":"INFO","message":"hello"}', undefined],
+    ["warn", '{"level":"WARN","message":"again"}', undefined],
+  ]);
 });

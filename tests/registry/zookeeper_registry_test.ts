@@ -510,3 +510,115 @@ Deno.test({
     assert.equal(await zc.exists("/NativeOnlyRpc"), null);
   },
 });
+
+Deno.test({
+  name:
+    "ZooKeeperRegistry: provider nodes that cannot be used are skipped with one WARN each naming the node and why; the good one is used",
+  ignore,
+  async fn() {
+    await using zk = await startZooKeeper();
+    await using zc = await connectZkClient(zk.connect);
+    await using p = new ZooKeeperRegistry({ connect: zk.connect, logger: new MemoryLogger() });
+    await p.register(provider(8000));
+    const bad: Record<string, [string, RegExp]> = {
+      "not-json": ["{oops", /data is not JSON and the node name is not host:port/],
+      "127.0.0.1:8001": ['{"host":"127.0.0.1","port":70000}', /port 70000 out of range/],
+      "127.0.0.1:8002": ['{"port":8002,"methods":["Login"]}', /host missing/],
+      "127.0.0.1:8003": ['{"host":"127.0.0.1","port":"8003"}', /port is not a number: \\"8003\\"/],
+      "127.0.0.1:8004": ['{"host":7,"port":8004}', /host is not a string: 7/],
+      "127.0.0.1:8005": ['{"host":"127.0.0.1","port":8005,"methods":"Login"}', /methods is not/],
+      "empty-name": ["", /no data and the node name is not host:port/],
+    };
+    for (const [name, [data]] of Object.entries(bad)) {
+      await zc.create(`${PROVIDERS}/${name}`, Buffer.from(data));
+    }
+    // A node written by another tool (data not JSON) is still read from its name.
+    await zc.create(`${PROVIDERS}/127.0.0.1:8009`, Buffer.from("written by another tool"));
+
+    const log = new MemoryLogger();
+    await using caller = new ZooKeeperRegistry({ connect: zk.connect, logger: log });
+    assert.deepEqual(ports(await caller.resolve(SERVICE)), [8000, 8009]);
+    const skipped = () => log.lines.filter((l) => l.startsWith("WARN ZooKeeper: skipping"));
+    assert.equal(skipped().length, Object.keys(bad).length, skipped().join("\n"));
+    for (const [name, [, why]] of Object.entries(bad)) {
+      const lines = skipped().filter((l) => l.includes(`"path":"${PROVIDERS}/${name}"`));
+      assert.equal(lines.length, 1, `one WARN for ${name}: ${skipped().join("\n")}`);
+      assert.match(lines[0]!, why);
+    }
+
+    // A storm of re-reads (providers come and go) does not repeat the warnings.
+    for (let port = 8100; port < 8105; port++) {
+      await p.register(provider(port));
+      await eventually(
+        `${port} resolved`,
+        async () => ports(await caller.resolve(SERVICE)).includes(port),
+      );
+    }
+    assert.equal(skipped().length, Object.keys(bad).length, skipped().join("\n"));
+
+    // New content in a bad node is judged (and logged) again.
+    await zc.setData(`${PROVIDERS}/127.0.0.1:8001`, Buffer.from('{"host":"127.0.0.1","port":0}'));
+    await p.register(provider(8105));
+    await eventually(
+      "8105 resolved",
+      async () => ports(await caller.resolve(SERVICE)).includes(8105),
+    );
+    const again = skipped().filter((l) => l.includes(`"path":"${PROVIDERS}/127.0.0.1:8001"`));
+    assert.equal(again.length, 2);
+    assert.match(again[1]!, /port 0 out of range/);
+  },
+});
+
+Deno.test({
+  name:
+    "ZooKeeperRegistry: a C++ method node that is not ip:port is skipped with one WARN naming it",
+  ignore,
+  async fn() {
+    await using zk = await startZooKeeper();
+    await using zc = await connectZkClient(zk.connect);
+    await zc.mkdirp("/BrokenRpc");
+    await zc.create("/BrokenRpc/Login", Buffer.from("localhost"));
+    const log = new MemoryLogger();
+    await using caller = new ZooKeeperRegistry({ connect: zk.connect, logger: log });
+    assert.equal(await caller.resolveLegacy("BrokenRpc", "Login"), undefined);
+    assert.equal(await caller.resolveLegacy("BrokenRpc", "Login"), undefined);
+    const skipped = log.lines.filter((l) => l.startsWith("WARN ZooKeeper: skipping"));
+    assert.equal(skipped.length, 1, log.lines.join("\n"));
+    assert.match(skipped[0]!, /"path":"\/BrokenRpc\/Login","reason":"Cannot parse endpoint/);
+    await zc.setData("/BrokenRpc/Login", Buffer.from("127.0.0.1:9000"));
+    await eventually(
+      "the repaired node",
+      async () => (await caller.resolveLegacy("BrokenRpc", "Login"))?.port === 9000,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "ZooKeeperRegistry: legacyLayout true with a provider that does not speak the C++ protocol logs one WARN saying why nothing is written",
+  ignore,
+  async fn() {
+    await using zk = await startZooKeeper();
+    await using zc = await connectZkClient(zk.connect);
+    const log = new MemoryLogger();
+    await using reg = new ZooKeeperRegistry({
+      connect: zk.connect,
+      legacyLayout: true,
+      logger: log,
+    });
+    const native = { ...provider(8200), legacy: false };
+    await reg.register(native);
+    await reg.register(native); // registering again (an update) does not repeat it
+    await reg.register({ ...provider(8201), legacy: true });
+    assert.equal(await zc.exists("/UserServiceRpc/Login").then((s) => s !== null), true);
+    assert.equal(
+      new TextDecoder().decode((await zc.getData("/UserServiceRpc/Login")).data),
+      "127.0.0.1:8201",
+      "only the provider speaking the C++ protocol is in the C++ layout",
+    );
+    const warned = log.lines.filter((l) => l.startsWith("WARN") && l.includes("legacyLayout"));
+    assert.equal(warned.length, 1, log.lines.join("\n"));
+    assert.match(warned[0]!, /does not speak the C\+\+ protocol \(legacy: false\)/);
+    assert.match(warned[0]!, /"endpoint":"127\.0\.0\.1:8200"/);
+  },
+});

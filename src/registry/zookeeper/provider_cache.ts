@@ -14,7 +14,7 @@ import {
   sameEndpoints,
   sortEndpoints,
 } from "./zk_layout.ts";
-import { isTransient, ZkCode, zkCode, ZkError, type ZkSession } from "./zk_session.ts";
+import { isTransient, ZkCode, zkCode, ZkError, type ZkSession, type ZkStat } from "./zk_session.ts";
 
 interface Cached {
   loaded: boolean;
@@ -31,6 +31,8 @@ export interface CachedService extends Cached {
   name: string;
   endpoints: Endpoint[];
   listeners: Set<(endpoints: Endpoint[]) => void>;
+  /** Unusable provider nodes already logged: child name → owner/version when logged. */
+  unusable: Map<string, string>;
 }
 
 /** A cached C++ layout method node. */
@@ -38,6 +40,8 @@ export interface CachedLegacy extends Cached {
   kind: "legacy";
   path: string;
   endpoint: Endpoint | undefined;
+  /** Owner/version of the node when it was last logged as unusable. */
+  unusable: string | undefined;
 }
 
 /** Options of {@linkcode ProviderCache}. */
@@ -85,6 +89,7 @@ export class ProviderCache {
         name,
         endpoints: [],
         listeners: new Set(),
+        unusable: new Map(),
         ...fresh(() => this.schedule(c)),
       };
       this.#services.set(name, svc = c);
@@ -100,6 +105,7 @@ export class ProviderCache {
         kind: "legacy",
         path,
         endpoint: undefined,
+        unusable: undefined,
         ...fresh(() => this.schedule(c)),
       };
       this.#legacy.set(path, entry = c);
@@ -182,14 +188,23 @@ export class ProviderCache {
       }
       children = [];
     }
+    const unusable = new Map<string, string>();
     const found = await Promise.all(children.map(async (child) => {
+      const node = `${path}/${child}`;
       try {
-        return decodeProvider(child, (await s.getData(`${path}/${child}`)).data);
+        const { data, stat } = await s.getData(node);
+        const read = decodeProvider(child, data);
+        if (read.problem === undefined) return read.endpoint;
+        const seen = nodeVersion(stat);
+        unusable.set(child, seen);
+        if (svc.unusable.get(child) !== seen) this.#skip(node, read.problem);
+        return undefined;
       } catch (err) {
         if (zkCode(err) === ZkCode.NO_NODE) return undefined; // gone meanwhile; the watch fires
         throw err;
       }
     }));
+    svc.unusable = unusable;
     const list = sortEndpoints(found.filter((e): e is Endpoint => e !== undefined));
     if (list.length === 0 && svc.endpoints.length > 0 && this.#inGrace(svc)) {
       this.#opts.log.info("ZooKeeper: no providers right after reconnection; keeping the cache", {
@@ -221,7 +236,15 @@ export class ProviderCache {
     if (!s) return;
     let endpoint: Endpoint | undefined;
     try {
-      endpoint = decodeLegacy((await s.getData(c.path, c.watcher)).data);
+      const { data, stat } = await s.getData(c.path, c.watcher);
+      const read = decodeLegacy(data);
+      endpoint = read?.endpoint;
+      if (read?.problem === undefined) {
+        c.unusable = undefined;
+      } else if (c.unusable !== nodeVersion(stat)) {
+        c.unusable = nodeVersion(stat);
+        this.#skip(c.path, read.problem);
+      }
     } catch (err) {
       if (zkCode(err) !== ZkCode.NO_NODE) throw err;
       if (await s.exists(c.path, c.watcher)) {
@@ -250,6 +273,14 @@ export class ProviderCache {
     return true;
   }
 
+  /** One WARN per unusable node (version): a watch storm re-reading it does not repeat it. */
+  #skip(path: string, reason: string): void {
+    this.#opts.log.warn("ZooKeeper: skipping a provider node that cannot be used", {
+      path,
+      reason,
+    });
+  }
+
   #session(path: string): ZkSession | undefined {
     if (this.#closed) return undefined;
     const s = this.#opts.session();
@@ -258,6 +289,11 @@ export class ProviderCache {
     }
     return s;
   }
+}
+
+/** Identifies one content of a node: its owner session and data version. */
+function nodeVersion(stat: ZkStat): string {
+  return `${stat.ephemeralOwner.toString("hex")}/${stat.version}`;
 }
 
 function fresh(watcher: () => void): Cached {

@@ -67,6 +67,8 @@ export class ProviderNodes {
   #regs = new Map<string, Registration>();
   /** Node paths to delete → whether the path is ours alone (false: legacy, check the owner). */
   #pending = new Map<string, boolean>();
+  /** Registrations already told that `legacyLayout: true` writes nothing for them. */
+  #toldNoLegacy = new Set<string>();
 
   /** Creates an empty set of registrations. */
   constructor(opts: ProviderNodesOptions) {
@@ -90,6 +92,15 @@ export class ProviderNodes {
     };
     const previous = this.#regs.get(key);
     this.#regs.set(key, entry);
+    if (this.#opts.legacyLayout === true && reg.legacy === false && !this.#toldNoLegacy.has(key)) {
+      this.#toldNoLegacy.add(key);
+      this.#opts.log.warn(
+        "ZooKeeper: legacyLayout is true, but no C++ layout node is written for this provider: " +
+          "it does not speak the C++ protocol (legacy: false), so C++ callers would be refused; " +
+          "start the provider with legacy: true to serve them",
+        { service: reg.service, endpoint: endpointKey(reg) },
+      );
+    }
     for (const [p] of this.#paths(entry)) this.#pending.delete(p);
     if (previous) {
       // Legacy method nodes the new registration no longer has.

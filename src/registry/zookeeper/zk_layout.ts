@@ -97,31 +97,68 @@ export function encodeProvider(reg: ServiceRegistration, startTime: string): Buf
   return Buffer.from(JSON.stringify(data));
 }
 
+/** A registry node as read: its endpoint, or why it cannot be used. */
+export type NodeRead =
+  | { endpoint: Endpoint; problem?: undefined }
+  | { endpoint?: undefined; problem: string };
+
 /**
- * Reads a provider node: its JSON when valid, otherwise the endpoint in the node's name (a node
- * written by another tool). Undefined when neither makes sense.
+ * Reads a provider node. Data that is this registry's JSON (an object with `host` or `port`) must
+ * be valid: a wrong type or a bad port makes the node unusable. A node without data, or whose data
+ * is not such JSON (written by another tool), is read from its name (`host:port`, weight 1).
  */
-export function decodeProvider(name: string, data: Uint8Array | undefined): Endpoint | undefined {
-  if (data && data.length > 0) {
-    try {
-      const j = JSON.parse(new TextDecoder().decode(data)) as Partial<ProviderNodeData>;
-      if (
-        typeof j.host === "string" && typeof j.port === "number" && j.port >= 1 && j.port <= 65535
-      ) {
-        const e: Endpoint = {
-          host: j.host,
-          port: j.port,
-          weight: typeof j.weight === "number" ? j.weight : 1,
-        };
-        if (Array.isArray(j.methods)) e.methods = j.methods.filter((m) => typeof m === "string");
-        return e;
-      }
-    } catch { /* fall back to the node name */ }
-  }
+export function decodeProvider(name: string, data: Uint8Array | undefined): NodeRead {
+  if (!data || data.length === 0) return fromName(name, "no data");
+  let j: unknown;
   try {
-    return { ...parseEndpoint(name), weight: 1 };
+    j = JSON.parse(new TextDecoder().decode(data));
   } catch {
-    return undefined;
+    return fromName(name, "data is not JSON");
+  }
+  if (typeof j !== "object" || j === null || Array.isArray(j)) {
+    return fromName(name, "data is not a JSON object");
+  }
+  const o = j as Record<string, unknown>;
+  if (!("host" in o) && !("port" in o)) return fromName(name, "no host or port in the data");
+  const problem = providerDataProblem(o);
+  if (problem !== undefined) return { problem };
+  const e: Endpoint = {
+    host: o.host as string,
+    port: o.port as number,
+    weight: o.weight === undefined ? 1 : o.weight as number,
+  };
+  if (o.methods !== undefined) e.methods = [...o.methods as string[]];
+  return { endpoint: e };
+}
+
+/** What is wrong with a provider node's JSON object, or undefined when it can be used. */
+function providerDataProblem(o: Record<string, unknown>): string | undefined {
+  const { host, port, weight, methods } = o;
+  if (host === undefined) return "host missing";
+  if (typeof host !== "string") return `host is not a string: ${JSON.stringify(host)}`;
+  if (host === "") return "host is empty";
+  if (port === undefined) return "port missing";
+  if (typeof port !== "number") return `port is not a number: ${JSON.stringify(port)}`;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    return `port ${port} out of range 1..65535`;
+  }
+  if (weight !== undefined && !(typeof weight === "number" && weight >= 0 && weight < Infinity)) {
+    return `weight is not a number >= 0: ${JSON.stringify(weight)}`;
+  }
+  if (
+    methods !== undefined &&
+    !(Array.isArray(methods) && methods.every((m) => typeof m === "string"))
+  ) {
+    return `methods is not a list of names: ${JSON.stringify(methods)}`;
+  }
+  return undefined;
+}
+
+function fromName(name: string, why: string): NodeRead {
+  try {
+    return { endpoint: { ...parseEndpoint(name), weight: 1 } };
+  } catch {
+    return { problem: `${why} and the node name is not host:port` };
   }
 }
 
@@ -145,14 +182,17 @@ export function encodeLegacy(e: { host: string; port: number }): Buffer {
   return Buffer.from(`${e.host}:${e.port}`, "latin1");
 }
 
-/** Parses a C++ method node's `ip:port` (tolerating a trailing NUL or whitespace). */
-export function decodeLegacy(data: Uint8Array | undefined): Endpoint | undefined {
+/**
+ * Parses a C++ method node's `ip:port` (tolerating a trailing NUL or whitespace); undefined when
+ * the node has no data.
+ */
+export function decodeLegacy(data: Uint8Array | undefined): NodeRead | undefined {
   if (!data || data.length === 0) return undefined;
   const text = new TextDecoder().decode(data).replace(/[\0\s]+$/, "");
   try {
-    return { ...parseEndpoint(text), weight: 1 };
-  } catch {
-    return undefined;
+    return { endpoint: { ...parseEndpoint(text), weight: 1 } };
+  } catch (err) {
+    return { problem: (err as Error).message };
   }
 }
 

@@ -48,7 +48,8 @@ export interface ZooKeeperRegistryOptions {
    * The C++ mprpc's `/<Service>/<Method>` = `ip:port` nodes. By default (undefined) they are
    * written for registrations with `legacy: true`, i.e. for every `RpcProvider` that speaks the
    * C++ protocol, so C++ callers find it by themselves; `true` also writes them for registrations
-   * that do not say; `false` never writes them. Reading them with
+   * that do not say (a registration with `legacy: false` is never written: one WARN says why);
+   * `false` never writes them. Reading them with
    * {@linkcode ZooKeeperRegistry.resolveLegacy} works either way.
    */
   legacyLayout?: boolean;
