@@ -19,4 +19,16 @@ export { Buffer } from "node:buffer";
 (protobuf.util as any).Buffer = null;
 protobuf.configure();
 
+// protobufjs decodes a 64-bit map key into an 8-character binary "hash" string, which its own
+// encoder then reads back as a decimal string (every key becomes 0): keys are decimal strings
+// here, as 64-bit values are, so decode and encode agree.
+// deno-lint-ignore no-explicit-any
+const util = protobuf.util as any;
+util.longToHash = (value: { toString(): string } | number): string => String(value);
+// protobufjs writes a `bool` map key from the object key, so "false" (a non-empty string) was
+// written as true.
+protobuf.Writer.prototype.bool = function (this: protobuf.Writer, value: unknown) {
+  return this.uint32(value && value !== "false" ? 1 : 0);
+};
+
 export { protobuf };
