@@ -62,6 +62,37 @@ function parseInto(root: protobuf.Root, text: string, file: string): protobuf.IP
   }
 }
 
+/**
+ * A copy of bundled well-known types with camelCase field names: protobufjs ships them with the
+ * `.proto` names (`type_url`, `number_value`), while files parsed here get camelCase names; the
+ * types of a root should not mix the two.
+ */
+function camelCased(nested: Record<string, protobuf.AnyNestedObject>) {
+  const out: Record<string, protobuf.AnyNestedObject> = {};
+  for (const [name, obj] of Object.entries(nested)) {
+    const o = { ...obj } as {
+      fields?: Record<string, unknown>;
+      oneofs?: Record<string, { oneof: string[] }>;
+      nested?: Record<string, protobuf.AnyNestedObject>;
+    };
+    if (o.fields) {
+      o.fields = Object.fromEntries(
+        Object.entries(o.fields).map(([k, v]) => [protobuf.util.camelCase(k), v]),
+      );
+    }
+    if (o.oneofs) {
+      o.oneofs = Object.fromEntries(
+        Object.entries(o.oneofs).map((
+          [k, v],
+        ) => [k, { ...v, oneof: v.oneof.map((f) => protobuf.util.camelCase(f)) }]),
+      );
+    }
+    if (o.nested) o.nested = camelCased(o.nested);
+    out[name] = o as protobuf.AnyNestedObject;
+  }
+  return out;
+}
+
 /** The `google/protobuf/*.proto` files already added to each root. */
 const commonsAdded = new WeakMap<protobuf.Root, Set<string>>();
 
@@ -74,7 +105,7 @@ function addCommon(root: protobuf.Root, name: string, file: string): boolean {
   if (added === undefined) commonsAdded.set(root, added = new Set());
   if (added.has(name)) return true; // imported by an earlier file: its types are there already
   try {
-    root.addJSON(json.nested ?? {});
+    root.addJSON(camelCased(json.nested ?? {}));
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     throw new ProtoError(file, `Cannot add "${name}" imported by ${file}: ${msg}`, { cause: e });

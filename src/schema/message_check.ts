@@ -331,13 +331,13 @@ function mapCode(f: protobuf.Field, key: string, dep: (value: unknown) => string
   return `if (v === null || typeof v !== "object" || Array.isArray(v) || ArrayBuffer.isView(v)) throw ${
     dep(bad)
   }(${key}, "map (an object)", v);
-  { let c = v; for (const mk in v) { const e = v[mk];
+  { let mc = v; for (const mk in v) { const e = v[mk];
     ${
     keyTest
       ? `if (${keyTest}) throw ${dep(bad)}(${where}, ${JSON.stringify(`${keyType} key`)}, mk);`
       : ""
   }
     if (e == null) throw ${dep(bad)}(${where}, "a value", e);
-    ${valueCode(f, "e", where, (x) => `{ if (c === v) c = { ...v }; c[mk] = ${x}; }`, dep)}
-  } if (c !== v) { if (o === m) o = { ...m }; o[${key}] = c; } }`;
+    ${valueCode(f, "e", where, (x) => `{ if (mc === v) mc = { ...v }; mc[mk] = ${x}; }`, dep)}
+  } if (mc !== v) { if (o === m) o = { ...m }; o[${key}] = mc; } }`;
 }

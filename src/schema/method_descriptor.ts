@@ -90,8 +90,13 @@ function fillerOf(type: protobuf.Type): Filler {
   fillers.set(type, filler); // before the loop: recursive types refer to themselves
   for (const f of type.fieldsArray) {
     f.resolve();
-    if (f.partOf) continue; // oneof members (and proto3 `optional`) stay absent, as protobufjs
     const msg = f.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
+    if (f.partOf) {
+      // oneof members (and proto3 `optional`) stay absent, as protobufjs; a present message's
+      // own fields are filled
+      if (msg) nested.push([f.name, msg, "one"]);
+      continue;
+    }
     if (f.map || f.repeated) {
       if (msg) nested.push([f.name, msg, f.map ? "map" : "list"]);
       continue; // `arrays`/`objects` give [] and {}
