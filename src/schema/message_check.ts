@@ -54,9 +54,9 @@ function describe(v: unknown): string {
   }
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
   const name = (v as object).constructor?.name;
-  return name && name !== "Object" ? `a ${name}` : "an object";
+  if (!name || name === "Object") return "an object";
+  return `${/^[aeiou]/i.test(name) ? "an" : "a"} ${name}`;
 }
 
 function keySegment(key: string): string {
@@ -124,11 +124,11 @@ function int32Key(k: string, unsigned: boolean): boolean {
 const SCALAR_TEST: Record<string, string> = {
   double: `typeof $ === "number"`,
   float: `typeof $ === "number"`,
-  int32: `($ | 0) === $`,
-  sint32: `($ | 0) === $`,
-  sfixed32: `($ | 0) === $`,
-  uint32: `($ >>> 0) === $`,
-  fixed32: `($ >>> 0) === $`,
+  int32: `typeof $ === "number" && ($ | 0) === $`,
+  sint32: `typeof $ === "number" && ($ | 0) === $`,
+  sfixed32: `typeof $ === "number" && ($ | 0) === $`,
+  uint32: `typeof $ === "number" && ($ >>> 0) === $`,
+  fixed32: `typeof $ === "number" && ($ >>> 0) === $`,
   bool: `typeof $ === "boolean"`,
   string: `typeof $ === "string"`,
   bytes: `$ instanceof Uint8Array`,
