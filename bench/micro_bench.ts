@@ -89,7 +89,7 @@ Deno.bench({
   },
 });
 Deno.bench({
-  name: "LoginRequest encode: mprpc codec (fromObject + encode)",
+  name: "LoginRequest encode: mprpc codec (check + encode)",
   group: "codec",
   fn() {
     codec.encode(small.request);
