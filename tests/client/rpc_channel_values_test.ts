@@ -110,11 +110,15 @@ Deno.test("a request that does not fit its type fails with INVALID_ARGUMENT nami
     assert.ok(controller.errorText().includes(message), controller.errorText());
   }
   assert.deepEqual(k.tokens, [], "no request reached the provider");
+  assert.equal(k.logger.find("warn", "bad request").length, cases.length * 2, "each is logged");
   // Nothing is sent: the same call to an address where nobody listens fails the same way.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr;
   listener.close();
-  await using nowhere = new RpcChannel({ address: { host: "127.0.0.1", port } });
+  await using nowhere = new RpcChannel({
+    address: { host: "127.0.0.1", port },
+    logger: new CaptureLogger(),
+  });
   const stub = nowhere.stub<{ Echo: StubMethod }>(k.service);
   await assert.rejects(stub.Echo({ i32: "abc" }), { code: Code.INVALID_ARGUMENT });
 });
