@@ -319,3 +319,17 @@ Deno.test("every loadProto failure is a ProtoError naming the file", async () =>
     return true;
   });
 });
+
+Deno.test("protobufjs's JSON form of Any (@type) still keeps the type URL with camelCase fields", () => {
+  const root = parseProto(`syntax = "proto3"; package p;
+    import "google/protobuf/any.proto";
+    message Leaf { string label = 1; }`);
+  const any = root.lookupType("google.protobuf.Any");
+  const message = any.fromObject({ "@type": "type.googleapis.com/p.Leaf", label: "x" });
+  const back = any.decode(any.encode(message).finish());
+  assert.equal((any.toObject(back) as { typeUrl: string }).typeUrl, "type.googleapis.com/p.Leaf");
+  assert.deepEqual(any.toObject(back, { json: true }), {
+    label: "x",
+    "@type": "type.googleapis.com/p.Leaf",
+  });
+});
