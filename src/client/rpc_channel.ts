@@ -247,14 +247,14 @@ export class RpcChannel {
     try {
       payload = desc.request.encodeLazy(request ?? {});
     } catch (e) {
-      return Promise.reject(
-        new RpcError(
-          Code.INVALID_ARGUMENT,
-          `cannot encode ${desc.request.type.fullName.slice(1)} for ${desc.service}.${desc.name}: ${
-            (e as Error).message
-          }`,
-        ),
+      const err = new RpcError(
+        Code.INVALID_ARGUMENT,
+        `cannot encode ${desc.request.type.fullName.slice(1)} for ${desc.service}.${desc.name}: ${
+          (e as Error).message
+        }`,
       );
+      this.#logger.warn("bad request", { error: err.message });
+      return Promise.reject(err);
     }
     return this.#send(desc, payload, desc.response, opts, request);
   }

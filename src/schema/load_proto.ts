@@ -62,12 +62,55 @@ function parseInto(root: protobuf.Root, text: string, file: string): protobuf.IP
   }
 }
 
-function addCommon(root: protobuf.Root, name: string): boolean {
+/**
+ * A copy of bundled well-known types with camelCase field names: protobufjs ships them with the
+ * `.proto` names (`type_url`, `number_value`), while files parsed here get camelCase names; the
+ * types of a root should not mix the two.
+ */
+function camelCased(nested: Record<string, protobuf.AnyNestedObject>) {
+  const out: Record<string, protobuf.AnyNestedObject> = {};
+  for (const [name, obj] of Object.entries(nested)) {
+    const o = { ...obj } as {
+      fields?: Record<string, unknown>;
+      oneofs?: Record<string, { oneof: string[] }>;
+      nested?: Record<string, protobuf.AnyNestedObject>;
+    };
+    if (o.fields) {
+      o.fields = Object.fromEntries(
+        Object.entries(o.fields).map(([k, v]) => [protobuf.util.camelCase(k), v]),
+      );
+    }
+    if (o.oneofs) {
+      o.oneofs = Object.fromEntries(
+        Object.entries(o.oneofs).map((
+          [k, v],
+        ) => [k, { ...v, oneof: v.oneof.map((f) => protobuf.util.camelCase(f)) }]),
+      );
+    }
+    if (o.nested) o.nested = camelCased(o.nested);
+    out[name] = o as protobuf.AnyNestedObject;
+  }
+  return out;
+}
+
+/** The `google/protobuf/*.proto` files already added to each root. */
+const commonsAdded = new WeakMap<protobuf.Root, Set<string>>();
+
+function addCommon(root: protobuf.Root, name: string, file: string): boolean {
   // google/protobuf/*.proto well-known types ship with protobufjs.
   const json = (protobuf.common as unknown as { get(n: string): protobuf.INamespace | null })
     .get(name);
   if (!json) return false;
-  root.addJSON(json.nested ?? {});
+  let added = commonsAdded.get(root);
+  if (added === undefined) commonsAdded.set(root, added = new Set());
+  if (added.has(name)) return true; // imported by an earlier file: its types are there already
+  try {
+    root.addJSON(camelCased(json.nested ?? {}));
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new ProtoError(file, `Cannot add "${name}" imported by ${file}: ${msg}`, { cause: e });
+  }
+  added.add(name);
   return true;
 }
 
@@ -107,10 +150,11 @@ function resolveAll(root: protobuf.Root, file: string): protobuf.Root {
 
 /**
  * Loads one or more `.proto` files (paths relative to the working directory, `file:` or
- * `http(s):` URLs) and the files they import, into one root.
+ * `http(s):` URLs) and the files they import, into one root. A file imported by several of
+ * them (a well-known `google/protobuf/*.proto` included) is loaded once.
  *
  * @throws {ProtoError} naming the file (and line, from the parser) when a file cannot be read,
- * parsed or resolved.
+ * parsed or resolved: every load failure is a `ProtoError`.
  *
  * @example
  * ```ts ignore
@@ -123,10 +167,23 @@ export async function loadProto(
   pathOrUrl: string | URL | Array<string | URL>,
   options: LoadProtoOptions = {},
 ): Promise<Root> {
-  const root = new protobuf.Root();
-  const queue: Array<URL[]> = (Array.isArray(pathOrUrl) ? pathOrUrl : [pathOrUrl]).map((p) => [
-    toUrl(p),
-  ]);
+  const list = Array.isArray(pathOrUrl) ? pathOrUrl : [pathOrUrl];
+  try {
+    return await loadInto(new protobuf.Root(), list, options);
+  } catch (e) {
+    if (e instanceof ProtoError) throw e;
+    const file = list[0] === undefined ? "<none>" : String(list[0]);
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new ProtoError(file, `Cannot load proto file ${file}: ${msg}`, { cause: e });
+  }
+}
+
+async function loadInto(
+  root: protobuf.Root,
+  pathOrUrl: Array<string | URL>,
+  options: LoadProtoOptions,
+): Promise<Root> {
+  const queue: Array<URL[]> = pathOrUrl.map((p) => [toUrl(p)]);
   const seen = new Set<string>();
   const first = queue[0]?.[0] ? displayName(queue[0][0]) : "<none>";
   // Like protoc's -I: imports are looked up next to the importing file, then in the directory
@@ -166,7 +223,7 @@ export async function loadProto(
     seen.add(url.href);
     const parsed = parseInto(root, text, file);
     for (const imp of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
-      if (imp.startsWith("google/protobuf/") && addCommon(root, imp)) continue;
+      if (imp.startsWith("google/protobuf/") && addCommon(root, imp, file)) continue;
       if (/^[a-z][a-z0-9+.-]*:/i.test(imp) || imp.startsWith("/")) {
         queue.push([toUrl(imp)]);
         continue;
@@ -194,10 +251,20 @@ export async function loadProto(
  * ```
  */
 export function parseProto(text: string, name = "<string>"): Root {
+  try {
+    return parseRoot(text, name);
+  } catch (e) {
+    if (e instanceof ProtoError) throw e;
+    const msg = e instanceof Error ? e.message : String(e);
+    throw new ProtoError(name, `Cannot load proto text ${name}: ${msg}`, { cause: e });
+  }
+}
+
+function parseRoot(text: string, name: string): Root {
   const root = new protobuf.Root();
   const parsed = parseInto(root, text, name);
   for (const imp of parsed.imports ?? []) {
-    if (!(imp.startsWith("google/protobuf/") && addCommon(root, imp))) {
+    if (!(imp.startsWith("google/protobuf/") && addCommon(root, imp, name))) {
       throw new ProtoError(name, `Cannot resolve import "${imp}" in ${name}: use loadProto()`);
     }
   }

@@ -2,15 +2,18 @@
  * Compiled method descriptors: everything the call path needs about one RPC method, computed
  * once per method (codecs, the pre-encoded route) so nothing is looked up per call.
  *
- * Messages cross the API as plain objects: camelCase field names, 64-bit integers as decimal
- * strings on the way out (number, string or bigint accepted on the way in), `bytes` as
- * `Uint8Array`, enums by name, absent scalars as their defaults, absent messages as `null`.
+ * Messages cross the API as plain objects: camelCase field names, 64-bit integers (map keys
+ * included) as decimal strings on the way out (number, decimal string or bigint accepted on the
+ * way in), `bytes` as `Uint8Array`, enums by name on the way out (name or number on the way in),
+ * absent scalars as their defaults, absent messages as `null`; `null`/`undefined` on the way in
+ * mean absent. Input that does not fit the type is refused, never coerced (`message_check.ts`).
  *
  * @module
  */
 import { protobuf } from "../deps.ts";
 import { encodeRoute } from "../wire/meta.ts";
 import type { EncodedPayload } from "../wire/frame_writer.ts";
+import { messageCheck } from "./message_check.ts";
 
 /** The queued operations of a protobufjs Writer (what `finish()` replays into a new buffer). */
 interface WriterOp {
@@ -49,6 +52,8 @@ const TO_OBJECT: protobuf.IConversionOptions = {
   objects: true,
 };
 
+const EMPTY_MESSAGE: Message = Object.freeze({});
+
 /** The value of every absent `bytes` field: one shared, empty, frozen array. */
 const EMPTY_BYTES: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
 
@@ -85,8 +90,13 @@ function fillerOf(type: protobuf.Type): Filler {
   fillers.set(type, filler); // before the loop: recursive types refer to themselves
   for (const f of type.fieldsArray) {
     f.resolve();
-    if (f.partOf) continue; // oneof members (and proto3 `optional`) stay absent, as protobufjs
     const msg = f.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
+    if (f.partOf) {
+      // oneof members (and proto3 `optional`) stay absent, as protobufjs; a present message's
+      // own fields are filled
+      if (msg) nested.push([f.name, msg, "one"]);
+      continue;
+    }
     if (f.map || f.repeated) {
       if (msg) nested.push([f.name, msg, f.map ? "map" : "list"]);
       continue; // `arrays`/`objects` give [] and {}
@@ -108,6 +118,12 @@ export interface TypeCodec {
   readonly type: protobuf.Type;
   /** The type, directly or through nested messages, has `bytes` fields (decode aliases input). */
   readonly hasBytes: boolean;
+  /**
+   * Encodes `message` (a plain object, or a protobufjs message of the type).
+   *
+   * @throws {TypeError} naming the field path when a plain object does not fit the type
+   * (wrong type, out of range, unknown field: see `message_check.ts`).
+   */
   encode(message: Message): Uint8Array;
   /** Encodes `message` into a payload that writes itself straight into a frame (no own buffer). */
   encodeLazy(message: Message): EncodedPayload;
@@ -154,33 +170,17 @@ function walkFields(type: protobuf.Type, test: (f: protobuf.Field) => boolean): 
   return visit(type);
 }
 
-function bigintsToStrings(value: unknown): unknown {
-  if (typeof value === "bigint") return value.toString();
-  // protobufjs makes a number a signed Long (saturating at 2^63-1) even for uint64 fields.
-  if (typeof value === "number" && value >= 2 ** 63 && Number.isInteger(value)) {
-    return BigInt(value).toString();
-  }
-  if (Array.isArray(value)) return value.map(bigintsToStrings);
-  if (value !== null && typeof value === "object" && !ArrayBuffer.isView(value)) {
-    const out: Message = {};
-    for (const [k, v] of Object.entries(value)) out[k] = bigintsToStrings(v);
-    return out;
-  }
-  return value;
-}
-
 /** The (cached) codec of a message type. */
 export function typeCodec(type: protobuf.Type): TypeCodec {
   let codec = codecs.get(type);
   if (codec) return codec;
-  const hasLong = walkFields(type, (f) => LONG_TYPES.has(f.type));
   const hasBytes = walkFields(type, (f) => f.type === "bytes");
   const ctor = type.ctor;
   const fill = fillerOf(type);
+  const check = messageCheck(type);
   const toWriter = (message: Message): protobuf.Writer => {
     if (message instanceof ctor) return type.encode(message);
-    const input = hasLong ? bigintsToStrings(message ?? {}) as Message : message ?? {};
-    return type.encode(type.fromObject(input));
+    return type.encode(check(message ?? EMPTY_MESSAGE));
   };
   codec = {
     type,

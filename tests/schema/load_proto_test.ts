@@ -258,3 +258,78 @@ Deno.test("imports resolve like protoc -I: next to the importer, then the given 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const STAMPED = (pkg: string) =>
+  `syntax = "proto3"; package ${pkg};
+import "google/protobuf/timestamp.proto";
+import "google/protobuf/any.proto";
+message Event { google.protobuf.Timestamp at = 1; google.protobuf.Any detail = 2; }
+`;
+
+Deno.test("several files that import the same well-known proto load together into one root", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/a.proto`, STAMPED("a"));
+    await Deno.writeTextFile(`${dir}/b.proto`, STAMPED("b"));
+    const root = await loadProto([`${dir}/a.proto`, `${dir}/b.proto`]);
+    for (const name of ["a.Event", "b.Event"]) {
+      const codec = typeCodec(root.lookupType(name));
+      const event = { at: { seconds: "-1", nanos: 5 }, detail: null };
+      assert.deepEqual(codec.decode(codec.encode(event)), event);
+    }
+    // And once per file, into separate roots.
+    const [a, b] = await Promise.all([loadProto(`${dir}/a.proto`), loadProto(`${dir}/b.proto`)]);
+    assert.notEqual(
+      a.lookupType("google.protobuf.Timestamp"),
+      b.lookupType("google.protobuf.Timestamp"),
+    );
+  });
+});
+
+Deno.test("well-known types have camelCase field names, like the types of parsed files", () => {
+  const root = parseProto(STAMPED("c"));
+  const any = typeCodec(root.lookupType("google.protobuf.Any"));
+  const msg = { typeUrl: "type.googleapis.com/c.Event", value: new Uint8Array([8, 1]) };
+  assert.deepEqual(any.decode(any.encode(msg)), msg);
+  const value = parseProto(`syntax = "proto3"; import "google/protobuf/struct.proto";`)
+    .lookupType("google.protobuf.Value");
+  assert.deepEqual(Object.keys(value.fields).sort(), [
+    "boolValue",
+    "listValue",
+    "nullValue",
+    "numberValue",
+    "stringValue",
+    "structValue",
+  ]);
+});
+
+Deno.test("every loadProto failure is a ProtoError naming the file", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/one.proto`, `syntax = "proto3"; package d; message M {}`);
+    await Deno.writeTextFile(`${dir}/two.proto`, `syntax = "proto3"; package d; message M {}`);
+    await assert.rejects(loadProto([`${dir}/one.proto`, `${dir}/two.proto`]), (e: unknown) => {
+      assert.ok(e instanceof ProtoError);
+      assert.equal(e.file, `${dir}/two.proto`);
+      assert.match(e.message, /duplicate name 'M'/);
+      return true;
+    });
+  });
+  await assert.rejects(loadProto("http://[not a host/x.proto"), (e: unknown) => {
+    assert.ok(e instanceof ProtoError);
+    assert.match(e.message, /http:\/\/\[not a host\/x\.proto/);
+    return true;
+  });
+});
+
+Deno.test("protobufjs's JSON form of Any (@type) still keeps the type URL with camelCase fields", () => {
+  const root = parseProto(`syntax = "proto3"; package p;
+    import "google/protobuf/any.proto";
+    message Leaf { string label = 1; }`);
+  const any = root.lookupType("google.protobuf.Any");
+  const message = any.fromObject({ "@type": "type.googleapis.com/p.Leaf", label: "x" });
+  const back = any.decode(any.encode(message).finish());
+  assert.equal((any.toObject(back) as { typeUrl: string }).typeUrl, "type.googleapis.com/p.Leaf");
+  assert.deepEqual(any.toObject(back, { json: true }), {
+    label: "x",
+    "@type": "type.googleapis.com/p.Leaf",
+  });
+});
