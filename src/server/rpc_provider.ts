@@ -413,6 +413,16 @@ export class RpcProvider {
         } else if (readMs > 0 && !c.gotFrame && now - c.createdAt >= readMs) {
           why = `no frame within ${now - c.createdAt} ms of connecting`;
         } else if (idleMs > 0 && c.inflight === 0 && now - c.lastReadAt >= idleMs) {
+          if (c instanceof ServerConnection) {
+            if (c.draining) continue; // already closing
+            this.#logger.info("closing idle connection", {
+              peer: peerText(c.peer),
+              idleMs: now - c.lastReadAt,
+            });
+            // GOAWAY first, so a call crossing the close is sent again, not failed.
+            void c.closeIdle().catch(() => {}); // the sweep must not stop for one socket
+            continue;
+          }
           why = `idle for ${now - c.lastReadAt} ms`;
         }
         if (why !== undefined) {

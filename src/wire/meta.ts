@@ -29,6 +29,18 @@ export interface RpcMeta {
   status: number;
   errorMessage: string;
   metadata: Record<string, string> | undefined;
+  /**
+   * PING/PONG: the largest frame body the sender accepts (its `maxMessageBytes`). Set only when
+   * present (the handshake), so the meta of calls keeps one shape.
+   */
+  maxMessageBytes?: number;
+  /** GOAWAY: the last call id the provider accepted on this connection. Set only when present. */
+  lastCallId?: number;
+  /**
+   * RESPONSE: the provider never started this call. GOAWAY: `lastCallId` is set, and every call
+   * sent after it was never started. Set only when present.
+   */
+  notStarted?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -89,6 +101,9 @@ export interface MetaFields {
   status?: number | undefined;
   errorMessage?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  maxMessageBytes?: number | undefined;
+  lastCallId?: number | undefined;
+  notStarted?: boolean | undefined;
 }
 
 /**
@@ -139,6 +154,9 @@ export function metaSize(f: MetaFields, extra: MetaExtra | undefined): number {
   if (f.route) n += f.route.length;
   if (f.timeoutMs) n += 1 + varintSize(f.timeoutMs);
   if (f.status) n += 1 + varintSize(f.status);
+  if (f.maxMessageBytes) n += 1 + varintSize(f.maxMessageBytes);
+  if (f.lastCallId) n += 1 + varintSize(f.lastCallId);
+  if (f.notStarted) n += 2;
   if (extra) {
     if (extra.error) n += extra.error.length;
     if (extra.metadata) { for (const e of extra.metadata) n += e.length; }
@@ -172,6 +190,18 @@ export function writeMeta(
   if (f.status) {
     buf[pos++] = 0x30;
     pos = writeVarint(buf, pos, f.status);
+  }
+  if (f.maxMessageBytes) {
+    buf[pos++] = 0x48;
+    pos = writeVarint(buf, pos, f.maxMessageBytes);
+  }
+  if (f.lastCallId) {
+    buf[pos++] = 0x50;
+    pos = writeVarint(buf, pos, f.lastCallId);
+  }
+  if (f.notStarted) {
+    buf[pos++] = 0x58;
+    buf[pos++] = 1;
   }
   if (extra) {
     if (extra.error) {
@@ -278,6 +308,15 @@ export function decodeMeta(buf: Uint8Array): RpcMeta {
           break;
         case 6:
           meta.status = v;
+          break;
+        case 9:
+          meta.maxMessageBytes = v;
+          break;
+        case 10:
+          meta.lastCallId = v;
+          break;
+        case 11:
+          meta.notStarted = v !== 0;
           break;
       }
     } else if (wire === 2) {

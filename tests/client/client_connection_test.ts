@@ -66,8 +66,9 @@ Deno.test("a provider that shuts down mid-call fails the call with UNAVAILABLE",
   await using k = await startKitchen();
   const call = k.stub.Sleep({ ms: 10_000, token: "doomed" });
   await k.events.wait("started:doomed");
+  const failed = assert.rejects(call, isCode(Code.UNAVAILABLE));
   await k.provider.close({ graceMs: 0 });
-  await assert.rejects(call, isCode(Code.UNAVAILABLE));
+  await failed;
 });
 
 Deno.test("the channel reconnects to a provider restarted on the same port", async () => {

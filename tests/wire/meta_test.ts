@@ -204,6 +204,9 @@ Deno.test("meta encoded by hand decodes with protobufjs to the same fields", () 
       status: s.status,
       errorMessage: s.errorMessage,
       metadata: s.metadata ?? {},
+      maxMessageBytes: 0,
+      lastCallId: 0,
+      notStarted: false,
     }, s.name);
   }
 });
@@ -248,12 +251,12 @@ Deno.test("meta round-trips through the hand-written codec alone", () => {
 
 Deno.test("decodeMeta skips fields it does not know (every wire type)", () => {
   const known = ours(samples[5]!);
-  // field 9 varint, field 10 fixed64, field 11 length-delimited, field 12 fixed32
+  // field 15 varint, field 14 fixed64, field 13 length-delimited, field 12 fixed32
   const unknown = [
-    0x48,
+    0x78,
     0x96,
     0x01,
-    0x51,
+    0x71,
     1,
     2,
     3,
@@ -262,7 +265,7 @@ Deno.test("decodeMeta skips fields it does not know (every wire type)", () => {
     6,
     7,
     8,
-    0x5a,
+    0x6a,
     0x03,
     0x61,
     0x62,
