@@ -49,6 +49,18 @@ export interface ClientConnectionOptions {
   onNotStarted?: (call: Resendable, error: RpcError) => Promise<unknown> | undefined;
 }
 
+/** Connect errors that only mean "this connection is going away": nothing was sent on it. */
+const goingAwayErrors = new WeakSet<Error>();
+
+/**
+ * True for a connect error caused by the provider's GOAWAY (without a status) during the
+ * handshake, e.g. an idle close crossing the new connection: no call was sent, the provider is
+ * not at fault, and the call may try again at once.
+ */
+export function isGoingAway(e: unknown): boolean {
+  return e instanceof Error && goingAwayErrors.has(e);
+}
+
 class PendingCall implements Expirable {
   deadline = 0;
   wheelSlot: number | undefined = undefined;
@@ -84,6 +96,7 @@ export class ClientConnection {
   #closedPromise: Promise<void> | undefined;
   #handshake: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #connectAbort: AbortController | undefined;
+  #goAwayInHandshake = false;
   /** True when the connection was closed because the provider stopped answering pings. */
   livenessFailed = false;
   /** Bytes of requests written since the connection opened (0 means nothing reached the wire). */
@@ -172,6 +185,7 @@ export class ClientConnection {
       const err = new RpcError(Code.UNAVAILABLE, `cannot connect to ${host}:${port}: ${why}`, {
         cause: e,
       });
+      if (this.#goAwayInHandshake && !timedOut) goingAwayErrors.add(err);
       if (this.#fc !== undefined) {
         this.#closeWith(err);
         await this.#closedPromise;
@@ -372,6 +386,7 @@ export class ClientConnection {
         this.#handshake?.resolve();
         return;
       case Kind.GOAWAY: {
+        if (this.#handshake !== undefined && meta.status === 0) this.#goAwayInHandshake = true;
         this.#handshake?.reject(
           meta.status !== 0
             ? new RpcError(meta.status, meta.errorMessage)

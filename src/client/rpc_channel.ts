@@ -20,7 +20,12 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
 import { type Payload, payloadBytes } from "../wire/frame_writer.ts";
 import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
 import type { CallOptions, Stub } from "./call_options.ts";
-import { ClientConnection, type Resendable, type ResponseDecoder } from "./client_connection.ts";
+import {
+  ClientConnection,
+  isGoingAway,
+  type Resendable,
+  type ResponseDecoder,
+} from "./client_connection.ts";
 import { RpcController } from "./rpc_controller.ts";
 import { type EndpointState, ServiceDirectory, type ServiceState } from "./service_directory.ts";
 // legacy mprpc (issue 7)
@@ -389,6 +394,13 @@ export class RpcChannel {
       try {
         conn = await this.#connection(ep, deadline, opts.signal);
       } catch (e) {
+        if (isGoingAway(e) && call.hops < MAX_NOT_STARTED_RESENDS) {
+          // The provider closed the new connection as it opened (an idle close crossing it):
+          // nothing was sent; the same provider may be tried again.
+          call = { ...call, hops: call.hops + 1 };
+          tried.delete(ep.key);
+          continue;
+        }
         if (e instanceof RpcError && e.code === Code.UNAVAILABLE) {
           lastError = e;
           continue; // nothing was sent: try another provider transparently
@@ -481,7 +493,7 @@ export class RpcChannel {
       }
     } catch (e) {
       // Every call waiting on this attempt lands here; the backoff counts the attempt once.
-      if (e instanceof RpcError && e.code === Code.UNAVAILABLE) {
+      if (e instanceof RpcError && e.code === Code.UNAVAILABLE && !isGoingAway(e)) {
         this.#directory.attemptFailed(ep, conn, e);
       }
       throw e;
