@@ -46,7 +46,11 @@ export interface ClientConnectionOptions {
    * A call the provider never started (it said so, or it went away before reading it): returns
    * the promise of sending it again elsewhere, or undefined to fail it with `error`.
    */
-  onNotStarted?: (call: Resendable, error: RpcError) => Promise<unknown> | undefined;
+  onNotStarted?: (
+    call: Resendable,
+    error: RpcError,
+    conn: ClientConnection,
+  ) => Promise<unknown> | undefined;
 }
 
 /** Connect errors that only mean "this connection is going away": nothing was sent on it. */
@@ -450,7 +454,7 @@ export class ClientConnection {
 
   /** Sends a (settled) call that never started again through the channel, or fails it. */
   #notStarted(p: PendingCall, err: RpcError): void {
-    const again = p.resend !== undefined ? this.#o.onNotStarted?.(p.resend, err) : undefined;
+    const again = p.resend !== undefined ? this.#o.onNotStarted?.(p.resend, err, this) : undefined;
     if (again === undefined) p.reject(err);
     else void again.then(p.resolve, p.reject); // settles the original call; never rejects
   }

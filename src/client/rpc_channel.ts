@@ -7,7 +7,7 @@
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import { ConsoleLogger, type Logger } from "../log/logger.ts";
-import { type Endpoint, parseEndpoint, type Registry } from "../registry/registry.ts";
+import { type Endpoint, endpointKey, parseEndpoint, type Registry } from "../registry/registry.ts";
 import {
   describeMethod,
   describeService,
@@ -510,14 +510,21 @@ export class RpcChannel {
    * named an earlier last call): safe for every method, since no handler ran. Through the slow
    * path, so a going-away connection is replaced; bounded by the deadline and a hop count.
    */
-  #sendAgain = (sent: Resendable, error: RpcError): Promise<unknown> | undefined => {
+  #sendAgain = (
+    sent: Resendable,
+    error: RpcError,
+    from: ClientConnection,
+  ): Promise<unknown> | undefined => {
     const call = sent as PendingSend;
     if (this.#closed || call.hops >= MAX_NOT_STARTED_RESENDS) return undefined;
+    const provider = endpointKey(from);
     this.#logger.debug("sending again a call the provider never started", {
       method: `${call.desc.service}.${call.desc.name}`,
+      provider,
       error: error.message,
     });
-    return this.#sendSlow({ ...call, hops: call.hops + 1 }, undefined);
+    // Another provider if there is one; the same one (on a new connection) otherwise.
+    return this.#sendSlow({ ...call, hops: call.hops + 1 }, new Set([provider]));
   };
 
   /** Starts connecting to `ep` in the background; returns the other ready providers, if any. */
