@@ -42,6 +42,23 @@ Deno.test("a call to a port with nothing listening fails UNAVAILABLE promptly", 
   }
 });
 
+Deno.test("reconnect backoff counts connection attempts, not the calls waiting on one", async () => {
+  const { channel, stub, logger } = await channelTo(deadPort(), { timeoutMs: 10_000 });
+  try {
+    // Eight calls wait on the same (refused) connection attempt.
+    const calls = Array.from({ length: 8 }, (_, i) => stub.Echo({ text: `w${i}` }));
+    for (const c of calls) await assert.rejects(c, isCode(Code.UNAVAILABLE));
+    const lines = logger.find("warn", "provider unreachable");
+    assert.deepEqual(
+      lines.map((l) => l.fields.backoffMs),
+      [100],
+      "one failed attempt, the first step of the backoff",
+    );
+  } finally {
+    await channel.close();
+  }
+});
+
 Deno.test("calls pending on a connection the provider drops fail with UNAVAILABLE", async () => {
   // A "provider" that accepts, answers the handshake, reads the first request, and hangs up.
   await using server = startRawServer(async (conn) => {
