@@ -39,7 +39,10 @@ export interface RpcChannelOptions {
   address?: string | { host: string; port: number };
   /** Default deadline of each call, ms; default 30000; `0` = none. */
   timeoutMs?: number;
-  /** Largest response body accepted; default 4 MiB. */
+  /**
+   * Largest response body accepted; default 4 MiB. Providers learn it in the handshake and answer
+   * a larger response with `RESOURCE_EXHAUSTED` instead.
+   */
   maxMessageBytes?: number;
   /** Where to log; default: WARN and above to stderr. */
   logger?: Logger;

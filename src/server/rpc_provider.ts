@@ -37,7 +37,10 @@ export interface RpcProviderOptions {
   advertiseHost?: string;
   /** Load-balancing weight announced with the services; default 1. */
   weight?: number;
-  /** Largest frame body accepted; default 4 MiB. */
+  /**
+   * Largest frame body accepted; default 4 MiB. Callers learn it in the handshake and fail a
+   * larger request with `RESOURCE_EXHAUSTED` before sending it.
+   */
   maxMessageBytes?: number;
   /** Where to log connections, registrations and errors; default: WARN and above to stderr. */
   logger?: Logger;
@@ -47,7 +50,10 @@ export interface RpcProviderOptions {
   maxInflightPerConnection?: number;
   /** Calls slower than this are logged as slow; default 1000 ms. */
   slowCallMs?: number;
-  /** Closes connections idle (no bytes, no calls) for this long; default 0 = never. */
+  /**
+   * Closes connections idle (no bytes, no calls) for this long; default 0 = never. The close
+   * sends GOAWAY first, so a call crossing it is sent again by the caller, never failed.
+   */
   idleTimeoutMs?: number;
   /**
    * Closes a connection that holds an unfinished frame, or has sent no frame since it

@@ -191,18 +191,6 @@ export function writeMeta(
     buf[pos++] = 0x30;
     pos = writeVarint(buf, pos, f.status);
   }
-  if (f.maxMessageBytes) {
-    buf[pos++] = 0x48;
-    pos = writeVarint(buf, pos, f.maxMessageBytes);
-  }
-  if (f.lastCallId) {
-    buf[pos++] = 0x50;
-    pos = writeVarint(buf, pos, f.lastCallId);
-  }
-  if (f.notStarted) {
-    buf[pos++] = 0x58;
-    buf[pos++] = 1;
-  }
   if (extra) {
     if (extra.error) {
       buf.set(extra.error, pos);
@@ -214,6 +202,19 @@ export function writeMeta(
         pos += e.length;
       }
     }
+  }
+  // Fields 9-11 (handshake, GOAWAY), after 7-8 to keep field order.
+  if (f.maxMessageBytes) {
+    buf[pos++] = 0x48;
+    pos = writeVarint(buf, pos, f.maxMessageBytes);
+  }
+  if (f.lastCallId) {
+    buf[pos++] = 0x50;
+    pos = writeVarint(buf, pos, f.lastCallId);
+  }
+  if (f.notStarted) {
+    buf[pos++] = 0x58;
+    buf[pos++] = 1;
   }
   return pos;
 }

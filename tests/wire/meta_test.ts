@@ -328,3 +328,39 @@ Deno.test("writeVarint and varintSize agree on every size class up to 2^32-1", (
     assert.equal(meta.callId, v);
   }
 });
+
+Deno.test("the handshake limit, GOAWAY's last call id and the not-started mark agree with protobufjs", () => {
+  const cases: MetaFields[] = [
+    { kind: Kind.PING, callId: 0, maxMessageBytes: 4 * 1024 * 1024 },
+    { kind: Kind.PONG, callId: 0, maxMessageBytes: 0xffffffff },
+    { kind: Kind.GOAWAY, callId: 0, lastCallId: 0xfffffff0, notStarted: true },
+    { kind: Kind.GOAWAY, callId: 0, lastCallId: 0, notStarted: true },
+    { kind: Kind.RESPONSE, callId: 9, status: 14, errorMessage: "going away", notStarted: true },
+  ];
+  for (const f of cases) {
+    const ours = encodeMeta(f);
+    const pb = pbEncode(
+      Object.fromEntries(Object.entries(f).filter(([, v]) => v !== 0 && v !== undefined)),
+    );
+    assert.deepEqual(Array.from(ours), Array.from(pb), JSON.stringify(f));
+    const back = decodeMeta(ours);
+    assert.equal(back.maxMessageBytes, f.maxMessageBytes || undefined);
+    assert.equal(back.lastCallId, f.lastCallId || undefined);
+    assert.equal(back.notStarted, f.notStarted);
+    const decoded = pbDecode(ours);
+    assert.equal(decoded.maxMessageBytes, f.maxMessageBytes ?? 0);
+    assert.equal(decoded.lastCallId, f.lastCallId ?? 0);
+    assert.equal(decoded.notStarted, f.notStarted ?? false);
+  }
+  // A request meta gains no fields: its decoded shape stays the same on the hot path.
+  assert.deepEqual(Object.keys(decodeMeta(encodeMeta({ kind: Kind.REQUEST, callId: 1 }))), [
+    "kind",
+    "callId",
+    "service",
+    "method",
+    "timeoutMs",
+    "status",
+    "errorMessage",
+    "metadata",
+  ]);
+});
