@@ -416,7 +416,10 @@ export class RpcProvider {
         let why: string | undefined;
         if (readMs > 0 && c.partialSince > 0 && now - c.partialSince >= readMs) {
           why = `unfinished frame (${c.partialBytes} bytes) for ${now - c.partialSince} ms`;
-        } else if (readMs > 0 && !c.gotFrame && now - c.createdAt >= readMs) {
+        } else if (
+          readMs > 0 && !c.gotFrame && c.partialSince === 0 && now - c.createdAt >= readMs
+        ) {
+          // (A peer holding part of its first frame is timed by the branch above.)
           why = `no frame within ${now - c.createdAt} ms of connecting`;
         } else if (idleMs > 0 && c.inflight === 0 && now - c.lastReadAt >= idleMs) {
           if (c instanceof ServerConnection) {
