@@ -1,6 +1,7 @@
 /**
  * A rolling restart through ZooKeeper under load, without `retries`: each provider in turn is
- * closed with `close({ graceMs })` and replaced. Calls the closing provider accepted finish; calls
+ * closed with `close({ graceMs })` and replaced, with a few ms of latency between caller and
+ * providers. Calls the closing provider accepted finish; calls
  * it never started (sent after its GOAWAY's last call id, or answered "not started") are sent
  * again transparently to the other provider. No call fails, and no handler runs twice for one
  * call.
@@ -12,6 +13,7 @@ import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_regist
 import type { CallContext } from "../../src/server/call_context.ts";
 import { RpcProvider } from "../../src/server/rpc_provider.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
+import { DelayedRegistry } from "../_helpers/delay_proxy.ts";
 import { kitchenService, type KitchenStub } from "../_helpers/kitchen.ts";
 import { startZooKeeper, zkAvailable } from "../_helpers/zookeeper.ts";
 
@@ -20,6 +22,8 @@ if (!canRun) console.log("rolling_restart_test: skipped, no ZooKeeper server ava
 
 const CALLERS = 64;
 const SLEEP_MS = 20;
+const ROUNDS = 2;
+const LATENCY_MS = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 Deno.test({
@@ -65,7 +69,12 @@ Deno.test({
     };
 
     const running = [await start("a1"), await start("b1")];
-    const channelRegistry = new ZooKeeperRegistry({ connect: zk.connect, logger });
+    // The channel reaches the providers through proxies adding LATENCY_MS each way, so requests
+    // are on the wire when a GOAWAY is, as between hosts.
+    const channelRegistry = new DelayedRegistry(
+      new ZooKeeperRegistry({ connect: zk.connect, logger }),
+      LATENCY_MS,
+    );
     const channel = new RpcChannel({ registry: channelRegistry, logger, timeoutMs: 10_000 });
     const stub = channel.stub<KitchenStub>(service);
 
@@ -89,14 +98,16 @@ Deno.test({
     };
     const loops = Array.from({ length: CALLERS }, (_, l) => loop(l));
     try {
-      await sleep(300);
-      // Replace a1 by a2, then b1 by b2, each while the other serves.
-      for (const [i, next] of [[0, "a2"], [1, "b2"]] as const) {
-        const old = running[i]!;
-        running[i] = await start(next);
-        await sleep(200);
-        await stop(old);
-        await sleep(300);
+      await sleep(200);
+      // Replace a by its next generation, then b, each while the other serves; ROUNDS times.
+      for (let round = 2; round < 2 + ROUNDS; round++) {
+        for (const [i, side] of [[0, "a"], [1, "b"]] as const) {
+          const old = running[i]!;
+          running[i] = await start(`${side}${round}`);
+          await sleep(100);
+          await stop(old);
+          await sleep(100);
+        }
       }
     } finally {
       stopLoad = true;
@@ -106,13 +117,18 @@ Deno.test({
       await Promise.all(running.map(stop));
     }
     const twice = [...runs].filter(([, n]) => n > 1).map(([t, n]) => `${t} ran ${n}x`);
-    const resent = logger.find("debug", "never started").length;
+    const resentLines = logger.find("debug", "never started");
+    const resent = resentLines.length;
+    const why = new Set(resentLines.map((l) => String(l.fields.error)));
     console.log(
       `rolling restart: ${calls} calls, ${ok} ok, ${failures.length} failed; served ` +
-        `${JSON.stringify(served)}; ${resent} sent again after "not started"`,
+        `${JSON.stringify(served)}; ${resent} sent again because a provider never started them (${
+          [...why].join("; ")
+        })`,
     );
     assert.deepEqual(failures.slice(0, 10), [], `${failures.length} of ${calls} calls failed`);
     assert.deepEqual(twice, [], "a handler ran more than once for one call");
-    assert.ok((served["a2"] ?? 0) > 0 && (served["b2"] ?? 0) > 0, "the replacements served");
+    const last = `${1 + ROUNDS}`;
+    assert.ok(served[`a${last}`]! > 0 && served[`b${last}`]! > 0, "the replacements served");
   },
 });
