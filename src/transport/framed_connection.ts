@@ -226,6 +226,8 @@ export class FramedConnection {
         const initial = this.#initial;
         this.#initial = undefined;
         this.#decoder.push(initial);
+        // A frame left unfinished by the sniffed bytes is timed like any other.
+        if (this.#decoder.buffered > 0) this.partialSince = Date.now();
       }
       while (!this.#closed) {
         const n = await this.#conn.read(this.#readBuf);
