@@ -206,6 +206,7 @@ export class ServerConnection {
         `frame of ${bodyLength} bytes exceeds maxMessageBytes ${limit}`,
       );
     }
+    if (!this.#draining) this.#lastCallId = meta.callId; // answered before any GOAWAY
     this.#host.logger.warn("request too large", {
       peer: peerText(this.peer),
       method: `${meta.service}.${meta.method}`,
