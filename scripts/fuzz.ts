@@ -205,6 +205,7 @@ type CallerBehaviour =
   | "request"
   | "garbage"
   | "huge"
+  | "oversize"
   | "unknown_kind"
   | "cancel"
   | "bad_meta"
@@ -384,6 +385,7 @@ function callerCase(r: Rng): CallerCase {
     ["request", 4],
     ["garbage", 3],
     ["huge", 3],
+    ["oversize", 2],
     ["unknown_kind", 2],
     ["cancel", 2],
     ["bad_meta", 3],
@@ -703,6 +705,7 @@ const CALLER_EXPECT: Record<CallerBehaviour, { codes: string[]; protocolError: b
   request: { codes: ["INTERNAL"], protocolError: true },
   garbage: { codes: ["INTERNAL"], protocolError: true },
   huge: { codes: ["INTERNAL"], protocolError: true },
+  oversize: { codes: ["RESOURCE_EXHAUSTED"], protocolError: false },
   unknown_kind: { codes: ["INTERNAL"], protocolError: true },
   cancel: { codes: ["INTERNAL"], protocolError: true },
   bad_meta: { codes: ["INTERNAL"], protocolError: true },
@@ -806,8 +809,16 @@ function callerAnswer(b: CallerBehaviour, r: Rng, id: number, status: number): U
       if (g[0] === 0x4d) g[0] = 0;
       return g;
     }
-    case "huge":
-      return header(r.pick([0xffffffff, 0x80000000, 0xfffffff0]), 4);
+    case "huge": {
+      // A meta alone over the limit: nothing of the frame can be read, the stream is rejected.
+      const body = r.pick([0xffffffff, 0x80000000, 0xfffffff0]);
+      return header(body, r.pick([0x7fffffff, body]));
+    }
+    case "oversize": {
+      // A response over the caller's limit: its meta is read, its payload skipped, the call fails.
+      const meta = metaBytes({ kind: RESPONSE, callId: id });
+      return concat(header(r.pick([0xffffffff, 0x80000000, 0xfffffff0]), meta.length), meta);
+    }
     case "unknown_kind":
       return frame(metaBytes({ kind: r.int(6, 1000), callId: id }));
     case "cancel":

@@ -15,7 +15,8 @@ export interface CallOptions {
   metadata?: Record<string, string>;
   /**
    * Extra attempts after an `UNAVAILABLE` failure, on another provider when there is one, within
-   * the deadline. Only for idempotent methods. Default 0.
+   * the deadline. Only for idempotent methods. Default 0. (A call the provider says it never
+   * started, e.g. after its GOAWAY, is sent again without this, for every method.)
    */
   retries?: number;
   /** Key for the `consistent_hash` balancer (default: the channel's `hashKey`). */

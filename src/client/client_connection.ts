@@ -21,6 +21,14 @@ export interface ResponseDecoder {
   decode(payload: Uint8Array, borrowed: boolean): unknown;
 }
 
+/**
+ * What the channel needs to send a call again; handed back to
+ * {@linkcode ClientConnectionOptions.onNotStarted}. `hops` counts the times it was sent again.
+ */
+export interface Resendable {
+  readonly hops: number;
+}
+
 /** Options of {@linkcode ClientConnection}. */
 export interface ClientConnectionOptions {
   host: string;
@@ -34,6 +42,27 @@ export interface ClientConnectionOptions {
   onGone: (conn: ClientConnection) => void;
   /** Called once when the connection has fully closed. */
   onClosed: (conn: ClientConnection) => void;
+  /**
+   * A call the provider never started (it said so, or it went away before reading it): returns
+   * the promise of sending it again elsewhere, or undefined to fail it with `error`.
+   */
+  onNotStarted?: (
+    call: Resendable,
+    error: RpcError,
+    conn: ClientConnection,
+  ) => Promise<unknown> | undefined;
+}
+
+/** Connect errors that only mean "this connection is going away": nothing was sent on it. */
+const goingAwayErrors = new WeakSet<Error>();
+
+/**
+ * True for a connect error caused by the provider's GOAWAY (without a status) during the
+ * handshake, e.g. an idle close crossing the new connection: no call was sent, the provider is
+ * not at fault, and the call may try again at once.
+ */
+export function isGoingAway(e: unknown): boolean {
+  return e instanceof Error && goingAwayErrors.has(e);
 }
 
 class PendingCall implements Expirable {
@@ -47,6 +76,7 @@ class PendingCall implements Expirable {
     readonly decode: ResponseDecoder,
     readonly resolve: (v: unknown) => void,
     readonly reject: (e: RpcError) => void,
+    readonly resend: Resendable | undefined,
   ) {}
   expire(): void {
     this.conn.fail(this, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"), true);
@@ -70,6 +100,7 @@ export class ClientConnection {
   #closedPromise: Promise<void> | undefined;
   #handshake: { resolve: () => void; reject: (e: Error) => void } | undefined;
   #connectAbort: AbortController | undefined;
+  #goAwayInHandshake = false;
   /** True when the connection was closed because the provider stopped answering pings. */
   livenessFailed = false;
   /** Bytes of requests written since the connection opened (0 means nothing reached the wire). */
@@ -128,6 +159,7 @@ export class ClientConnection {
       const fc = this.#fc = new FramedConnection(stream, {
         maxMessageBytes: this.#o.maxMessageBytes,
         onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
+        onOversize: (meta, bodyLength) => this.#onOversize(meta, bodyLength),
         onClose: (err) => this.#onClose(err),
       });
       fc.start();
@@ -136,7 +168,8 @@ export class ClientConnection {
       await new Promise<void>((resolve, reject) => {
         this.#handshake = { resolve, reject };
         if (timedOut) reject(new Error("no answer"));
-        fc.send({ kind: Kind.PING, callId: 0 });
+        // Our limit travels with the handshake PING; the PONG brings the provider's.
+        fc.send({ kind: Kind.PING, callId: 0, maxMessageBytes: this.#o.maxMessageBytes });
       });
     } catch (e) {
       this.#handshake = undefined;
@@ -156,6 +189,7 @@ export class ClientConnection {
       const err = new RpcError(Code.UNAVAILABLE, `cannot connect to ${host}:${port}: ${why}`, {
         cause: e,
       });
+      if (this.#goAwayInHandshake && !timedOut) goingAwayErrors.add(err);
       if (this.#fc !== undefined) {
         this.#closeWith(err);
         await this.#closedPromise;
@@ -174,7 +208,8 @@ export class ClientConnection {
 
   /**
    * Sends a request on the (connected) connection and returns the promise of its decoded
-   * response.
+   * response. A request over the provider's `maxMessageBytes` fails `RESOURCE_EXHAUSTED` without
+   * being sent. With `resend`, a call the provider never started is handed to `onNotStarted`.
    */
   call(
     route: Uint8Array,
@@ -183,6 +218,7 @@ export class ClientConnection {
     deadline: number,
     signal: AbortSignal | undefined,
     metadata: Record<string, string> | undefined,
+    resend?: Resendable,
   ): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const fc = this.#fc;
@@ -190,10 +226,16 @@ export class ClientConnection {
         reject(this.#closeReason ?? new RpcError(Code.UNAVAILABLE, "connection is closed"));
         return;
       }
+      if (this.#draining) {
+        // Told to go away between the channel's pick and now: nothing is sent here.
+        const p = new PendingCall(this, 0, decode, resolve, reject, resend);
+        this.#notStarted(p, new RpcError(Code.UNAVAILABLE, "provider is going away"));
+        return;
+      }
       let id = this.#nextId;
       this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
       while (this.#pending.has(id)) id = this.#nextId++;
-      const p = new PendingCall(this, id, decode, resolve, reject);
+      const p = new PendingCall(this, id, decode, resolve, reject, resend);
       this.#pending.set(id, p);
       let timeoutMs = 0;
       if (deadline > 0) {
@@ -207,8 +249,17 @@ export class ClientConnection {
           this.fail(p, new RpcError(Code.CANCELLED, "cancelled by the caller"), true);
         signal.addEventListener("abort", p.onAbort, { once: true });
       }
+      if (!fc.send({ kind: Kind.REQUEST, callId: id, route, timeoutMs, metadata }, payload)) {
+        this.#settle(p);
+        reject(
+          new RpcError(
+            Code.RESOURCE_EXHAUSTED,
+            `request of ${payload.length} bytes exceeds the provider's maxMessageBytes ${fc.peerMaxMessageBytes}`,
+          ),
+        );
+        return;
+      }
       this.sentCalls++;
-      fc.send({ kind: Kind.REQUEST, callId: id, route, timeoutMs, metadata }, payload);
     });
   }
 
@@ -308,6 +359,10 @@ export class ClientConnection {
         }
         this.#settle(p);
         if (meta.status !== 0) {
+          if (meta.notStarted === true) {
+            this.#notStarted(p, new RpcError(meta.status, meta.errorMessage));
+            break;
+          }
           p.reject(
             new RpcError(meta.status, meta.errorMessage, { metadata: meta.metadata ?? {} }),
           );
@@ -329,9 +384,13 @@ export class ClientConnection {
         this.#fc!.send({ kind: Kind.PONG, callId: meta.callId });
         return;
       case Kind.PONG:
+        if (meta.maxMessageBytes !== undefined && meta.maxMessageBytes > 0) {
+          this.#fc!.peerMaxMessageBytes = meta.maxMessageBytes;
+        }
         this.#handshake?.resolve();
         return;
       case Kind.GOAWAY: {
+        if (this.#handshake !== undefined && meta.status === 0) this.#goAwayInHandshake = true;
         this.#handshake?.reject(
           meta.status !== 0
             ? new RpcError(meta.status, meta.errorMessage)
@@ -340,6 +399,16 @@ export class ClientConnection {
         this.#draining = true;
         if (meta.status !== 0) {
           this.#failAll(new RpcError(meta.status, meta.errorMessage));
+        } else if (meta.notStarted === true) {
+          // Calls sent after the last one the provider accepted never started: send them again.
+          const last = meta.lastCallId ?? 0;
+          const err = new RpcError(Code.UNAVAILABLE, "provider went away before the call started");
+          for (const p of [...this.#pending.values()]) {
+            if (sentAfter(p.id, last)) {
+              this.#settle(p);
+              this.#notStarted(p, err);
+            }
+          }
         }
         this.#o.logger.info("provider going away", {
           provider: `${this.host}:${this.port}`,
@@ -355,6 +424,39 @@ export class ClientConnection {
         );
     }
     this.#maybeFinishDrain();
+  }
+
+  /** A response over our limit fails its call alone; its payload is skipped. */
+  #onOversize(meta: RpcMeta, bodyLength: number): void {
+    const limit = this.#o.maxMessageBytes;
+    const p = meta.kind === Kind.RESPONSE ? this.#pending.get(meta.callId) : undefined;
+    if (p === undefined) {
+      if (meta.kind === Kind.RESPONSE) return; // a late answer to a call given up on
+      throw new FrameError(
+        "TOO_LARGE",
+        `frame of ${bodyLength} bytes exceeds maxMessageBytes ${limit}`,
+      );
+    }
+    this.#o.logger.warn("response too large", {
+      provider: `${this.host}:${this.port}`,
+      bytes: bodyLength,
+      limit,
+    });
+    this.fail(
+      p,
+      new RpcError(
+        Code.RESOURCE_EXHAUSTED,
+        `response of ${bodyLength} bytes exceeds maxMessageBytes ${limit}`,
+      ),
+      false,
+    );
+  }
+
+  /** Sends a (settled) call that never started again through the channel, or fails it. */
+  #notStarted(p: PendingCall, err: RpcError): void {
+    const again = p.resend !== undefined ? this.#o.onNotStarted?.(p.resend, err, this) : undefined;
+    if (again === undefined) p.reject(err);
+    else void again.then(p.resolve, p.reject); // settles the original call; never rejects
   }
 
   #maybeFinishDrain(): void {
@@ -383,4 +485,13 @@ export class ClientConnection {
     this.#gone = true;
     this.#o.onGone(this);
   }
+}
+
+/**
+ * Whether call `id` was sent after call `last`: ids grow by one per call and wrap around, so they
+ * are compared as serial numbers (the calls in flight span far less than 2^31 ids).
+ */
+function sentAfter(id: number, last: number): boolean {
+  const d = (id - last) >>> 0;
+  return d !== 0 && d < 0x80000000;
 }

@@ -7,7 +7,7 @@
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import { ConsoleLogger, type Logger } from "../log/logger.ts";
-import { type Endpoint, parseEndpoint, type Registry } from "../registry/registry.ts";
+import { type Endpoint, endpointKey, parseEndpoint, type Registry } from "../registry/registry.ts";
 import {
   describeMethod,
   describeService,
@@ -20,7 +20,12 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
 import { type Payload, payloadBytes } from "../wire/frame_writer.ts";
 import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
 import type { CallOptions, Stub } from "./call_options.ts";
-import { ClientConnection, type ResponseDecoder } from "./client_connection.ts";
+import {
+  ClientConnection,
+  isGoingAway,
+  type Resendable,
+  type ResponseDecoder,
+} from "./client_connection.ts";
 import { RpcController } from "./rpc_controller.ts";
 import { type EndpointState, ServiceDirectory, type ServiceState } from "./service_directory.ts";
 // legacy mprpc (issue 7)
@@ -34,7 +39,10 @@ export interface RpcChannelOptions {
   address?: string | { host: string; port: number };
   /** Default deadline of each call, ms; default 30000; `0` = none. */
   timeoutMs?: number;
-  /** Largest response body accepted; default 4 MiB. */
+  /**
+   * Largest response body accepted; default 4 MiB. Providers learn it in the handshake and answer
+   * a larger response with `RESOURCE_EXHAUSTED` instead.
+   */
   maxMessageBytes?: number;
   /** Where to log; default: WARN and above to stderr. */
   logger?: Logger;
@@ -66,6 +74,12 @@ export interface RpcChannelOptions {
 
 const EMPTY: CallOptions = {};
 
+/**
+ * How many times a call that a provider never started (GOAWAY, idle close) is sent again, on
+ * top of the first send; each hop is also bounded by the call's deadline.
+ */
+const MAX_NOT_STARTED_RESENDS = 4;
+
 /** A call on its way out, as the slow path (resolve, connect, retry) carries it. */
 interface PendingSend {
   desc: MethodDescriptor;
@@ -75,6 +89,8 @@ interface PendingSend {
   /** `Date.now()` deadline, or 0 for none. */
   deadline: number;
   request: unknown;
+  /** Times it was sent again because a provider never started it. */
+  hops: number;
 }
 
 /**
@@ -280,7 +296,7 @@ export class RpcChannel {
       return this.#legacy.call(desc, payloadBytes(payload), decoder, opts, deadline);
     }
     if ((opts.retries ?? 0) > 0) {
-      return this.#sendWithRetries({ desc, payload, decoder, opts, deadline, request });
+      return this.#sendWithRetries({ desc, payload, decoder, opts, deadline, request, hops: 0 });
     }
     // Fast path: service resolved, provider picked, connection open.
     const svc = this.#directory.ready(desc.service);
@@ -291,7 +307,16 @@ export class RpcChannel {
         const ep = this.#balancer.pick(healthy, this.#key(desc, opts, request));
         const conn = ep.conn;
         if (conn !== undefined && conn.ready) {
-          return conn.call(desc.route, payload, decoder, deadline, opts.signal, opts.metadata);
+          const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
+          return conn.call(
+            desc.route,
+            payload,
+            decoder,
+            deadline,
+            opts.signal,
+            opts.metadata,
+            call,
+          );
         }
         // Not connected yet: connect in the background and, if another provider is ready,
         // send there now, so no call waits for a handshake while a ready provider exists.
@@ -300,6 +325,7 @@ export class RpcChannel {
         const ready = ep.failures > 0 ? this.#readyOthers(healthy, ep) : undefined;
         if (ready !== undefined) {
           const other = this.#balancer.pick(ready, this.#key(desc, opts, request));
+          const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
           return other.conn!.call(
             desc.route,
             payload,
@@ -307,12 +333,17 @@ export class RpcChannel {
             deadline,
             opts.signal,
             opts.metadata,
+            call,
           );
         }
         picked = ep; // nothing ready: connect to it rather than asking the balancer again
       }
     }
-    return this.#sendSlow({ desc, payload, decoder, opts, deadline, request }, undefined, picked);
+    return this.#sendSlow(
+      { desc, payload, decoder, opts, deadline, request, hops: 0 },
+      undefined,
+      picked,
+    );
   }
 
   async #sendWithRetries(call: PendingSend): Promise<unknown> {
@@ -366,6 +397,13 @@ export class RpcChannel {
       try {
         conn = await this.#connection(ep, deadline, opts.signal);
       } catch (e) {
+        if (isGoingAway(e) && call.hops < MAX_NOT_STARTED_RESENDS) {
+          // The provider closed the new connection as it opened (an idle close crossing it):
+          // nothing was sent; the same provider may be tried again.
+          call = { ...call, hops: call.hops + 1 };
+          tried.delete(ep.key);
+          continue;
+        }
         if (e instanceof RpcError && e.code === Code.UNAVAILABLE) {
           lastError = e;
           continue; // nothing was sent: try another provider transparently
@@ -373,7 +411,15 @@ export class RpcChannel {
         throw e;
       }
       try {
-        return await conn.call(desc.route, payload, decoder, deadline, opts.signal, opts.metadata);
+        return await conn.call(
+          desc.route,
+          payload,
+          decoder,
+          deadline,
+          opts.signal,
+          opts.metadata,
+          call,
+        );
       } catch (e) {
         // A retry (if any) prefers another provider.
         if (e instanceof RpcError && e.code === Code.UNAVAILABLE) avoid?.add(ep.key);
@@ -428,6 +474,7 @@ export class RpcChannel {
         connectTimeoutMs,
         onGone: (c) => this.#connectionGone(ep, c),
         onClosed: (c) => this.#connections.delete(c),
+        onNotStarted: this.#sendAgain,
       });
       ep.conn = conn;
       this.#connections.add(conn);
@@ -448,7 +495,10 @@ export class RpcChannel {
         ]);
       }
     } catch (e) {
-      if (e instanceof RpcError && e.code === Code.UNAVAILABLE) this.#directory.markDown(ep, e);
+      // Every call waiting on this attempt lands here; the backoff counts the attempt once.
+      if (e instanceof RpcError && e.code === Code.UNAVAILABLE && !isGoingAway(e)) {
+        this.#directory.attemptFailed(ep, conn, e);
+      }
       throw e;
     } finally {
       // A long-lived signal shared by many calls must not collect a listener per connect.
@@ -457,6 +507,28 @@ export class RpcChannel {
     this.#directory.markUp(ep);
     return conn;
   }
+
+  /**
+   * Sends again a call that a provider never started (it answered "not started", or its GOAWAY
+   * named an earlier last call): safe for every method, since no handler ran. Through the slow
+   * path, so a going-away connection is replaced; bounded by the deadline and a hop count.
+   */
+  #sendAgain = (
+    sent: Resendable,
+    error: RpcError,
+    from: ClientConnection,
+  ): Promise<unknown> | undefined => {
+    const call = sent as PendingSend;
+    if (this.#closed || call.hops >= MAX_NOT_STARTED_RESENDS) return undefined;
+    const provider = endpointKey(from);
+    this.#logger.debug("sending again a call the provider never started", {
+      method: `${call.desc.service}.${call.desc.name}`,
+      provider,
+      error: error.message,
+    });
+    // Another provider if there is one; the same one (on a new connection) otherwise.
+    return this.#sendSlow({ ...call, hops: call.hops + 1 }, new Set([provider]));
+  };
 
   /** Starts connecting to `ep` in the background; returns the other ready providers, if any. */
   #readyOthers(healthy: EndpointState[], ep: EndpointState): EndpointState[] | undefined {

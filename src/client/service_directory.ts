@@ -34,6 +34,8 @@ export class EndpointState implements Candidate {
   users = 0;
   /** A background connection attempt is running. */
   warming = false;
+  /** The connection attempt whose failure was last counted. */
+  failedAttempt: ClientConnection | undefined;
   constructor(readonly host: string, readonly port: number, weight: number) {
     this.key = endpointKey({ host, port });
     this.weight = weight;
@@ -130,6 +132,16 @@ export class ServiceDirectory {
       backoffMs: Math.round(backoff),
       error: err.message,
     });
+  }
+
+  /**
+   * Counts the failure of connection attempt `attempt` to `ep` once, however many calls were
+   * waiting on it, then takes `ep` out of rotation ({@linkcode ServiceDirectory.markDown}).
+   */
+  attemptFailed(ep: EndpointState, attempt: ClientConnection, err: RpcError): void {
+    if (ep.failedAttempt === attempt) return;
+    ep.failedAttempt = attempt;
+    this.markDown(ep, err);
   }
 
   /** Puts `ep` back into rotation after a successful connection. */

@@ -37,7 +37,10 @@ export interface RpcProviderOptions {
   advertiseHost?: string;
   /** Load-balancing weight announced with the services; default 1. */
   weight?: number;
-  /** Largest frame body accepted; default 4 MiB. */
+  /**
+   * Largest frame body accepted; default 4 MiB. Callers learn it in the handshake and fail a
+   * larger request with `RESOURCE_EXHAUSTED` before sending it.
+   */
   maxMessageBytes?: number;
   /**
    * Where to log connections, registrations and errors; default: WARN and above to stderr.
@@ -50,7 +53,10 @@ export interface RpcProviderOptions {
   maxInflightPerConnection?: number;
   /** Calls slower than this are logged as slow; default 1000 ms. */
   slowCallMs?: number;
-  /** Closes connections idle (no bytes, no calls) for this long; default 0 = never. */
+  /**
+   * Closes connections idle (no bytes, no calls) for this long; default 0 = never. The close
+   * sends GOAWAY first, so a call crossing it is sent again by the caller, never failed.
+   */
   idleTimeoutMs?: number;
   /**
    * Closes a connection that holds an unfinished frame, or has sent no frame since it
@@ -476,9 +482,22 @@ export class RpcProvider {
         let why: string | undefined;
         if (readMs > 0 && c.partialSince > 0 && now - c.partialSince >= readMs) {
           why = `unfinished frame (${c.partialBytes} bytes) for ${now - c.partialSince} ms`;
-        } else if (readMs > 0 && !c.gotFrame && now - c.createdAt >= readMs) {
+        } else if (
+          readMs > 0 && !c.gotFrame && c.partialSince === 0 && now - c.createdAt >= readMs
+        ) {
+          // (A peer holding part of its first frame is timed by the branch above.)
           why = `no frame within ${now - c.createdAt} ms of connecting`;
         } else if (idleMs > 0 && c.inflight === 0 && now - c.lastReadAt >= idleMs) {
+          if (c instanceof ServerConnection) {
+            if (c.draining) continue; // already closing
+            this.#logger.info("closing idle connection", {
+              peer: peerText(c.peer),
+              idleMs: now - c.lastReadAt,
+            });
+            // GOAWAY first, so a call crossing the close is sent again, not failed.
+            void c.closeIdle().catch(() => {}); // the sweep must not stop for one socket
+            continue;
+          }
           why = `idle for ${now - c.lastReadAt} ms`;
         }
         if (why !== undefined) {

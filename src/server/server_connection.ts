@@ -47,6 +47,8 @@ export class ServerConnection {
   #fc: FramedConnection;
   #inflight = new Map<number, CallContext>();
   #draining = false;
+  /** Id of the last request accepted (answered or running), for GOAWAY. */
+  #lastCallId = 0;
 
   /** Wraps an accepted stream; `initial` holds bytes already read while sniffing. */
   constructor(
@@ -61,6 +63,7 @@ export class ServerConnection {
       maxMessageBytes: host.maxMessageBytes,
       initial,
       onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
+      onOversize: (meta, bodyLength) => this.#onOversize(meta, bodyLength),
       onClose: (err) => this.#onClose(err),
     });
   }
@@ -103,13 +106,37 @@ export class ServerConnection {
     this.#fc.start();
   }
 
+  /** True once GOAWAY was sent: no new call is accepted. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
   /**
-   * Tells the caller to send no new calls here (GOAWAY); later requests are answered
-   * `UNAVAILABLE`. With a `status`, the caller fails its calls on this connection with it.
+   * Tells the caller to send no new calls here (GOAWAY, carrying the last call id accepted);
+   * later requests are answered `UNAVAILABLE` marked "not started", so the caller sends them
+   * again elsewhere. With a `status`, the caller fails its calls on this connection with it.
+   * Idempotent.
    */
   goAway(status = 0, message = ""): void {
+    if (this.#draining) return;
     this.#draining = true;
-    this.#fc.send({ kind: Kind.GOAWAY, callId: 0, status, errorMessage: message });
+    this.#fc.send({
+      kind: Kind.GOAWAY,
+      callId: 0,
+      status,
+      errorMessage: message,
+      lastCallId: this.#lastCallId,
+      notStarted: true,
+    });
+  }
+
+  /**
+   * Closes an idle connection without failing a call that crosses the close: GOAWAY with the
+   * last call id accepted, then a graceful close (see {@linkcode ServerConnection.close}).
+   */
+  closeIdle(): Promise<void> {
+    this.goAway();
+    return this.close();
   }
 
   /** Fails every call in flight with `reason` (answering the caller) and forgets them. */
@@ -121,10 +148,15 @@ export class ServerConnection {
     this.#inflight.clear();
   }
 
-  /** Writes what is queued, then closes. */
+  /**
+   * Closes. Without `error`, gracefully: writes what is queued, half-closes and lets the caller
+   * close its side (up to {@linkcode DEFAULT_LINGER_MS}), so frames it has not read yet (the
+   * GOAWAY above all) are not lost to a reset. Requests arriving meanwhile are dropped; the
+   * GOAWAY told the caller they never started.
+   */
   async close(error?: unknown): Promise<void> {
-    if (error === undefined) await this.#fc.drain();
-    await this.#fc.close(error);
+    if (error === undefined) await this.#fc.finish(DEFAULT_LINGER_MS);
+    else await this.#fc.close(error);
   }
 
   #onFrame(meta: RpcMeta, payload: Uint8Array, owned: boolean): void {
@@ -145,7 +177,15 @@ export class ServerConnection {
         return;
       }
       case Kind.PING:
-        this.#fc.send({ kind: Kind.PONG, callId: meta.callId });
+        // The caller's limit arrives with its handshake PING; the PONG carries ours.
+        if (meta.maxMessageBytes !== undefined && meta.maxMessageBytes > 0) {
+          this.#fc.peerMaxMessageBytes = meta.maxMessageBytes;
+        }
+        this.#fc.send({
+          kind: Kind.PONG,
+          callId: meta.callId,
+          maxMessageBytes: this.#host.maxMessageBytes,
+        });
         return;
       case Kind.PONG:
         return;
@@ -157,6 +197,31 @@ export class ServerConnection {
     }
   }
 
+  /** A frame over our limit: a request fails alone; anything else is a protocol error. */
+  #onOversize(meta: RpcMeta, bodyLength: number): void {
+    const limit = this.#host.maxMessageBytes;
+    if (meta.kind !== Kind.REQUEST || this.#inflight.has(meta.callId)) {
+      throw new FrameError(
+        "TOO_LARGE",
+        `frame of ${bodyLength} bytes exceeds maxMessageBytes ${limit}`,
+      );
+    }
+    if (!this.#draining) this.#lastCallId = meta.callId; // answered before any GOAWAY
+    this.#host.logger.warn("request too large", {
+      peer: peerText(this.peer),
+      method: `${meta.service}.${meta.method}`,
+      bytes: bodyLength,
+      limit,
+    });
+    this.#sendError(
+      meta.callId,
+      new RpcError(
+        Code.RESOURCE_EXHAUSTED,
+        `request of ${bodyLength} bytes exceeds the provider's maxMessageBytes ${limit}`,
+      ),
+    );
+  }
+
   #onRequest(meta: RpcMeta, payload: Uint8Array, owned: boolean): void {
     const callId = meta.callId;
     const host = this.#host;
@@ -164,9 +229,11 @@ export class ServerConnection {
       throw new FrameError("BAD_META", `duplicate call id ${callId} while that call is in flight`);
     }
     if (this.#draining) {
-      this.#sendError(callId, new RpcError(Code.UNAVAILABLE, "provider is shutting down"));
+      const refused = new RpcError(Code.UNAVAILABLE, "provider is going away; call not started");
+      this.#sendError(callId, refused, undefined, true);
       return;
     }
+    this.#lastCallId = callId;
     if (this.#inflight.size >= host.maxInflightPerConnection) {
       this.#sendError(
         callId,
@@ -261,10 +328,29 @@ export class ServerConnection {
       md = ctx.responseMetadata;
       break;
     }
-    this.#fc.send({ kind: Kind.RESPONSE, callId: ctx.callId, metadata: md }, bytes);
+    if (!this.#fc.send({ kind: Kind.RESPONSE, callId: ctx.callId, metadata: md }, bytes)) {
+      const limit = this.#fc.peerMaxMessageBytes;
+      host.logger.warn("response too large for the caller", {
+        method: `${desc.service}.${desc.name}`,
+        bytes: bytes.length,
+        limit,
+      });
+      this.#sendError(
+        ctx.callId,
+        new RpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `response of ${bytes.length} bytes exceeds the caller's maxMessageBytes ${limit}`,
+        ),
+      );
+    }
   }
 
-  #sendError(callId: number, err: RpcError, trailers?: Record<string, string>): void {
+  #sendError(
+    callId: number,
+    err: RpcError,
+    trailers?: Record<string, string>,
+    notStarted?: boolean,
+  ): void {
     const md = { ...err.metadata, ...trailers };
     let any = false;
     for (const _ in md) {
@@ -277,6 +363,7 @@ export class ServerConnection {
       status: err.code === Code.OK ? Code.UNKNOWN : err.code,
       errorMessage: err.message || codeName(err.code),
       metadata: any ? md : undefined,
+      notStarted,
     });
   }
 
@@ -301,6 +388,12 @@ export class ServerConnection {
     this.#host.connectionClosed(this);
   }
 }
+
+/**
+ * How long a gracefully closing connection waits for the caller to close its side after the
+ * provider half-closed, before it closes anyway.
+ */
+export const DEFAULT_LINGER_MS = 1000;
 
 /** Why the provider closed a slow or idle connection (already logged by the provider). */
 export class ConnectionTimeout extends Error {

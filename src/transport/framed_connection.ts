@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type FrameCallback, FrameDecoder } from "../wire/frame.ts";
+import { type FrameCallback, FrameDecoder, type OversizeCallback } from "../wire/frame.ts";
 import { FrameWriter, type Payload } from "../wire/frame_writer.ts";
 import type { MetaFields } from "../wire/meta.ts";
 
@@ -20,6 +20,11 @@ export interface FramedConnectionOptions {
   maxMessageBytes: number;
   /** Called once per frame, synchronously from the read loop. */
   onFrame: FrameCallback;
+  /**
+   * Called with the meta of a frame over `maxMessageBytes` (its payload is skipped); without it,
+   * such a frame closes the connection.
+   */
+  onOversize?: OversizeCallback | undefined;
   /** Called once when the connection ends; `error` is why, if it was not a clean close. */
   onClose: (error: unknown) => void;
   /** Bytes already read from the socket (e.g. while sniffing the protocol). */
@@ -33,6 +38,8 @@ export interface ByteStream {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
   close(): void;
+  /** Half-closes: sends FIN and keeps reading (TCP and TLS have it). */
+  closeWrite?(): Promise<void>;
 }
 
 /**
@@ -59,6 +66,7 @@ export class FramedConnection {
   #writeLoop: Promise<void> | undefined;
   #flushScheduled = false;
   #closed = false;
+  #writeClosed = false;
   #closeError: unknown;
   #drainWaiters: Array<() => void> = [];
   /** `Date.now()` of the last bytes read. */
@@ -69,16 +77,30 @@ export class FramedConnection {
   partialSince = 0;
   /** Frames received. */
   frames = 0;
+  /**
+   * Largest frame body the peer accepts (it says so in the handshake); larger frames are not
+   * sent. `Infinity` until known.
+   */
+  peerMaxMessageBytes = Infinity;
 
   /** Wraps an open stream; call {@linkcode FramedConnection.start} to begin reading. */
   constructor(conn: ByteStream, options: FramedConnectionOptions) {
     this.#conn = conn;
     const onFrame = options.onFrame;
-    this.#decoder = new FrameDecoder(options.maxMessageBytes, (meta, payload, owned) => {
-      this.lastFrameAt = this.lastReadAt;
-      this.frames++;
-      onFrame(meta, payload, owned);
-    });
+    const onOversize = options.onOversize;
+    this.#decoder = new FrameDecoder(
+      options.maxMessageBytes,
+      (meta, payload, owned) => {
+        this.lastFrameAt = this.lastReadAt;
+        this.frames++;
+        onFrame(meta, payload, owned);
+      },
+      onOversize && ((meta, bodyLength) => {
+        this.lastFrameAt = this.lastReadAt;
+        this.frames++;
+        onOversize(meta, bodyLength);
+      }),
+    );
     this.#onClose = options.onClose;
     this.#readBufferSize = options.readBufferSize ?? MAX_READ_BUFFER;
     this.#readBuf = new Uint8Array(Math.min(INITIAL_READ_BUFFER, this.#readBufferSize));
@@ -108,14 +130,19 @@ export class FramedConnection {
     this.#retain = true;
   }
 
-  /** Queues a frame; frames queued in the same tick leave in one write. */
-  send(fields: MetaFields, payload?: Payload): void {
-    if (this.#closed) return;
-    this.#writer.writeFrame(fields, payload);
+  /**
+   * Queues a frame; frames queued in the same tick leave in one write. Returns false, queuing
+   * nothing, when the frame's body is over {@linkcode FramedConnection.peerMaxMessageBytes}.
+   * (After the connection closed, or its writing side did, frames are dropped.)
+   */
+  send(fields: MetaFields, payload?: Payload): boolean {
+    if (this.#closed || this.#writeClosed) return true;
+    if (!this.#writer.writeFrame(fields, payload, this.peerMaxMessageBytes)) return false;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#scheduleFlush);
     }
+    return true;
   }
 
   /** Resolves when every frame queued so far has been written (or the connection ended). */
@@ -124,6 +151,33 @@ export class FramedConnection {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /**
+   * Ends the connection without losing what the peer has yet to read: writes what is queued,
+   * half-closes (FIN), then reads (and hands to `onFrame`, whose answers are dropped) until the
+   * peer closes its side or `lingerMs` passes, and closes. Closing a socket whose receive buffer
+   * holds unread bytes would send a RST, and the peer could lose the frames written just before.
+   */
+  async finish(lingerMs: number): Promise<void> {
+    await this.drain();
+    if (this.#closed) return;
+    const closeWrite = this.#conn.closeWrite;
+    if (closeWrite !== undefined && !this.#writeClosed) {
+      this.#writeClosed = true;
+      try {
+        await closeWrite.call(this.#conn);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          this.#readLoop,
+          new Promise<void>((r) => timer = setTimeout(r, lingerMs)),
+        ]);
+        clearTimeout(timer);
+      } catch {
+        // The peer is gone already: nothing left to protect.
+      }
+    }
+    await this.close();
   }
 
   /**
@@ -172,6 +226,8 @@ export class FramedConnection {
         const initial = this.#initial;
         this.#initial = undefined;
         this.#decoder.push(initial);
+        // A frame left unfinished by the sniffed bytes is timed like any other.
+        if (this.#decoder.buffered > 0) this.partialSince = Date.now();
       }
       while (!this.#closed) {
         const n = await this.#conn.read(this.#readBuf);

@@ -52,6 +52,12 @@ export class FrameError extends Error {
  */
 export type FrameCallback = (meta: RpcMeta, payload: Uint8Array, owned: boolean) => void;
 
+/**
+ * Receives the meta of a frame whose body (`bodyLength` bytes) is over the limit; its payload is
+ * skipped without being buffered. Throw a {@linkcode FrameError} to close the connection instead.
+ */
+export type OversizeCallback = (meta: RpcMeta, bodyLength: number) => void;
+
 /** True when the first four bytes of `bytes` are the native magic. */
 export function hasMagic(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x4d && bytes[1] === 0x52 && bytes[2] === 0x50 &&
@@ -61,7 +67,9 @@ export function hasMagic(bytes: Uint8Array): boolean {
 /**
  * Incremental frame decoder: feed it any split or coalescing of the stream (one byte at a time,
  * many frames per chunk). A body over the limit is refused from its header, before any of it is
- * buffered.
+ * buffered: without an `onOversize` callback the stream is rejected; with one, the frame's meta
+ * (when it is itself within the limit) is read and handed to it, and the payload is skipped, so
+ * the one call fails and the connection lives on.
  *
  * @example
  * ```ts
@@ -84,16 +92,25 @@ export class FrameDecoder {
   #body: Uint8Array | undefined;
   #bodyFill = 0;
   #metaLen = 0;
+  #onOversize: OversizeCallback | undefined;
+  /** Body length of the oversize frame whose meta is being read, or 0. */
+  #oversize = 0;
+  /** Payload bytes of an oversize frame still to skip. */
+  #skip = 0;
 
-  /** Creates a decoder refusing bodies over `maxMessageBytes`. */
-  constructor(maxMessageBytes: number, onFrame: FrameCallback) {
+  /**
+   * Creates a decoder refusing bodies over `maxMessageBytes`; `onOversize` (optional) receives
+   * the meta of such frames, whose payload is then skipped.
+   */
+  constructor(maxMessageBytes: number, onFrame: FrameCallback, onOversize?: OversizeCallback) {
     this.#max = maxMessageBytes;
     this.#onFrame = onFrame;
+    this.#onOversize = onOversize;
   }
 
-  /** Bytes of an unfinished frame held by the decoder. */
+  /** Bytes of an unfinished frame held by the decoder (1 while skipping an oversize payload). */
   get buffered(): number {
-    return this.#headerFill + this.#bodyFill;
+    return this.#headerFill + this.#bodyFill + (this.#skip > 0 ? 1 : 0);
   }
 
   /**
@@ -105,6 +122,12 @@ export class FrameDecoder {
     const n = chunk.length;
     let pos = 0;
     while (pos < n) {
+      if (this.#skip > 0) {
+        const take = Math.min(this.#skip, n - pos);
+        this.#skip -= take;
+        pos += take;
+        continue;
+      }
       const body = this.#body;
       if (body !== undefined) {
         const take = Math.min(body.length - this.#bodyFill, n - pos);
@@ -152,23 +175,43 @@ export class FrameDecoder {
     const bodyLen = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
     const metaLen = ((b[p + 8]! << 24) | (b[p + 9]! << 16) | (b[p + 10]! << 8) | b[p + 11]!) >>>
       0;
-    if (bodyLen > this.#max) {
-      throw new FrameError(
-        "TOO_LARGE",
-        `frame of ${bodyLen} bytes exceeds maxMessageBytes ${this.#max}`,
-      );
-    }
     if (metaLen > bodyLen) {
       throw new FrameError("BAD_LENGTH", `meta length ${metaLen} exceeds body length ${bodyLen}`);
     }
     this.#metaLen = metaLen;
+    if (bodyLen > this.#max) {
+      if (this.#onOversize === undefined || metaLen > this.#max) {
+        throw new FrameError(
+          "TOO_LARGE",
+          `frame of ${bodyLen} bytes exceeds maxMessageBytes ${this.#max}`,
+        );
+      }
+      // Read just the meta (to learn which call it is), then skip the payload.
+      this.#oversize = bodyLen;
+      return metaLen;
+    }
     return bodyLen;
   }
 
   #deliver(buf: Uint8Array, start: number, metaEnd: number, end: number, owned: boolean): void {
+    if (this.#oversize !== 0) {
+      const bodyLen = this.#oversize;
+      this.#oversize = 0;
+      this.#skip = bodyLen - this.#metaLen;
+      this.#onOversize!(this.#decodeMeta(buf.subarray(start, metaEnd)), bodyLen);
+      return;
+    }
+    this.#onFrame(
+      this.#decodeMeta(buf.subarray(start, metaEnd)),
+      buf.subarray(metaEnd, end),
+      owned,
+    );
+  }
+
+  #decodeMeta(bytes: Uint8Array): RpcMeta {
     let meta: RpcMeta;
     try {
-      meta = decodeMeta(buf.subarray(start, metaEnd));
+      meta = decodeMeta(bytes);
     } catch (e) {
       // TypeError: invalid UTF-8 in a string field (the decoder is fatal).
       if (e instanceof MetaError || e instanceof TypeError) {
@@ -183,6 +226,6 @@ export class FrameDecoder {
         `call id 0 in a frame of kind ${meta.kind}: call ids are 1..${MAX_CALL_ID}`,
       );
     }
-    this.#onFrame(meta, buf.subarray(metaEnd, end), owned);
+    return meta;
   }
 }

@@ -54,12 +54,16 @@ export class FrameWriter {
     return this.#len;
   }
 
-  /** Appends one frame. */
-  writeFrame(f: MetaFields, payload?: Payload): void {
+  /**
+   * Appends one frame, unless its body (meta + payload) is over `maxBodyBytes`: then nothing is
+   * written and it returns false.
+   */
+  writeFrame(f: MetaFields, payload?: Payload, maxBodyBytes = Infinity): boolean {
     const extra = f.errorMessage || f.metadata ? encodeExtra(f) : undefined;
     const metaLen = metaSize(f, extra);
     const payloadLen = payload === undefined ? 0 : payload.length;
     const bodyLen = metaLen + payloadLen;
+    if (bodyLen > maxBodyBytes) return false;
     const need = this.#len + 12 + bodyLen;
     if (need > this.#buf.length) this.#grow(need);
     const b = this.#buf;
@@ -83,6 +87,7 @@ export class FrameWriter {
       p += payloadLen;
     }
     this.#len = p;
+    return true;
   }
 
   /**

@@ -30,6 +30,18 @@ export interface RpcMeta {
   status: number;
   errorMessage: string;
   metadata: Record<string, string> | undefined;
+  /**
+   * PING/PONG: the largest frame body the sender accepts (its `maxMessageBytes`). Set only when
+   * present (the handshake), so the meta of calls keeps one shape.
+   */
+  maxMessageBytes?: number;
+  /** GOAWAY: the last call id the provider accepted on this connection. Set only when present. */
+  lastCallId?: number;
+  /**
+   * RESPONSE: the provider never started this call. GOAWAY: `lastCallId` is set, and every call
+   * sent after it was never started. Set only when present.
+   */
+  notStarted?: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -90,6 +102,9 @@ export interface MetaFields {
   status?: number | undefined;
   errorMessage?: string | undefined;
   metadata?: Record<string, string> | undefined;
+  maxMessageBytes?: number | undefined;
+  lastCallId?: number | undefined;
+  notStarted?: boolean | undefined;
 }
 
 /**
@@ -140,6 +155,9 @@ export function metaSize(f: MetaFields, extra: MetaExtra | undefined): number {
   if (f.route) n += f.route.length;
   if (f.timeoutMs) n += 1 + varintSize(f.timeoutMs);
   if (f.status) n += 1 + varintSize(f.status);
+  if (f.maxMessageBytes) n += 1 + varintSize(f.maxMessageBytes);
+  if (f.lastCallId) n += 1 + varintSize(f.lastCallId);
+  if (f.notStarted) n += 2;
   if (extra) {
     if (extra.error) n += extra.error.length;
     if (extra.metadata) { for (const e of extra.metadata) n += e.length; }
@@ -185,6 +203,19 @@ export function writeMeta(
         pos += e.length;
       }
     }
+  }
+  // Fields 9-11 (handshake, GOAWAY), after 7-8 to keep field order.
+  if (f.maxMessageBytes) {
+    buf[pos++] = 0x48;
+    pos = writeVarint(buf, pos, f.maxMessageBytes);
+  }
+  if (f.lastCallId) {
+    buf[pos++] = 0x50;
+    pos = writeVarint(buf, pos, f.lastCallId);
+  }
+  if (f.notStarted) {
+    buf[pos++] = 0x58;
+    buf[pos++] = 1;
   }
   return pos;
 }
@@ -249,6 +280,9 @@ const FIELD_NAMES: readonly string[] = [
   "status",
   "error message",
   "metadata entry",
+  "max message bytes",
+  "last call id",
+  "not started",
 ];
 const UNKNOWN_FIELD = "unknown field";
 
@@ -295,6 +329,15 @@ export function decodeMeta(buf: Uint8Array): RpcMeta {
           break;
         case 6:
           meta.status = r.uint32(what);
+          break;
+        case 9:
+          meta.maxMessageBytes = r.uint32(what);
+          break;
+        case 10:
+          meta.lastCallId = r.uint32(what);
+          break;
+        case 11:
+          meta.notStarted = r.uint32(what) !== 0;
           break;
         default:
           r.skipVarint(what);

@@ -5,11 +5,13 @@
  * deno run -A tests/_helpers/child_provider.ts --name=p1 [--host=127.0.0.1] [--port=0]
  *   [--zk=127.0.0.1:2181] [--zk-session-timeout-ms=4000] [--read-timeout-ms=30000]
  *   [--grace-ms=1000] [--max-connections=N] [--tls-cert=file --tls-key=file]
+ *   [--report-runs=1]
  * ```
  *
  * It serves `kitchen.Kitchen` (tests/_fixtures/kitchen.proto) with the kitchen handlers, except
  * that `Echo` answers its request with `inner.label` set to the provider's `--name`, so a
- * caller can tell who answered. With `--zk` it registers in ZooKeeper through
+ * caller can tell who answered. With `--report-runs=1`, every `Sleep` handler run prints
+ * `{"ran":"<token>"}` to stdout (see `ProviderProcess.ran`). With `--zk` it registers in ZooKeeper through
  * `ZooKeeperRegistry`. Once it serves, it prints one JSON line to stdout:
  * `{"ready":true,"name":"p1","host":"127.0.0.1","port":40123,"pid":4242}`.
  *
@@ -45,6 +47,7 @@ export interface ChildProviderArgs {
   tlsCert: string | undefined;
   tlsKey: string | undefined;
   logLevel: LevelName;
+  reportRuns: boolean;
 }
 
 /**
@@ -83,6 +86,7 @@ export function parseChildArgs(argv: string[]): ChildProviderArgs {
     tlsCert: kv.get("tls-cert"),
     tlsKey: kv.get("tls-key"),
     logLevel: (kv.get("log-level") ?? "WARN") as LevelName,
+    reportRuns: kv.get("report-runs") === "1",
   };
 }
 
@@ -107,8 +111,13 @@ async function main(): Promise<void> {
     maxConnections: args.maxConnections,
     tls: args.tlsCert && args.tlsKey ? { certFile: args.tlsCert, keyFile: args.tlsKey } : undefined,
   });
+  const sleep = impl.Sleep!;
   provider.notifyService(await kitchenService(), {
     ...impl,
+    Sleep: (req: { token: string }, ctx: CallContext) => {
+      if (args.reportRuns) console.log(JSON.stringify({ ran: req.token }));
+      return sleep(req, ctx);
+    },
     Echo: (req: Record<string, unknown>, ctx: CallContext) => {
       Object.assign(ctx.responseMetadata, ctx.metadata);
       return { ...req, inner: { label: args.name, values: [] } };

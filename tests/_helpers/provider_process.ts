@@ -36,6 +36,8 @@ export interface ProviderProcess extends AsyncDisposable {
   signal(sig: Deno.Signal): void;
   /** Resolves with the exit status once the child has exited. */
   readonly status: Promise<Deno.CommandStatus>;
+  /** Tokens of the `Sleep` calls it ran, with `--report-runs=1` (complete once stopped). */
+  readonly ran: string[];
   /** What the child wrote to stderr so far (last 64 KiB). */
   stderr(): string;
   /**
@@ -140,9 +142,22 @@ export async function spawnProvider(options: SpawnProviderOptions): Promise<Prov
   } finally {
     clearTimeout(timer);
   }
+  const ran: string[] = [];
+  const collect = (line: string) => {
+    if (!line.startsWith('{"ran":')) return;
+    try {
+      ran.push(JSON.parse(line).ran);
+    } catch { /* not our line */ }
+  };
+  for (const line of buffered.split("\n").slice(0, -1)) collect(line);
+  buffered = buffered.slice(buffered.lastIndexOf("\n") + 1);
   const outPump = (async () => {
     try {
-      while (!(await lines.read()).done) { /* discard */ }
+      for (let next = await lines.read(); !next.done; next = await lines.read()) {
+        buffered += next.value;
+        for (const line of buffered.split("\n").slice(0, -1)) collect(line);
+        buffered = buffered.slice(buffered.lastIndexOf("\n") + 1);
+      }
     } catch { /* the child died */ }
   })();
   if (ready === undefined) {
@@ -162,6 +177,7 @@ export async function spawnProvider(options: SpawnProviderOptions): Promise<Prov
     address: `${host}:${port}`,
     signal: send,
     status,
+    ran,
     stderr: () => errText,
     stop,
     [Symbol.asyncDispose]: () => stop(),

@@ -42,6 +42,23 @@ Deno.test("a call to a port with nothing listening fails UNAVAILABLE promptly", 
   }
 });
 
+Deno.test("reconnect backoff counts connection attempts, not the calls waiting on one", async () => {
+  const { channel, stub, logger } = await channelTo(deadPort(), { timeoutMs: 10_000 });
+  try {
+    // Eight calls wait on the same (refused) connection attempt.
+    const calls = Array.from({ length: 8 }, (_, i) => stub.Echo({ text: `w${i}` }));
+    for (const c of calls) await assert.rejects(c, isCode(Code.UNAVAILABLE));
+    const lines = logger.find("warn", "provider unreachable");
+    assert.deepEqual(
+      lines.map((l) => l.fields.backoffMs),
+      [100],
+      "one failed attempt, the first step of the backoff",
+    );
+  } finally {
+    await channel.close();
+  }
+});
+
 Deno.test("calls pending on a connection the provider drops fail with UNAVAILABLE", async () => {
   // A "provider" that accepts, answers the handshake, reads the first request, and hangs up.
   await using server = startRawServer(async (conn) => {
@@ -66,8 +83,9 @@ Deno.test("a provider that shuts down mid-call fails the call with UNAVAILABLE",
   await using k = await startKitchen();
   const call = k.stub.Sleep({ ms: 10_000, token: "doomed" });
   await k.events.wait("started:doomed");
+  const failed = assert.rejects(call, isCode(Code.UNAVAILABLE));
   await k.provider.close({ graceMs: 0 });
-  await assert.rejects(call, isCode(Code.UNAVAILABLE));
+  await failed;
 });
 
 Deno.test("the channel reconnects to a provider restarted on the same port", async () => {

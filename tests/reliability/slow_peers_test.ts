@@ -119,7 +119,7 @@ Deno.test("idleTimeoutMs closes idle connections; the channel reconnects for the
     await new Promise((r) => setTimeout(r, 20));
   }
   assert.equal(k.provider.connectionCount, 0, "the idle connection was not closed");
-  assert.ok(k.logger.find("warn", "closing connection").length >= 1);
+  assert.ok(k.logger.find("info", "closing idle connection").length >= 1);
   assert.equal((await k.stub.Echo({ text: "2" })).text, "2");
 });
 

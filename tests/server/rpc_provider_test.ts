@@ -196,10 +196,14 @@ Deno.test("close({ graceMs }) fails calls still running after the grace with UNA
   await using k = await startKitchen();
   const call = k.stub.Sleep({ ms: 10_000, token: "stuck" });
   await k.events.wait("started:stuck");
+  const failed = assert.rejects(
+    call,
+    isCode(Code.UNAVAILABLE, /shut down before the call finished/),
+  );
   const t0 = Date.now();
   await k.provider.close({ graceMs: 50 });
   assert.ok(Date.now() - t0 < 1000);
-  await assert.rejects(call, isCode(Code.UNAVAILABLE, /shut down before the call finished/));
+  await failed;
   const reason = await k.events.wait<RpcError>("aborted:stuck");
   assert.equal(reason.code, Code.UNAVAILABLE);
 });

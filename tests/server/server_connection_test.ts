@@ -39,18 +39,55 @@ Deno.test("garbage bytes make the provider close that connection with one log li
   assert.equal(k.provider.connectionCount, 1, "only the channel's connection is left");
 });
 
-Deno.test("an oversize frame header makes the provider close that connection before reading the body", async () => {
+Deno.test("an oversize request fails alone with RESOURCE_EXHAUSTED; its body is skipped and the connection serves on", async () => {
   await using k = await startKitchen({ provider: { maxMessageBytes: 1024 } });
   await using raw = await FrameSocket.connect(k.provider.address.port);
-  await raw.write(header(1025, 0));
+  const route = encodeRoute("kitchen.Kitchen", "Echo");
+  const meta = new Uint8Array([0x10, 7, ...route]); // call id 7
+  const bodyLen = 4096;
+  await raw.write(header(bodyLen, meta.length));
+  await raw.write(meta);
+  await raw.write(new Uint8Array(bodyLen - meta.length).fill(0x41)); // skipped, never parsed
+  await raw.send({ kind: Kind.PING, callId: 8 });
+  const refused = await raw.next();
+  assert.equal(refused?.meta.kind, Kind.RESPONSE);
+  assert.equal(refused?.meta.callId, 7);
+  assert.equal(refused?.meta.status, Code.RESOURCE_EXHAUSTED);
+  assert.match(
+    refused!.meta.errorMessage,
+    /request of 4096 bytes exceeds the provider's maxMessageBytes 1024/,
+  );
+  const pong = await raw.next();
+  assert.deepEqual([pong?.meta.kind, pong?.meta.callId], [Kind.PONG, 8], "the connection lives on");
+  assert.equal(k.logger.find("warn", "request too large").length, 1);
+  assert.equal(k.logger.find("warn", "closing connection").length, 0);
+  assert.deepEqual(k.tokens, [], "no handler ran");
+  await assertServing(k, "after oversize");
+});
+
+Deno.test("an oversize frame whose meta alone is over the limit closes that connection before reading the body", async () => {
+  await using k = await startKitchen({ provider: { maxMessageBytes: 1024 } });
+  await using raw = await FrameSocket.connect(k.provider.address.port);
+  await raw.write(header(4096, 2048));
   assert.equal(await raw.next(), null);
   const lines = k.logger.find("warn", "closing connection: protocol error");
   assert.equal(lines.length, 1);
-  assert.match(String(lines[0]!.fields.error), /frame of 1025 bytes exceeds maxMessageBytes 1024/);
+  assert.match(String(lines[0]!.fields.error), /frame of 4096 bytes exceeds maxMessageBytes 1024/);
   await assertServing(k, "after oversize");
   // A body of exactly the limit is fine.
   const big = await k.stub.Echo({ text: "x".repeat(900) });
   assert.equal(big.text.length, 900);
+});
+
+Deno.test("an oversize frame that is not a request (PING) is a protocol error", async () => {
+  await using k = await startKitchen({ provider: { maxMessageBytes: 1024 } });
+  await using raw = await FrameSocket.connect(k.provider.address.port);
+  await raw.write(header(1025, 2));
+  await raw.write(new Uint8Array([0x08, Kind.PING]));
+  assert.equal(await raw.next(), null);
+  const lines = k.logger.find("warn", "closing connection: protocol error");
+  assert.equal(lines.length, 1);
+  assert.match(String(lines[0]!.fields.error), /frame of 1025 bytes exceeds maxMessageBytes 1024/);
 });
 
 Deno.test("the provider answers PING with PONG carrying the same call id", async () => {

@@ -351,3 +351,45 @@ Deno.test("the 22-byte frame whose metadata length overflows is rejected as BAD_
   assert.equal(whole.error.reason, "BAD_META");
   assert.match(whole.error.message, /metadata key of 4294967290 bytes overruns/);
 });
+
+Deno.test("FrameDecoder with onOversize reads an oversize frame's meta, skips its payload, and goes on, at every split", () => {
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.RESPONSE, callId: 1 }, bytes(10, 1));
+  w.writeFrame({ kind: Kind.RESPONSE, callId: 2 }, bytes(500, 2)); // over the limit below
+  w.writeFrame({ kind: Kind.RESPONSE, callId: 3 }, bytes(20, 3));
+  const stream = w.take().slice();
+  const run = (chunks: Uint8Array[]) => {
+    const seen: string[] = [];
+    const d = new FrameDecoder(
+      64,
+      (meta, payload) => seen.push(`frame ${meta.callId}:${payload.length}`),
+      (meta, bodyLength) => seen.push(`oversize ${meta.callId}:${bodyLength}`),
+    );
+    for (const c of chunks) d.push(c);
+    assert.equal(d.buffered, 0);
+    return seen.join(", ");
+  };
+  const expected = "frame 1:10, oversize 2:504, frame 3:20";
+  assert.equal(run([stream]), expected);
+  for (let i = 1; i < stream.length; i++) {
+    assert.equal(run([stream.subarray(0, i), stream.subarray(i)]), expected, `split at ${i}`);
+  }
+  assert.equal(run(Array.from(stream, (b) => new Uint8Array([b]))), expected);
+});
+
+Deno.test("FrameDecoder with onOversize still rejects a frame whose meta alone is over the limit", () => {
+  const d = new FrameDecoder(64, () => {}, () => assert.fail("meta over the limit was read"));
+  assert.throws(
+    () => d.push(header(1000, 100)),
+    (e: unknown) => e instanceof FrameError && e.reason === "TOO_LARGE",
+  );
+});
+
+Deno.test("FrameDecoder reports an unfinished frame while it skips an oversize payload", () => {
+  const d = new FrameDecoder(64, () => {}, () => {});
+  const meta = new Uint8Array([0x08, Kind.RESPONSE, 0x10, 9]);
+  d.push(concat(header(1000, meta.length), meta, new Uint8Array(100)));
+  assert.ok(d.buffered > 0, "skipping counts as holding a frame (for the read timeout)");
+  d.push(new Uint8Array(1000 - meta.length - 100));
+  assert.equal(d.buffered, 0);
+});

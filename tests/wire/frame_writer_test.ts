@@ -105,3 +105,11 @@ Deno.test("FrameWriter writes the body and meta lengths into the header", () => 
   // kind (2) + call id 300 (1 + 2) + metadata entry (1 + 1 + 3 + 3)
   assert.equal(metaLen, 2 + 3 + 8);
 });
+
+Deno.test("FrameWriter writes nothing and returns false for a frame whose body is over maxBodyBytes", () => {
+  const w = new FrameWriter();
+  assert.equal(w.writeFrame({ kind: 1, callId: 1 }, new Uint8Array(60), 64), true);
+  const before = w.length;
+  assert.equal(w.writeFrame({ kind: 1, callId: 2 }, new Uint8Array(61), 64), false);
+  assert.equal(w.length, before, "nothing of the refused frame was written");
+});

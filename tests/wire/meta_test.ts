@@ -206,6 +206,9 @@ Deno.test("meta encoded by hand decodes with protobufjs to the same fields", () 
       status: s.status,
       errorMessage: s.errorMessage,
       metadata: s.metadata ?? {},
+      maxMessageBytes: 0,
+      lastCallId: 0,
+      notStarted: false,
     }, s.name);
   }
 });
@@ -250,12 +253,12 @@ Deno.test("meta round-trips through the hand-written codec alone", () => {
 
 Deno.test("decodeMeta skips fields it does not know (every wire type)", () => {
   const known = ours(samples[5]!);
-  // field 9 varint, field 10 fixed64, field 11 length-delimited, field 12 fixed32
+  // field 15 varint, field 14 fixed64, field 13 length-delimited, field 12 fixed32
   const unknown = [
-    0x48,
+    0x78,
     0x96,
     0x01,
-    0x51,
+    0x71,
     1,
     2,
     3,
@@ -264,7 +267,7 @@ Deno.test("decodeMeta skips fields it does not know (every wire type)", () => {
     6,
     7,
     8,
-    0x5a,
+    0x6a,
     0x03,
     0x61,
     0x62,
@@ -341,7 +344,7 @@ Deno.test("a metadata entry whose length varint overflows to a negative number i
       /service of 4294967295 bytes overruns the 1 bytes left/,
     ],
     "an unknown length-delimited field of length -1 as an int32": [
-      [0x4a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x61],
+      [0x62, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x61],
       /unknown field of 4294967295 bytes overruns/,
     ],
   });
@@ -350,7 +353,7 @@ Deno.test("a metadata entry whose length varint overflows to a negative number i
 Deno.test("a varint longer than 10 bytes is rejected, in known and unknown fields alike", async () => {
   const eleven = [...new Array(10).fill(0x80), 0x00];
   await assertRejected({
-    "unknown varint field": [[0x48, ...eleven], /unknown field is a varint longer than 10 bytes/],
+    "unknown varint field": [[0x60, ...eleven], /unknown field is a varint longer than 10 bytes/],
     "tag": [[...new Array(10).fill(0x88), 0x00], /field tag is a varint longer than 5 bytes/],
     "unknown field in a metadata entry": [
       [0x42, 0x0c, 0x18, ...eleven],
@@ -359,7 +362,7 @@ Deno.test("a varint longer than 10 bytes is rejected, in known and unknown field
   });
   // Ten bytes (a 64-bit value) in an unknown field are fine and skipped.
   const ten = [...new Array(9).fill(0xff), 0x01];
-  assert.deepEqual(decodeMeta(new Uint8Array([0x48, ...ten, 0x10, 0x07])).callId, 7);
+  assert.deepEqual(decodeMeta(new Uint8Array([0x60, ...ten, 0x10, 0x07])).callId, 7);
 });
 
 Deno.test("a 32-bit field longer than 5 bytes or over 2^32-1 is rejected", async () => {
@@ -461,4 +464,40 @@ Deno.test("writeVarint and varintSize agree on every size class up to 2^32-1", (
     const meta = decodeMeta(new Uint8Array([0x10, ...buf.subarray(0, end)]));
     assert.equal(meta.callId, v);
   }
+});
+
+Deno.test("the handshake limit, GOAWAY's last call id and the not-started mark agree with protobufjs", () => {
+  const cases: MetaFields[] = [
+    { kind: Kind.PING, callId: 0, maxMessageBytes: 4 * 1024 * 1024 },
+    { kind: Kind.PONG, callId: 0, maxMessageBytes: 0xffffffff },
+    { kind: Kind.GOAWAY, callId: 0, lastCallId: 0xfffffff0, notStarted: true },
+    { kind: Kind.GOAWAY, callId: 0, lastCallId: 0, notStarted: true },
+    { kind: Kind.RESPONSE, callId: 9, status: 14, errorMessage: "going away", notStarted: true },
+  ];
+  for (const f of cases) {
+    const ours = encodeMeta(f);
+    const pb = pbEncode(
+      Object.fromEntries(Object.entries(f).filter(([, v]) => v !== 0 && v !== undefined)),
+    );
+    assert.deepEqual(Array.from(ours), Array.from(pb), JSON.stringify(f));
+    const back = decodeMeta(ours);
+    assert.equal(back.maxMessageBytes, f.maxMessageBytes || undefined);
+    assert.equal(back.lastCallId, f.lastCallId || undefined);
+    assert.equal(back.notStarted, f.notStarted);
+    const decoded = pbDecode(ours);
+    assert.equal(decoded.maxMessageBytes, f.maxMessageBytes ?? 0);
+    assert.equal(decoded.lastCallId, f.lastCallId ?? 0);
+    assert.equal(decoded.notStarted, f.notStarted ?? false);
+  }
+  // A request meta gains no fields: its decoded shape stays the same on the hot path.
+  assert.deepEqual(Object.keys(decodeMeta(encodeMeta({ kind: Kind.REQUEST, callId: 1 }))), [
+    "kind",
+    "callId",
+    "service",
+    "method",
+    "timeoutMs",
+    "status",
+    "errorMessage",
+    "metadata",
+  ]);
 });
