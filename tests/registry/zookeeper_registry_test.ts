@@ -368,7 +368,6 @@ Deno.test({
     const rec = recorder();
     caller.watch(SERVICE, rec.onChange);
     assert.deepEqual(ports(await caller.resolve(SERVICE)), [8000]);
-    const first = p.sessionId!;
     await zk.pause(); // SIGSTOP: connections stay open, nothing answers
     // The client would wait forever on a silent connection; the registry notices the silence.
     await eventually("silence noticed", () => log.lines.some((l) => l.includes("disconnected")));
@@ -380,7 +379,9 @@ Deno.test({
       const st = await zc.exists(`/f/${SERVICE}/providers/127.0.0.1:8000`);
       return st && hex(st.ephemeralOwner) === p.sessionId;
     });
-    assert.notEqual(p.sessionId, first, "the old session expired while frozen");
+    // Whether the old session survives is ZooKeeper's race on thawing (its expirer thread against
+    // the client's reconnect), so either is right: what matters is that the node is owned by the
+    // live session and callers kept their providers throughout.
     assert.deepEqual(ports(await caller.resolve(SERVICE)), [8000]);
     assert.ok(rec.seen.every((l) => l.length > 0), `never empty: ${JSON.stringify(rec.seen)}`);
   },
