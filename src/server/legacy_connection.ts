@@ -12,6 +12,7 @@
  */
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
+import { renderThrown, thrownToRpcError } from "./_thrown.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ByteStream } from "../transport/framed_connection.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
@@ -380,12 +381,12 @@ export class LegacyConnection {
       } catch (e) {
         if (this.#state === "closed") return;
         this.#ctx = undefined;
-        const err = RpcError.from(e);
+        const err = thrownToRpcError(e);
         host.logger.error("legacy call failed, closing without a reply", {
           peer: peerText(this.peer),
           method,
           code: err.codeName,
-          error: err.message,
+          error: err === e ? err.message : renderThrown(e),
         });
         this.#shutdown();
         return;

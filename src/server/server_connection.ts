@@ -14,6 +14,7 @@ import { FrameError } from "../wire/frame.ts";
 import type { EncodedPayload } from "../wire/frame_writer.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { CallContext, type PeerAddress } from "./call_context.ts";
+import { renderThrown, thrownToRpcError } from "./_thrown.ts";
 
 /** A handler: `(request, ctx) => response | Promise<response>`. */
 // deno-lint-ignore no-explicit-any
@@ -210,21 +211,22 @@ export class ServerConnection {
     let result: unknown;
     try {
       result = route.handler(request, ctx);
+      if (result !== null && typeof (result as Promise<unknown>)?.then === "function") {
+        (result as Promise<unknown>).then(
+          (r) => this.#finish(ctx, desc, r),
+          (e) => this.#fail(ctx, desc, e),
+        );
+        return;
+      }
     } catch (e) {
-      this.#finish(ctx, desc, undefined, e);
+      this.#fail(ctx, desc, e);
       return;
     }
-    if (result !== null && typeof (result as Promise<unknown>)?.then === "function") {
-      (result as Promise<unknown>).then(
-        (r) => this.#finish(ctx, desc, r, undefined),
-        (e) => this.#finish(ctx, desc, undefined, e ?? new Error("handler rejected")),
-      );
-    } else {
-      this.#finish(ctx, desc, result, undefined);
-    }
+    this.#finish(ctx, desc, result);
   }
 
-  #finish(ctx: CallContext, desc: MethodDescriptor, result: unknown, error: unknown): void {
+  /** Ends the bookkeeping of a call; false when it was already answered (cancelled, shut down). */
+  #end(ctx: CallContext, desc: MethodDescriptor): boolean {
     const host = this.#host;
     host.callDelta(-1);
     ctx.finish();
@@ -232,19 +234,30 @@ export class ServerConnection {
     if (elapsed >= host.slowCallMs) {
       host.logger.warn("slow call", { method: `${desc.service}.${desc.name}`, ms: elapsed });
     }
-    if (this.#inflight.get(ctx.callId) !== ctx) return; // cancelled, or answered at shutdown
+    if (this.#inflight.get(ctx.callId) !== ctx) return false;
     this.#inflight.delete(ctx.callId);
-    if (error !== undefined) {
-      const err = RpcError.from(error);
-      if (!(error instanceof RpcError)) {
-        host.logger.error("handler failed", {
-          method: `${desc.service}.${desc.name}`,
-          error: err.message,
-        });
-      }
-      this.#sendError(ctx.callId, err, ctx.responseMetadata);
-      return;
+    return true;
+  }
+
+  /**
+   * A handler threw or rejected with `thrown`, whatever it is: an `RpcError` keeps its code,
+   * anything else is `INTERNAL` (no stack trace) and one log line saying what was thrown.
+   */
+  #fail(ctx: CallContext, desc: MethodDescriptor, thrown: unknown): void {
+    if (!this.#end(ctx, desc)) return;
+    const err = thrownToRpcError(thrown);
+    if (err !== thrown) {
+      this.#host.logger.error("handler failed", {
+        method: `${desc.service}.${desc.name}`,
+        error: renderThrown(thrown),
+      });
     }
+    this.#sendError(ctx.callId, err, ctx.responseMetadata);
+  }
+
+  #finish(ctx: CallContext, desc: MethodDescriptor, result: unknown): void {
+    if (!this.#end(ctx, desc)) return;
+    const host = this.#host;
     let bytes: EncodedPayload;
     try {
       bytes = desc.response.encodeLazy((result ?? {}) as Record<string, unknown>);
