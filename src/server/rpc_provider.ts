@@ -50,8 +50,9 @@ export interface RpcProviderOptions {
   /** Closes connections idle (no bytes, no calls) for this long; default 0 = never. */
   idleTimeoutMs?: number;
   /**
-   * Closes a connection that holds an unfinished frame, or has sent no frame since it
-   * connected, for this long (slow or stalled peers); default 30000 ms.
+   * Closes a stalled connection: one that has sent nothing since it connected, or that holds an
+   * unfinished frame without progress (neither a frame completed nor 1 KiB received) for this
+   * long; default 30000 ms.
    */
   readTimeoutMs?: number;
   /** Run around every handler, outermost first (authentication, logging, metrics). */
@@ -409,8 +410,12 @@ export class RpcProvider {
       for (const c of this.#connections) {
         let why: string | undefined;
         if (readMs > 0 && c.partialSince > 0 && now - c.partialSince >= readMs) {
-          why = `unfinished frame (${c.partialBytes} bytes) for ${now - c.partialSince} ms`;
-        } else if (readMs > 0 && !c.gotFrame && now - c.createdAt >= readMs) {
+          why = `no progress on an unfinished frame (${c.partialBytes} bytes) for ${
+            now - c.partialSince
+          } ms`;
+        } else if (
+          readMs > 0 && !c.gotFrame && c.partialSince === 0 && now - c.createdAt >= readMs
+        ) {
           why = `no frame within ${now - c.createdAt} ms of connecting`;
         } else if (idleMs > 0 && c.inflight === 0 && now - c.lastReadAt >= idleMs) {
           why = `idle for ${now - c.lastReadAt} ms`;

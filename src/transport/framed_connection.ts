@@ -13,6 +13,12 @@ import type { MetaFields } from "../wire/meta.ts";
 const INITIAL_READ_BUFFER = 4 * 1024;
 /** Largest read buffer (and default of `readBufferSize`). */
 const MAX_READ_BUFFER = 256 * 1024;
+/**
+ * Bytes of an unfinished frame that count as progress: receiving this many restarts the clock of
+ * {@linkcode FramedConnection.partialSince} (as does completing a frame), so a large frame that
+ * keeps arriving is not taken for a stalled one, while a peer trickling a few bytes is.
+ */
+export const MIN_PROGRESS_BYTES = 1024;
 
 /** Options of {@linkcode FramedConnection}. */
 export interface FramedConnectionOptions {
@@ -65,8 +71,13 @@ export class FramedConnection {
   lastReadAt: number = Date.now();
   /** `Date.now()` of the last frame received. */
   lastFrameAt: number = Date.now();
-  /** `Date.now()` since which an unfinished frame has been held, or 0. */
+  /**
+   * `Date.now()` since which an unfinished frame has been held without progress (no frame
+   * completed and fewer than {@linkcode MIN_PROGRESS_BYTES} received), or 0.
+   */
   partialSince = 0;
+  /** Bytes received since `partialSince` was last set. */
+  #progressBytes = 0;
   /** Frames received. */
   frames = 0;
 
@@ -177,9 +188,17 @@ export class FramedConnection {
         const n = await this.#conn.read(this.#readBuf);
         if (n === null) break;
         const now = this.lastReadAt = Date.now();
+        const framesBefore = this.frames;
         this.#decoder.push(this.#readBuf.subarray(0, n));
         if (this.#decoder.buffered === 0) this.partialSince = 0;
-        else if (this.partialSince === 0) this.partialSince = now;
+        else if (
+          this.partialSince === 0 || this.frames !== framesBefore ||
+          (this.#progressBytes += n) >= MIN_PROGRESS_BYTES
+        ) {
+          // A new unfinished frame, or progress on one: its clock starts again.
+          this.partialSince = now;
+          this.#progressBytes = 0;
+        }
         if (n === this.#readBuf.length && n < this.#readBufferSize) {
           // A full read: more is waiting; read in bigger gulps from now on.
           this.#retain = false;
