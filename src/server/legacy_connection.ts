@@ -391,7 +391,8 @@ export class LegacyConnection {
           peer: peerText(this.peer),
           method,
           code: err.codeName,
-          error: err === e ? err.message : renderThrown(e),
+          error: err.message,
+          ...(err === e ? {} : { thrown: renderThrown(e) }),
         });
         this.#shutdown();
         return;

@@ -22,6 +22,8 @@ import {
 import { listen, type Listener, type TlsServerOptions } from "../transport/listen.ts";
 import { compose, type Interceptor } from "./interceptor.ts";
 import { WorkerPool } from "./worker_pool.ts";
+import { AcceptBackoff } from "./accept_backoff.ts";
+import { defaultMaxConnections } from "./_max_connections.ts";
 import type { ByteStream } from "../transport/framed_connection.ts"; // legacy mprpc (issue 7)
 import { LegacyConnection, type LegacyHost, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
 
@@ -41,7 +43,11 @@ export interface RpcProviderOptions {
   maxMessageBytes?: number;
   /** Where to log connections, registrations and errors; default: WARN and above to stderr. */
   logger?: Logger;
-  /** Accepted connections at most at once; more are refused with `RESOURCE_EXHAUSTED`. */
+  /**
+   * Accepted connections at most at once (per event loop); more are refused with
+   * `RESOURCE_EXHAUSTED`. Default 10 000, or less when the process's open-file limit is lower:
+   * that limit minus 64, divided among the `workers` (see docs/security.md).
+   */
   maxConnections?: number;
   /** Calls in flight per connection at most; more are answered `RESOURCE_EXHAUSTED`. */
   maxInflightPerConnection?: number;
@@ -123,12 +129,21 @@ export class RpcProvider {
   #closed: { promise: Promise<void>; resolve: () => void };
   #idleTimer: ReturnType<typeof setInterval> | undefined;
   #pool: WorkerPool | undefined;
+  #maxConnections: number;
+  #acceptBackoff: AcceptBackoff;
 
   /** Creates a provider; nothing listens until {@linkcode RpcProvider.start}. */
   constructor(options: RpcProviderOptions = {}) {
     this.#options = options;
     this.#logger = options.logger ?? new ConsoleLogger("WARN");
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#maxConnections = options.maxConnections ?? defaultMaxConnections(options.workers ?? 1);
+    if (!Number.isInteger(this.#maxConnections) || this.#maxConnections < 1) {
+      throw new RangeError(
+        `maxConnections must be an integer >= 1, got ${options.maxConnections}`,
+      );
+    }
+    this.#acceptBackoff = new AcceptBackoff(this.#logger);
     const connections = this.#connections;
     this.#host = {
       logger: this.#logger,
@@ -265,7 +280,7 @@ export class RpcProvider {
       try {
         await this.#pool.start(workers - 1, module!, host, port, {
           maxMessageBytes: o.maxMessageBytes,
-          maxConnections: o.maxConnections,
+          maxConnections: this.#maxConnections,
           maxInflightPerConnection: o.maxInflightPerConnection,
           slowCallMs: o.slowCallMs,
           idleTimeoutMs: o.idleTimeoutMs,
@@ -336,6 +351,7 @@ export class RpcProvider {
     } catch {
       // already closed
     }
+    this.#acceptBackoff.wake();
     await this.#acceptLoop;
     for (const c of this.#connections) c.goAway();
     if (this.#running > 0 && graceMs > 0) {
@@ -362,14 +378,16 @@ export class RpcProvider {
         accepted = await listener.accept();
       } catch (e) {
         if (this.#closing || e instanceof Deno.errors.BadResource) return;
-        this.#logger.warn("accept failed", { error: String(e) });
+        // Out of file descriptors (or another persistent failure): pause, doubling, not spin.
+        await this.#acceptBackoff.failed(e);
         continue;
       }
+      this.#acceptBackoff.succeeded();
       const { conn, peer } = accepted;
       // --- legacy mprpc (issue 7): sniff the first bytes; native ones come back via handOff().
       if (this.#options.legacy && !this.#closing) {
         const lc = new LegacyConnection(this.#host, conn, peer, {
-          maxConnections: this.#options.maxConnections,
+          maxConnections: this.#maxConnections,
         });
         this.#connections.add(lc);
         lc.start();
@@ -385,12 +403,12 @@ export class RpcProvider {
     peer: { host: string; port: number },
     initial: Uint8Array | undefined,
   ): void {
-    const max = this.#options.maxConnections;
+    const max = this.#maxConnections;
     const sc = new ServerConnection(this.#host, conn, peer, initial);
     this.#connections.add(sc);
     if (this.#closing) {
       sc.goAway(Code.UNAVAILABLE, "provider is shutting down");
-    } else if (max !== undefined && this.#connections.size > max) {
+    } else if (this.#connections.size > max) {
       this.#logger.warn("connection refused: too many connections", {
         peer: peerText(peer),
         limit: max,

@@ -249,7 +249,8 @@ export class ServerConnection {
     if (err !== thrown) {
       this.#host.logger.error("handler failed", {
         method: `${desc.service}.${desc.name}`,
-        error: renderThrown(thrown),
+        error: err.message,
+        thrown: renderThrown(thrown),
       });
     }
     this.#sendError(ctx.callId, err, ctx.responseMetadata);

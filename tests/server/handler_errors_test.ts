@@ -104,10 +104,11 @@ Deno.test("a handler that throws anything yields INTERNAL without a stack and on
         );
       } else {
         assert.equal(lines.length, 1, `${label}: log lines`);
-        const fields = lines[0]!.fields as { error: unknown; method: unknown };
+        const fields = lines[0]!.fields as { error: unknown; method: unknown; thrown: unknown };
         assert.equal(fields.method, "kitchen.Kitchen.Fail", label);
-        assert.equal(typeof fields.error, "string", label);
-        assert.match(fields.error as string, logged, label);
+        assert.equal(fields.error, err.message, label);
+        assert.equal(typeof fields.thrown, "string", label);
+        assert.match(fields.thrown as string, logged, label);
       }
     }
   }
