@@ -24,7 +24,7 @@ import { compose, type Interceptor } from "./interceptor.ts";
 import { WorkerPool } from "./worker_pool.ts";
 import { AcceptBackoff } from "./accept_backoff.ts";
 import { defaultMaxConnections } from "./_max_connections.ts";
-import type { ByteStream } from "../transport/framed_connection.ts"; // legacy mprpc (issue 7)
+import { type ByteStream, DEFAULT_MAX_UNSENT_BYTES } from "../transport/framed_connection.ts";
 import { LegacyConnection, type LegacyHost, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
 
 /** Options of {@linkcode RpcProvider}. */
@@ -49,6 +49,12 @@ export interface RpcProviderOptions {
    * that limit minus 64, divided among the `workers` (see docs/security.md).
    */
   maxConnections?: number;
+  /**
+   * Backpressure: a connection whose answers waiting to be written pass this many bytes (its
+   * caller sends requests but does not read the answers) is not read from until half of them
+   * have been written. Default 1 MiB (`DEFAULT_MAX_UNSENT_BYTES`).
+   */
+  maxUnsentBytes?: number;
   /** Calls in flight per connection at most; more are answered `RESOURCE_EXHAUSTED`. */
   maxInflightPerConnection?: number;
   /** Calls slower than this are logged as slow; default 1000 ms. */
@@ -145,12 +151,14 @@ export class RpcProvider {
     }
     this.#acceptBackoff = new AcceptBackoff(this.#logger);
     const connections = this.#connections;
+    const maxUnsentBytes = options.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_BYTES;
     this.#host = {
       logger: this.#logger,
       wheel: this.#wheel,
       maxMessageBytes: this.#maxMessageBytes,
       maxInflightPerConnection: options.maxInflightPerConnection ?? 100_000,
       slowCallMs: options.slowCallMs ?? 1000,
+      maxUnsentBytes,
       get connectionCount() {
         return connections.size;
       },
@@ -160,6 +168,9 @@ export class RpcProvider {
       connectionClosed: (conn) => this.#connectionClosed(conn),
       handOff: (from, conn, initial) => this.#handOff(from, conn, initial),
     };
+    if (!(maxUnsentBytes > 0)) {
+      throw new RangeError(`maxUnsentBytes must be positive, got ${options.maxUnsentBytes}`);
+    }
     if (!(this.#maxMessageBytes > 0)) {
       throw new RangeError(`maxMessageBytes must be positive, got ${options.maxMessageBytes}`);
     }
@@ -232,6 +243,16 @@ export class RpcProvider {
     return this.#connections.size;
   }
 
+  /**
+   * Bytes of answers queued on native connections that their callers have not read yet
+   * (each connection stops reading new requests above `maxUnsentBytes`).
+   */
+  get unsentBytes(): number {
+    let n = 0;
+    for (const c of this.#connections) if (c instanceof ServerConnection) n += c.unsentBytes;
+    return n;
+  }
+
   /** Calls being served. */
   get inflight(): number {
     return this.#running;
@@ -283,6 +304,7 @@ export class RpcProvider {
           maxConnections: this.#maxConnections,
           maxInflightPerConnection: o.maxInflightPerConnection,
           slowCallMs: o.slowCallMs,
+          maxUnsentBytes: o.maxUnsentBytes,
           idleTimeoutMs: o.idleTimeoutMs,
           readTimeoutMs: o.readTimeoutMs,
           legacy: o.legacy,
@@ -427,6 +449,8 @@ export class RpcProvider {
       const now = Date.now();
       for (const c of this.#connections) {
         let why: string | undefined;
+        // A connection paused by backpressure is waiting for its peer to read, not to write.
+        if (c instanceof ServerConnection && c.readPaused) continue;
         if (readMs > 0 && c.partialSince > 0 && now - c.partialSince >= readMs) {
           why = `no progress on an unfinished frame (${c.partialBytes} bytes) for ${
             now - c.partialSince

@@ -33,6 +33,8 @@ export interface ServerHost {
   readonly maxMessageBytes: number;
   readonly maxInflightPerConnection: number;
   readonly slowCallMs: number;
+  /** Queued output above which reading from a connection pauses (backpressure); default never. */
+  readonly maxUnsentBytes?: number;
   /** Finds the route of `service`/`method`, or explains why there is none. */
   route(service: string, method: string): Route | string;
   /** A call started (+1) or ended (-1). */
@@ -61,6 +63,7 @@ export class ServerConnection {
     this.#fc = new FramedConnection(conn, {
       maxMessageBytes: host.maxMessageBytes,
       initial,
+      maxUnsentBytes: host.maxUnsentBytes,
       onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
       onClose: (err) => this.#onClose(err),
     });
@@ -89,6 +92,16 @@ export class ServerConnection {
   /** `Date.now()` since which an unfinished frame has been held, or 0. */
   get partialSince(): number {
     return this.#fc.partialSince;
+  }
+
+  /** Bytes of answers queued that the caller has not read yet (as far as the socket knows). */
+  get unsentBytes(): number {
+    return this.#fc.unsentBytes;
+  }
+
+  /** Whether reading is paused until the caller reads the answers queued for it. */
+  get readPaused(): boolean {
+    return this.#fc.readPaused;
   }
 
   /** Whether any frame has arrived. */

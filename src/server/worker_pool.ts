@@ -12,6 +12,7 @@ export interface WorkerProviderOptions {
   maxConnections?: number | undefined;
   maxInflightPerConnection?: number | undefined;
   slowCallMs?: number | undefined;
+  maxUnsentBytes?: number | undefined;
   idleTimeoutMs?: number | undefined;
   readTimeoutMs?: number | undefined;
   legacy?: boolean | undefined;
