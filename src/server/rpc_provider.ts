@@ -72,6 +72,13 @@ export interface RpcProviderOptions {
   /** Serve over TLS with these certificates instead of plain TCP. */
   tls?: TlsServerOptions;
   /**
+   * With `tls`: TLS handshakes in progress at most; at the limit no more connections are
+   * accepted until one ends. Default 256. A handshake not finished within `readTimeoutMs` is
+   * logged, but its socket stays open until the peer sends or closes (Deno cannot release it
+   * earlier; see docs/security.md), so this is what bounds such peers.
+   */
+  maxPendingTlsHandshakes?: number;
+  /**
    * Event loops serving the port: `workers - 1` Workers run next to the main thread, each with
    * its own provider on the same port (`SO_REUSEPORT`: run with `--unstable-net`). Needs
    * `workerModule`. Default 1.
@@ -294,6 +301,9 @@ export class RpcProvider {
       port: o.port ?? 0,
       tls: o.tls,
       reusePort: o.reusePort || workers > 1,
+      maxPendingHandshakes: o.maxPendingTlsHandshakes,
+      handshakeTimeoutMs: o.readTimeoutMs ?? 30_000,
+      logger: this.#logger,
     });
     const { host, port } = this.#listener.addr;
     if (workers > 1) {
