@@ -74,3 +74,39 @@ Deno.test({
     await eventually("the sockets to be released", () => openFds() <= baseline + 2);
   },
 });
+
+Deno.test({
+  name:
+    "a TLS peer that finishes the handshake but sends no frame is closed by the read timeout and its socket freed",
+  ignore: !canRun,
+  async fn() {
+    await using certs = await makeTestCerts();
+    await using k = await startKitchen({
+      provider: {
+        tls: { certFile: certs.certFile, keyFile: certs.keyFile },
+        readTimeoutMs: READ_TIMEOUT_MS,
+      },
+    });
+    const baseline = openFds();
+    const ca = await Deno.readTextFile(certs.caFile);
+    const conns: Deno.TlsConn[] = [];
+    try {
+      for (let i = 0; i < 5; i++) {
+        const c = await Deno.connectTls({
+          hostname: "127.0.0.1",
+          port: k.provider.address.port,
+          caCerts: [ca],
+        });
+        await c.handshake();
+        conns.push(c);
+      }
+      const timeouts = () => k.logger.find("warn", "closing connection: read timeout").length;
+      await eventually("the provider to close them", () => timeouts() === 5);
+      await eventually("the provider to forget them", () => k.provider.connectionCount === 0);
+      // Only the callers' own sockets are left.
+      await eventually("the provider's sockets to be freed", () => openFds() <= baseline + 5);
+    } finally {
+      for (const c of conns) closeQuietly(c);
+    }
+  },
+});
