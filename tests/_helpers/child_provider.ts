@@ -5,6 +5,7 @@
  * deno run -A tests/_helpers/child_provider.ts --name=p1 [--host=127.0.0.1] [--port=0]
  *   [--zk=127.0.0.1:2181] [--zk-session-timeout-ms=4000] [--read-timeout-ms=30000]
  *   [--grace-ms=1000] [--max-connections=N] [--tls-cert=file --tls-key=file]
+ *   [--max-pending-tls-handshakes=N]
  * ```
  *
  * It serves `kitchen.Kitchen` (tests/_fixtures/kitchen.proto) with the kitchen handlers, except
@@ -44,6 +45,7 @@ export interface ChildProviderArgs {
   maxConnections: number | undefined;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  maxPendingTlsHandshakes: number | undefined;
   logLevel: LevelName;
 }
 
@@ -82,6 +84,9 @@ export function parseChildArgs(argv: string[]): ChildProviderArgs {
     maxConnections: kv.has("max-connections") ? num("max-connections", 0) : undefined,
     tlsCert: kv.get("tls-cert"),
     tlsKey: kv.get("tls-key"),
+    maxPendingTlsHandshakes: kv.has("max-pending-tls-handshakes")
+      ? num("max-pending-tls-handshakes", 0)
+      : undefined,
     logLevel: (kv.get("log-level") ?? "WARN") as LevelName,
   };
 }
@@ -105,6 +110,9 @@ async function main(): Promise<void> {
     logger,
     readTimeoutMs: args.readTimeoutMs,
     maxConnections: args.maxConnections,
+    ...(args.maxPendingTlsHandshakes
+      ? { maxPendingTlsHandshakes: args.maxPendingTlsHandshakes }
+      : {}),
     tls: args.tlsCert && args.tlsKey ? { certFile: args.tlsCert, keyFile: args.tlsKey } : undefined,
   });
   provider.notifyService(await kitchenService(), {
