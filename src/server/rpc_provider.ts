@@ -459,14 +459,14 @@ export class RpcProvider {
       const now = Date.now();
       for (const c of this.#connections) {
         let why: string | undefined;
-        // A connection paused by backpressure is waiting for its peer to read, not to write.
-        if (c instanceof ServerConnection && c.readPaused) continue;
-        if (readMs > 0 && c.partialSince > 0 && now - c.partialSince >= readMs) {
+        // A connection paused by backpressure waits for its peer to read, not to write.
+        const reading = readMs > 0 && !(c instanceof ServerConnection && c.readPaused);
+        if (reading && c.partialSince > 0 && now - c.partialSince >= readMs) {
           why = `no progress on an unfinished frame (${c.partialBytes} bytes) for ${
             now - c.partialSince
           } ms`;
         } else if (
-          readMs > 0 && !c.gotFrame && c.partialSince === 0 && now - c.createdAt >= readMs
+          reading && !c.gotFrame && c.partialSince === 0 && now - c.createdAt >= readMs
         ) {
           why = `no frame within ${now - c.createdAt} ms of connecting`;
         } else if (idleMs > 0 && c.inflight === 0 && now - c.lastReadAt >= idleMs) {

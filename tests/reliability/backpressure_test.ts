@@ -9,7 +9,7 @@ import { describeMethod } from "../../src/schema/method_descriptor.ts";
 import { FrameDecoder } from "../../src/wire/frame.ts";
 import { FrameWriter } from "../../src/wire/frame_writer.ts";
 import { encodeRoute, Kind } from "../../src/wire/meta.ts";
-import { type KitchenStub, startKitchen } from "../_helpers/kitchen.ts";
+import { type Kitchen, type KitchenStub, startKitchen } from "../_helpers/kitchen.ts";
 import { closeQuietly, FrameSocket, startRawServer } from "../_helpers/raw_tcp.ts";
 import { RpcChannel } from "../../src/client/rpc_channel.ts";
 import { DEFAULT_MAX_UNSENT_REQUEST_BYTES } from "../../src/client/client_connection.ts";
@@ -20,34 +20,56 @@ const ONE_READ = 320 * 1024;
 const REQUESTS = 40_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-Deno.test("a caller that never reads its answers makes the provider stop reading, not buffer without bound; reading resumes it", async () => {
-  await using k = await startKitchen({ provider: { maxUnsentBytes: MAX_UNSENT } });
+/**
+ * A peer flooding `kitchen.Kitchen.Echo` requests of 1 KiB, never reading unless told to. Each
+ * write holds back the last 7 bytes of its last frame (sent with the next write), so what the
+ * provider has read always ends mid-frame.
+ */
+async function flood(k: Kitchen, total: number) {
   const echo = describeMethod(k.service.methods["Echo"]!);
   const payload = echo.request.encode({ text: "x".repeat(1000) });
   const route = encodeRoute("kitchen.Kitchen", "Echo");
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: k.provider.address.port });
-  let sent = 0;
-  const writer = (async () => {
+  const state = { sent: 0, conn, writer: Promise.resolve() };
+  state.writer = (async () => {
     const batch = 100;
-    for (let i = 0; i < REQUESTS; i += batch) {
+    let carry = new Uint8Array(0);
+    for (let i = 0; i < total; i += batch) {
       const w = new FrameWriter();
       for (let j = 1; j <= batch; j++) {
         w.writeFrame({ kind: Kind.REQUEST, callId: i + j, route }, payload);
       }
-      const bytes = w.take();
+      const frames = w.take();
+      const stream = new Uint8Array(carry.length + frames.length);
+      stream.set(carry);
+      stream.set(frames, carry.length);
+      const cut = i + batch >= total ? stream.length : stream.length - 7;
+      carry = stream.slice(cut);
       let off = 0;
-      while (off < bytes.length) off += await conn.write(bytes.subarray(off));
-      sent += batch;
+      while (off < cut) off += await conn.write(stream.subarray(off, cut));
+      state.sent += batch;
     }
   })();
+  // Awaited by the tests; this only keeps a reset from going unhandled before they do.
+  void state.writer.catch(() => {});
+  return state;
+}
+
+/** Waits until the flood makes no progress for 300 ms (the provider stopped reading). */
+async function stalled(f: { sent: number }, total: number): Promise<void> {
+  let last = -1;
+  while (f.sent !== last && f.sent < total) {
+    last = f.sent;
+    await sleep(300);
+  }
+  assert.ok(f.sent < total, "the provider read every request of a caller that reads nothing");
+}
+
+Deno.test("a caller that does not read its answers makes the provider stop reading, not buffer without bound; reading resumes it", async () => {
+  await using k = await startKitchen({ provider: { maxUnsentBytes: MAX_UNSENT } });
+  const f = await flood(k, REQUESTS);
   try {
-    // Write until the provider stops taking requests (no progress for 300 ms).
-    let last = -1;
-    while (sent !== last && sent < REQUESTS) {
-      last = sent;
-      await sleep(300);
-    }
-    assert.ok(sent < REQUESTS, "the provider read every request of a caller that reads nothing");
+    await stalled(f, REQUESTS);
     const unsent = k.provider.unsentBytes;
     assert.ok(unsent <= MAX_UNSENT + ONE_READ, `the provider holds ${unsent} unsent bytes`);
     // Other callers are still served meanwhile.
@@ -59,15 +81,31 @@ Deno.test("a caller that never reads its answers makes the provider stop reading
     });
     const buf = new Uint8Array(256 * 1024);
     while (answered < REQUESTS) {
-      const n = await conn.read(buf);
+      const n = await f.conn.read(buf);
       if (n === null) break;
       decoder.push(buf.subarray(0, n));
     }
-    await writer;
+    await f.writer;
     assert.equal(answered, REQUESTS);
   } finally {
-    closeQuietly(conn);
-    await writer.catch(() => {}); // fails once the socket is closed early
+    closeQuietly(f.conn);
+    await f.writer.catch(() => {}); // fails once the socket is closed early
+  }
+});
+
+Deno.test("time a connection spends paused by backpressure does not count toward the read timeout", async () => {
+  const readTimeoutMs = 300;
+  await using k = await startKitchen({ provider: { maxUnsentBytes: MAX_UNSENT, readTimeoutMs } });
+  const f = await flood(k, REQUESTS);
+  try {
+    await stalled(f, REQUESTS);
+    // Paused, holding an unfinished frame, for several read timeouts.
+    await sleep(readTimeoutMs * 4);
+    assert.deepEqual(k.logger.find("warn", "closing connection: read timeout"), []);
+    assert.equal(k.provider.connectionCount, 1, "the flood's connection was closed");
+  } finally {
+    closeQuietly(f.conn);
+    await f.writer.catch(() => {}); // fails once the socket is closed
   }
 });
 
