@@ -29,6 +29,15 @@ export interface Resendable {
   readonly hops: number;
 }
 
+/**
+ * Bytes of requests a connection holds unsent (queued or being written) above which new calls
+ * on it fail at once with `RESOURCE_EXHAUSTED` instead of queueing: the provider has stopped
+ * reading (it is overloaded, or its own backpressure paused it), and queueing more would grow
+ * the caller's memory without bound. A call is refused only when the queue is already over the
+ * bound, so one request up to `maxMessageBytes` always fits into a queue below it.
+ */
+export const DEFAULT_MAX_UNSENT_REQUEST_BYTES = 16 * 1024 * 1024;
+
 /** Options of {@linkcode ClientConnection}. */
 export interface ClientConnectionOptions {
   host: string;
@@ -38,6 +47,8 @@ export interface ClientConnectionOptions {
   logger: Logger;
   tls?: TlsClientOptions | undefined;
   connectTimeoutMs: number;
+  /** See {@linkcode DEFAULT_MAX_UNSENT_REQUEST_BYTES} (the default). */
+  maxUnsentBytes?: number | undefined;
   /** Called once when the connection stops taking new calls (closed or told to go away). */
   onGone: (conn: ClientConnection) => void;
   /** Called once when the connection has fully closed. */
@@ -230,6 +241,17 @@ export class ClientConnection {
         // Told to go away between the channel's pick and now: nothing is sent here.
         const p = new PendingCall(this, 0, decode, resolve, reject, resend);
         this.#notStarted(p, new RpcError(Code.UNAVAILABLE, "provider is going away"));
+        return;
+      }
+      const maxUnsent = this.#o.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_REQUEST_BYTES;
+      if (fc.unsentBytes > maxUnsent) {
+        reject(
+          new RpcError(
+            Code.RESOURCE_EXHAUSTED,
+            `${fc.unsentBytes} bytes of requests to ${this.host}:${this.port} are still unsent ` +
+              `(limit ${maxUnsent}): the provider is not reading`,
+          ),
+        );
         return;
       }
       let id = this.#nextId;

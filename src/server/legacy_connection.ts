@@ -12,8 +12,9 @@
  */
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
+import { renderThrown, thrownToRpcError } from "./_thrown.ts";
 import type { Logger } from "../log/logger.ts";
-import type { ByteStream } from "../transport/framed_connection.ts";
+import { type ByteStream, MIN_PROGRESS_BYTES } from "../transport/framed_connection.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { hasMagic } from "../wire/frame.ts";
 import {
@@ -151,8 +152,10 @@ export class LegacyConnection {
   readonly createdAt: number = Date.now();
   /** `Date.now()` of the last bytes received. */
   lastReadAt: number = Date.now();
-  /** `Date.now()` of the first byte of an unfinished request, or 0. */
-  #firstByteAt = 0;
+  /** `Date.now()` of the first byte of an unfinished request or of its last progress, or 0. */
+  #progressAt = 0;
+  /** Bytes received since `#progressAt`. */
+  #progressBytes = 0;
   #host: LegacyHost;
   #conn: ByteStream;
   #options: LegacyConnectionOptions;
@@ -193,7 +196,7 @@ export class LegacyConnection {
 
   /** `Date.now()` since which an unfinished request has been held, or 0. */
   get partialSince(): number {
-    return this.#state === "sniffing" || this.#state === "reading" ? this.#firstByteAt : 0;
+    return this.#state === "sniffing" || this.#state === "reading" ? this.#progressAt : 0;
   }
 
   /** Whether the request is complete (the provider's read-timeout sweep reads this). */
@@ -244,7 +247,10 @@ export class LegacyConnection {
           return;
         }
         this.lastReadAt = Date.now();
-        if (this.#firstByteAt === 0) this.#firstByteAt = this.lastReadAt;
+        if (this.#progressAt === 0 || (this.#progressBytes += n) >= MIN_PROGRESS_BYTES) {
+          this.#progressAt = this.lastReadAt;
+          this.#progressBytes = 0;
+        }
         this.#received += n;
         let chunk: Uint8Array = buf.subarray(0, n);
         if (this.#state === "sniffing") {
@@ -380,12 +386,13 @@ export class LegacyConnection {
       } catch (e) {
         if (this.#state === "closed") return;
         this.#ctx = undefined;
-        const err = RpcError.from(e);
+        const err = thrownToRpcError(e);
         host.logger.error("legacy call failed, closing without a reply", {
           peer: peerText(this.peer),
           method,
           code: err.codeName,
           error: err.message,
+          ...(err === e ? {} : { thrown: renderThrown(e) }),
         });
         this.#shutdown();
         return;

@@ -22,7 +22,9 @@ import {
 import { listen, type Listener, type TlsServerOptions } from "../transport/listen.ts";
 import { compose, type Interceptor } from "./interceptor.ts";
 import { workerOptions, WorkerPool } from "./worker_pool.ts";
-import type { ByteStream } from "../transport/framed_connection.ts"; // legacy mprpc (issue 7)
+import { AcceptBackoff } from "./accept_backoff.ts";
+import { defaultMaxConnections } from "./_max_connections.ts";
+import { type ByteStream, DEFAULT_MAX_UNSENT_BYTES } from "../transport/framed_connection.ts";
 import { LegacyConnection, type LegacyHost, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
 
 /** Options of {@linkcode RpcProvider}. */
@@ -47,8 +49,18 @@ export interface RpcProviderOptions {
    * With `workers`, the Workers send their lines here (with a `worker` field naming the Worker).
    */
   logger?: Logger;
-  /** Accepted connections at most at once; more are refused with `RESOURCE_EXHAUSTED`. */
+  /**
+   * Accepted connections at most at once (per event loop); more are refused with
+   * `RESOURCE_EXHAUSTED`. Default 10 000, or less when the process's open-file limit is lower:
+   * that limit minus 64, divided among the `workers` (see docs/security.md).
+   */
   maxConnections?: number;
+  /**
+   * Backpressure: a connection whose answers waiting to be written pass this many bytes (its
+   * caller sends requests but does not read the answers) is not read from until half of them
+   * have been written. Default 1 MiB (`DEFAULT_MAX_UNSENT_BYTES`).
+   */
+  maxUnsentBytes?: number;
   /** Calls in flight per connection at most; more are answered `RESOURCE_EXHAUSTED`. */
   maxInflightPerConnection?: number;
   /** Calls slower than this are logged as slow; default 1000 ms. */
@@ -59,8 +71,9 @@ export interface RpcProviderOptions {
    */
   idleTimeoutMs?: number;
   /**
-   * Closes a connection that holds an unfinished frame, or has sent no frame since it
-   * connected, for this long (slow or stalled peers); default 30000 ms.
+   * Closes a stalled connection: one that has sent nothing since it connected, or that holds an
+   * unfinished frame without progress (neither a frame completed nor 1 KiB received) for this
+   * long; default 30000 ms.
    */
   readTimeoutMs?: number;
   /**
@@ -71,6 +84,13 @@ export interface RpcProviderOptions {
   interceptors?: Interceptor[];
   /** Serve over TLS with these certificates instead of plain TCP. */
   tls?: TlsServerOptions;
+  /**
+   * With `tls`: TLS handshakes in progress at most; at the limit no more connections are
+   * accepted until one ends. Default 256. A handshake not finished within `readTimeoutMs` is
+   * logged, but its socket stays open until the peer sends or closes (Deno cannot release it
+   * earlier; see docs/security.md), so this is what bounds such peers.
+   */
+  maxPendingTlsHandshakes?: number;
   /**
    * Event loops serving the port: `workers - 1` Workers run next to the main thread, each with
    * its own provider on the same port (`SO_REUSEPORT`: run with `--unstable-net`). Needs
@@ -163,6 +183,8 @@ export class RpcProvider {
   #interceptors: Interceptor[];
   /** Set when the routes were composed with the interceptors: no more services or interceptors. */
   #sealed = false;
+  #maxConnections: number;
+  #acceptBackoff: AcceptBackoff;
 
   /** Creates a provider; nothing listens until {@linkcode RpcProvider.start}. */
   constructor(options: RpcProviderOptions = {}) {
@@ -170,13 +192,22 @@ export class RpcProvider {
     this.#interceptors = [...options.interceptors ?? []];
     this.#logger = options.logger ?? new ConsoleLogger("WARN");
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.#maxConnections = options.maxConnections ?? defaultMaxConnections(options.workers ?? 1);
+    if (!Number.isInteger(this.#maxConnections) || this.#maxConnections < 1) {
+      throw new RangeError(
+        `maxConnections must be an integer >= 1, got ${options.maxConnections}`,
+      );
+    }
+    this.#acceptBackoff = new AcceptBackoff(this.#logger);
     const connections = this.#connections;
+    const maxUnsentBytes = options.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_BYTES;
     this.#host = {
       logger: this.#logger,
       wheel: this.#wheel,
       maxMessageBytes: this.#maxMessageBytes,
       maxInflightPerConnection: options.maxInflightPerConnection ?? 100_000,
       slowCallMs: options.slowCallMs ?? 1000,
+      maxUnsentBytes,
       get connectionCount() {
         return connections.size;
       },
@@ -186,6 +217,9 @@ export class RpcProvider {
       connectionClosed: (conn) => this.#connectionClosed(conn),
       handOff: (from, conn, initial) => this.#handOff(from, conn, initial),
     };
+    if (!(maxUnsentBytes > 0)) {
+      throw new RangeError(`maxUnsentBytes must be positive, got ${options.maxUnsentBytes}`);
+    }
     if (!(this.#maxMessageBytes > 0)) {
       throw new RangeError(`maxMessageBytes must be positive, got ${options.maxMessageBytes}`);
     }
@@ -289,6 +323,16 @@ export class RpcProvider {
     return this.#connections.size;
   }
 
+  /**
+   * Bytes of answers queued on native connections that their callers have not read yet
+   * (each connection stops reading new requests above `maxUnsentBytes`).
+   */
+  get unsentBytes(): number {
+    let n = 0;
+    for (const c of this.#connections) if (c instanceof ServerConnection) n += c.unsentBytes;
+    return n;
+  }
+
   /** Calls being served. */
   get inflight(): number {
     return this.#running;
@@ -331,6 +375,9 @@ export class RpcProvider {
       port: o.port ?? 0,
       tls: o.tls,
       reusePort: o.reusePort || workers > 1,
+      maxPendingHandshakes: o.maxPendingTlsHandshakes,
+      handshakeTimeoutMs: o.readTimeoutMs ?? 30_000,
+      logger: this.#logger,
     });
     const { host, port } = this.#listener.addr;
     if (workers > 1) {
@@ -340,7 +387,8 @@ export class RpcProvider {
           module: module!,
           host,
           port,
-          options: workerOptions(o),
+          // Each event loop holds its share of the connection limit.
+          options: { ...workerOptions(o), maxConnections: this.#maxConnections },
           forwardLogs: o.logger !== undefined,
         }, this.#logger);
       } catch (e) {
@@ -407,6 +455,7 @@ export class RpcProvider {
     } catch {
       // already closed
     }
+    this.#acceptBackoff.wake();
     await this.#acceptLoop;
     for (const c of this.#connections) c.goAway();
     if (this.#running > 0 && graceMs > 0) {
@@ -433,14 +482,16 @@ export class RpcProvider {
         accepted = await listener.accept();
       } catch (e) {
         if (this.#closing || e instanceof Deno.errors.BadResource) return;
-        this.#logger.warn("accept failed", { error: String(e) });
+        // Out of file descriptors (or another persistent failure): pause, doubling, not spin.
+        await this.#acceptBackoff.failed(e);
         continue;
       }
+      this.#acceptBackoff.succeeded();
       const { conn, peer } = accepted;
       // --- legacy mprpc (issue 7): sniff the first bytes; native ones come back via handOff().
       if (this.#options.legacy && !this.#closing) {
         const lc = new LegacyConnection(this.#host, conn, peer, {
-          maxConnections: this.#options.maxConnections,
+          maxConnections: this.#maxConnections,
         });
         this.#connections.add(lc);
         lc.start();
@@ -456,12 +507,12 @@ export class RpcProvider {
     peer: { host: string; port: number },
     initial: Uint8Array | undefined,
   ): void {
-    const max = this.#options.maxConnections;
+    const max = this.#maxConnections;
     const sc = new ServerConnection(this.#host, conn, peer, initial);
     this.#connections.add(sc);
     if (this.#closing) {
       sc.goAway(Code.UNAVAILABLE, "provider is shutting down");
-    } else if (max !== undefined && this.#connections.size > max) {
+    } else if (this.#connections.size > max) {
       this.#logger.warn("connection refused: too many connections", {
         peer: peerText(peer),
         limit: max,
@@ -480,10 +531,14 @@ export class RpcProvider {
       const now = Date.now();
       for (const c of this.#connections) {
         let why: string | undefined;
-        if (readMs > 0 && c.partialSince > 0 && now - c.partialSince >= readMs) {
-          why = `unfinished frame (${c.partialBytes} bytes) for ${now - c.partialSince} ms`;
+        // A connection paused by backpressure waits for its peer to read, not to write.
+        const reading = readMs > 0 && !(c instanceof ServerConnection && c.readPaused);
+        if (reading && c.partialSince > 0 && now - c.partialSince >= readMs) {
+          why = `no progress on an unfinished frame (${c.partialBytes} bytes) for ${
+            now - c.partialSince
+          } ms`;
         } else if (
-          readMs > 0 && !c.gotFrame && c.partialSince === 0 && now - c.createdAt >= readMs
+          reading && !c.gotFrame && c.partialSince === 0 && now - c.createdAt >= readMs
         ) {
           // (A peer holding part of its first frame is timed by the branch above.)
           why = `no frame within ${now - c.createdAt} ms of connecting`;

@@ -14,6 +14,7 @@ import { FrameError } from "../wire/frame.ts";
 import type { EncodedPayload } from "../wire/frame_writer.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { CallContext, type PeerAddress } from "./call_context.ts";
+import { renderThrown, thrownToRpcError } from "./_thrown.ts";
 
 /** A handler: `(request, ctx) => response | Promise<response>`. */
 // deno-lint-ignore no-explicit-any
@@ -32,6 +33,8 @@ export interface ServerHost {
   readonly maxMessageBytes: number;
   readonly maxInflightPerConnection: number;
   readonly slowCallMs: number;
+  /** Queued output above which reading from a connection pauses (backpressure); default never. */
+  readonly maxUnsentBytes?: number;
   /** Finds the route of `service`/`method`, or explains why there is none. */
   route(service: string, method: string): Route | string;
   /** A call started (+1) or ended (-1). */
@@ -62,6 +65,7 @@ export class ServerConnection {
     this.#fc = new FramedConnection(conn, {
       maxMessageBytes: host.maxMessageBytes,
       initial,
+      maxUnsentBytes: host.maxUnsentBytes,
       onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
       onOversize: (meta, bodyLength) => this.#onOversize(meta, bodyLength),
       onClose: (err) => this.#onClose(err),
@@ -91,6 +95,16 @@ export class ServerConnection {
   /** `Date.now()` since which an unfinished frame has been held, or 0. */
   get partialSince(): number {
     return this.#fc.partialSince;
+  }
+
+  /** Bytes of answers queued that the caller has not read yet (as far as the socket knows). */
+  get unsentBytes(): number {
+    return this.#fc.unsentBytes;
+  }
+
+  /** Whether reading is paused until the caller reads the answers queued for it. */
+  get readPaused(): boolean {
+    return this.#fc.readPaused;
   }
 
   /** Whether any frame has arrived. */
@@ -277,21 +291,22 @@ export class ServerConnection {
     let result: unknown;
     try {
       result = route.handler(request, ctx);
+      if (result !== null && typeof (result as Promise<unknown>)?.then === "function") {
+        (result as Promise<unknown>).then(
+          (r) => this.#finish(ctx, desc, r),
+          (e) => this.#fail(ctx, desc, e),
+        );
+        return;
+      }
     } catch (e) {
-      this.#finish(ctx, desc, undefined, e);
+      this.#fail(ctx, desc, e);
       return;
     }
-    if (result !== null && typeof (result as Promise<unknown>)?.then === "function") {
-      (result as Promise<unknown>).then(
-        (r) => this.#finish(ctx, desc, r, undefined),
-        (e) => this.#finish(ctx, desc, undefined, e ?? new Error("handler rejected")),
-      );
-    } else {
-      this.#finish(ctx, desc, result, undefined);
-    }
+    this.#finish(ctx, desc, result);
   }
 
-  #finish(ctx: CallContext, desc: MethodDescriptor, result: unknown, error: unknown): void {
+  /** Ends the bookkeeping of a call; false when it was already answered (cancelled, shut down). */
+  #end(ctx: CallContext, desc: MethodDescriptor): boolean {
     const host = this.#host;
     host.callDelta(-1);
     ctx.finish();
@@ -299,19 +314,31 @@ export class ServerConnection {
     if (elapsed >= host.slowCallMs) {
       host.logger.warn("slow call", { method: `${desc.service}.${desc.name}`, ms: elapsed });
     }
-    if (this.#inflight.get(ctx.callId) !== ctx) return; // cancelled, or answered at shutdown
+    if (this.#inflight.get(ctx.callId) !== ctx) return false;
     this.#inflight.delete(ctx.callId);
-    if (error !== undefined) {
-      const err = RpcError.from(error);
-      if (!(error instanceof RpcError)) {
-        host.logger.error("handler failed", {
-          method: `${desc.service}.${desc.name}`,
-          error: err.message,
-        });
-      }
-      this.#sendError(ctx.callId, err, ctx.responseMetadata);
-      return;
+    return true;
+  }
+
+  /**
+   * A handler threw or rejected with `thrown`, whatever it is: an `RpcError` keeps its code,
+   * anything else is `INTERNAL` (no stack trace) and one log line saying what was thrown.
+   */
+  #fail(ctx: CallContext, desc: MethodDescriptor, thrown: unknown): void {
+    if (!this.#end(ctx, desc)) return;
+    const err = thrownToRpcError(thrown);
+    if (err !== thrown) {
+      this.#host.logger.error("handler failed", {
+        method: `${desc.service}.${desc.name}`,
+        error: err.message,
+        thrown: renderThrown(thrown),
+      });
     }
+    this.#sendError(ctx.callId, err, ctx.responseMetadata);
+  }
+
+  #finish(ctx: CallContext, desc: MethodDescriptor, result: unknown): void {
+    if (!this.#end(ctx, desc)) return;
+    const host = this.#host;
     let bytes: EncodedPayload;
     try {
       bytes = desc.response.encodeLazy((result ?? {}) as Record<string, unknown>);

@@ -39,6 +39,8 @@ export const WORKER_OPTION_ROLES = {
   maxConnections: "travels",
   maxInflightPerConnection: "travels",
   slowCallMs: "travels",
+  maxUnsentBytes: "travels",
+  maxPendingTlsHandshakes: "main",
   idleTimeoutMs: "travels",
   readTimeoutMs: "travels",
   legacy: "travels",

@@ -13,6 +13,17 @@ import type { MetaFields } from "../wire/meta.ts";
 const INITIAL_READ_BUFFER = 4 * 1024;
 /** Largest read buffer (and default of `readBufferSize`). */
 const MAX_READ_BUFFER = 256 * 1024;
+/**
+ * Bytes of an unfinished frame that count as progress: receiving this many restarts the clock of
+ * {@linkcode FramedConnection.partialSince} (as does completing a frame), so a large frame that
+ * keeps arriving is not taken for a stalled one, while a peer trickling a few bytes is.
+ */
+export const MIN_PROGRESS_BYTES = 1024;
+/**
+ * Default of `maxUnsentBytes`: a provider stops reading from a connection whose queued output
+ * passes this, until half of it has been written.
+ */
+export const DEFAULT_MAX_UNSENT_BYTES = 1024 * 1024;
 
 /** Options of {@linkcode FramedConnection}. */
 export interface FramedConnectionOptions {
@@ -31,6 +42,12 @@ export interface FramedConnectionOptions {
   initial?: Uint8Array | undefined;
   /** Largest size of the reused read buffer (it starts at 4 KiB); default 256 KiB. */
   readBufferSize?: number;
+  /**
+   * Backpressure: while more than this many bytes wait to be written (the peer does not read
+   * what it asked for), stop reading from the peer; resume once half of it has been written.
+   * Default: never stop reading (a caller's connection, whose reads only free memory).
+   */
+  maxUnsentBytes?: number | undefined;
 }
 
 /** The part of `Deno.Conn` a connection needs (TCP and TLS both fit). */
@@ -69,12 +86,22 @@ export class FramedConnection {
   #writeClosed = false;
   #closeError: unknown;
   #drainWaiters: Array<() => void> = [];
+  /** Bytes of the write in flight not yet accepted by the socket. */
+  #writing = 0;
+  #maxUnsent: number;
+  /** Wakes the read loop paused by backpressure. */
+  #resumeRead: (() => void) | undefined;
   /** `Date.now()` of the last bytes read. */
   lastReadAt: number = Date.now();
   /** `Date.now()` of the last frame received. */
   lastFrameAt: number = Date.now();
-  /** `Date.now()` since which an unfinished frame has been held, or 0. */
+  /**
+   * `Date.now()` since which an unfinished frame has been held without progress (no frame
+   * completed and fewer than {@linkcode MIN_PROGRESS_BYTES} received), or 0.
+   */
   partialSince = 0;
+  /** Bytes received since `partialSince` was last set. */
+  #progressBytes = 0;
   /** Frames received. */
   frames = 0;
   /**
@@ -105,6 +132,17 @@ export class FramedConnection {
     this.#readBufferSize = options.readBufferSize ?? MAX_READ_BUFFER;
     this.#readBuf = new Uint8Array(Math.min(INITIAL_READ_BUFFER, this.#readBufferSize));
     this.#initial = options.initial;
+    this.#maxUnsent = options.maxUnsentBytes ?? Infinity;
+  }
+
+  /** Bytes queued or being written that the socket has not accepted yet. */
+  get unsentBytes(): number {
+    return this.#writer.length + this.#writing;
+  }
+
+  /** Whether reading is paused because too much output waits (see `maxUnsentBytes`). */
+  get readPaused(): boolean {
+    return this.#resumeRead !== undefined;
   }
 
   /** True once the connection has ended. */
@@ -201,12 +239,20 @@ export class FramedConnection {
         // Frames queued from now on are coalesced into the next write.
         this.#flushScheduled = true;
         let off = 0;
-        while (off < chunk.length) off += await this.#conn.write(chunk.subarray(off));
+        this.#writing = chunk.length;
+        while (off < chunk.length) {
+          off += await this.#conn.write(chunk.subarray(off));
+          this.#writing = chunk.length - off;
+          if (this.#resumeRead !== undefined && this.unsentBytes <= this.#maxUnsent / 2) {
+            this.#resumeRead();
+          }
+        }
         this.#writer.release(chunk);
       }
     } catch (e) {
       this.#shutdown(e);
     } finally {
+      this.#writing = 0;
       this.#writeLoop = undefined;
       this.#flushScheduled = false;
       if (this.#writer.length > 0 && !this.#closed) {
@@ -230,12 +276,24 @@ export class FramedConnection {
         if (this.#decoder.buffered > 0) this.partialSince = Date.now();
       }
       while (!this.#closed) {
+        if (this.unsentBytes > this.#maxUnsent) {
+          await this.#writable();
+          if (this.#closed) break;
+        }
         const n = await this.#conn.read(this.#readBuf);
         if (n === null) break;
         const now = this.lastReadAt = Date.now();
+        const framesBefore = this.frames;
         this.#decoder.push(this.#readBuf.subarray(0, n));
         if (this.#decoder.buffered === 0) this.partialSince = 0;
-        else if (this.partialSince === 0) this.partialSince = now;
+        else if (
+          this.partialSince === 0 || this.frames !== framesBefore ||
+          (this.#progressBytes += n) >= MIN_PROGRESS_BYTES
+        ) {
+          // A new unfinished frame, or progress on one: its clock starts again.
+          this.partialSince = now;
+          this.#progressBytes = 0;
+        }
         if (n === this.#readBuf.length && n < this.#readBufferSize) {
           // A full read: more is waiting; read in bigger gulps from now on.
           this.#retain = false;
@@ -251,10 +309,24 @@ export class FramedConnection {
     }
   }
 
+  /** Waits until the output has drained to half of `maxUnsentBytes`, or the connection ends. */
+  #writable(): Promise<void> {
+    const pausedAt = Date.now();
+    return new Promise<void>((resolve) => {
+      this.#resumeRead = () => {
+        this.#resumeRead = undefined;
+        // Time spent not reading is not the peer's stall.
+        if (this.partialSince > 0) this.partialSince += Date.now() - pausedAt;
+        resolve();
+      };
+    });
+  }
+
   #shutdown(error: unknown): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeError = error;
+    this.#resumeRead?.();
     try {
       this.#conn.close();
     } catch {

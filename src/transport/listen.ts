@@ -4,6 +4,7 @@
  * @module
  */
 import type { ByteStream } from "./framed_connection.ts";
+import { TlsAcceptor, type TlsAcceptorOptions } from "./tls_accept.ts";
 
 /** TLS settings of a provider: PEM certificate chain and key, inline or by path. */
 export interface TlsServerOptions {
@@ -50,21 +51,38 @@ async function readPem(inline: string | undefined, path: string | undefined, wha
   }
 }
 
-/** Listens on `host:port`, over TLS when `tls` is given. */
+/**
+ * Listens on `host:port`, over TLS when `tls` is given. A TLS listener hands out connections once
+ * their handshake is done, with at most `maxPendingHandshakes` in progress (see
+ * {@linkcode TlsAcceptor}).
+ */
 export async function listen(
   options: {
     host: string;
     port: number;
     tls?: TlsServerOptions | undefined;
     reusePort?: boolean | undefined;
-  },
+  } & TlsAcceptorOptions,
 ): Promise<Listener> {
   const { host, port, tls, reusePort } = options;
-  let l: Deno.Listener<Deno.Conn<Deno.NetAddr>, Deno.NetAddr> | Deno.TlsListener;
+  let l: Deno.Listener<Deno.Conn<Deno.NetAddr>, Deno.NetAddr>;
   if (tls) {
     const cert = await readPem(tls.cert, tls.certFile, "cert");
     const key = await readPem(tls.key, tls.keyFile, "key");
-    l = Deno.listenTls({ hostname: host, port, cert, key });
+    const tl = Deno.listenTls({ hostname: host, port, cert, key });
+    let acceptor: TlsAcceptor;
+    try {
+      acceptor = new TlsAcceptor(tl, options);
+    } catch (e) {
+      tl.close();
+      throw e;
+    }
+    const addr = tl.addr as Deno.NetAddr;
+    return {
+      addr: { host: addr.hostname, port: addr.port },
+      accept: () => acceptor.accept(),
+      close: () => acceptor.close(),
+    };
   } else {
     try {
       l = Deno.listen({

@@ -6,6 +6,7 @@
  *   [--zk=127.0.0.1:2181] [--zk-session-timeout-ms=4000] [--read-timeout-ms=30000]
  *   [--grace-ms=1000] [--max-connections=N] [--tls-cert=file --tls-key=file]
  *   [--report-runs=1]
+ *   [--max-pending-tls-handshakes=N]
  * ```
  *
  * It serves `kitchen.Kitchen` (tests/_fixtures/kitchen.proto) with the kitchen handlers, except
@@ -46,6 +47,7 @@ export interface ChildProviderArgs {
   maxConnections: number | undefined;
   tlsCert: string | undefined;
   tlsKey: string | undefined;
+  maxPendingTlsHandshakes: number | undefined;
   logLevel: LevelName;
   reportRuns: boolean;
 }
@@ -85,6 +87,9 @@ export function parseChildArgs(argv: string[]): ChildProviderArgs {
     maxConnections: kv.has("max-connections") ? num("max-connections", 0) : undefined,
     tlsCert: kv.get("tls-cert"),
     tlsKey: kv.get("tls-key"),
+    maxPendingTlsHandshakes: kv.has("max-pending-tls-handshakes")
+      ? num("max-pending-tls-handshakes", 0)
+      : undefined,
     logLevel: (kv.get("log-level") ?? "WARN") as LevelName,
     reportRuns: kv.get("report-runs") === "1",
   };
@@ -109,6 +114,9 @@ async function main(): Promise<void> {
     logger,
     readTimeoutMs: args.readTimeoutMs,
     maxConnections: args.maxConnections,
+    ...(args.maxPendingTlsHandshakes
+      ? { maxPendingTlsHandshakes: args.maxPendingTlsHandshakes }
+      : {}),
     tls: args.tlsCert && args.tlsKey ? { certFile: args.tlsCert, keyFile: args.tlsKey } : undefined,
   });
   const sleep = impl.Sleep!;

@@ -72,6 +72,60 @@ Deno.test("a slow-loris trickling one byte at a time is closed after readTimeout
   assert.equal(timeoutLines(k).length, 1);
 });
 
+Deno.test("a peer whose reads end mid-frame but complete a frame every 100 ms is not cut off by the read timeout", async () => {
+  const readTimeoutMs = 500;
+  await using k = await startKitchen({ provider: { readTimeoutMs } });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: k.provider.address.port });
+  const frames = 15; // 1.5 s: three read timeouts
+  const bytes = new Uint8Array(frames * 20);
+  let len = 0;
+  for (let i = 1; i <= frames; i++) {
+    const f = frameBytes(Kind.PING, i);
+    bytes.set(f, len);
+    len += f.length;
+  }
+  const half = Math.floor(len / frames / 2);
+  try {
+    // Each write is the end of one frame and the start of the next: the provider always holds
+    // an unfinished frame, and completes one every 100 ms.
+    await conn.write(bytes.subarray(0, half));
+    const step = len / frames;
+    for (let i = 1; i < frames; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      await conn.write(bytes.subarray(half + (i - 1) * step, half + i * step));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    await conn.write(bytes.subarray(half + (frames - 1) * step, len));
+    await conn.closeWrite();
+    const got = decodeFrames(await readToEnd(conn));
+    assert.equal(got.length, frames, "PONGs received");
+  } finally {
+    closeQuietly(conn);
+  }
+  assert.equal(timeoutLines(k).length, 0);
+});
+
+Deno.test("a large frame that keeps arriving (1 KiB per 100 ms) is not cut off by the read timeout", async () => {
+  const readTimeoutMs = 500;
+  await using k = await startKitchen({ provider: { readTimeoutMs } });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: k.provider.address.port });
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.PING, callId: 7 }, new Uint8Array(12 * 1024));
+  const bytes = w.take().slice();
+  try {
+    for (let off = 0; off < bytes.length; off += 1024) {
+      await conn.write(bytes.subarray(off, Math.min(off + 1024, bytes.length)));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await conn.closeWrite();
+    const got = decodeFrames(await readToEnd(conn));
+    assert.deepEqual(got.map((f) => [f.meta.kind, f.meta.callId]), [[Kind.PONG, 7]]);
+  } finally {
+    closeQuietly(conn);
+  }
+  assert.equal(timeoutLines(k).length, 0);
+});
+
 Deno.test("a peer that connects and never sends is closed after readTimeoutMs", async () => {
   await using k = await startKitchen({ provider: { readTimeoutMs: READ_TIMEOUT_MS } });
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: k.provider.address.port });

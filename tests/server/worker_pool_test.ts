@@ -69,6 +69,7 @@ Deno.test("the options that travel to Workers are the limits and timeouts, and o
     "maxConnections",
     "maxInflightPerConnection",
     "maxMessageBytes",
+    "maxUnsentBytes",
     "readTimeoutMs",
     "slowCallMs",
   ]);
@@ -79,6 +80,7 @@ Deno.test("the options that travel to Workers are the limits and timeouts, and o
     slowCallMs: 4,
     idleTimeoutMs: 5,
     readTimeoutMs: 6,
+    maxUnsentBytes: 7,
     legacy: true,
   };
   assert.deepEqual(

@@ -1,0 +1,116 @@
+/**
+ * Whatever a handler throws or rejects with, the caller gets a status without a stack trace and
+ * the provider logs one line saying what was thrown.
+ */
+import assert from "node:assert/strict";
+import { Code, RpcError } from "../../src/errors.ts";
+import { startKitchen } from "../_helpers/kitchen.ts";
+
+class QuotaError extends Error {
+  override name = "QuotaError";
+}
+class NotFound extends RpcError {
+  constructor() {
+    super(Code.NOT_FOUND, "no such user");
+  }
+}
+
+const cyclic: Record<string, unknown> = { name: "cycle" };
+cyclic.self = cyclic;
+const hostile = new Proxy({}, {
+  get() {
+    throw new Error("trap");
+  },
+  getPrototypeOf() {
+    throw new Error("trap");
+  },
+  ownKeys() {
+    throw new Error("trap");
+  },
+});
+const badMessage = new Error("x");
+Object.defineProperty(badMessage, "message", {
+  get() {
+    throw new Error("getter");
+  },
+});
+
+/** name, value thrown, code expected, message expected (undefined: any without a stack). */
+const CASES: Array<[string, () => unknown, number, string | RegExp, RegExp]> = [
+  ["undefined", () => undefined, Code.INTERNAL, /undefined/, /undefined/],
+  ["null", () => null, Code.INTERNAL, /null/, /null/],
+  ["a string", () => "disk full", Code.INTERNAL, "disk full", /disk full/],
+  ["a number", () => 42, Code.INTERNAL, /a number/, /42/],
+  ["a plain object", () => ({ why: "nope" }), Code.INTERNAL, /an object/, /nope/],
+  ["a null-prototype object", () => Object.create(null), Code.INTERNAL, /an object/, /object/],
+  ["a cyclic object", () => cyclic, Code.INTERNAL, /an object/, /object/],
+  ["a BigInt", () => 12345678901234567890n, Code.INTERNAL, /a bigint/, /12345678901234567890/],
+  ["a symbol", () => Symbol("sym"), Code.INTERNAL, /a symbol/, /sym/],
+  ["a proxy whose traps throw", () => hostile, Code.INTERNAL, /handler failed/, /object/],
+  ["an Error", () => new Error("boom"), Code.INTERNAL, "boom", /Error: boom/],
+  ["an Error subclass", () => new QuotaError("quota"), Code.INTERNAL, "quota", /QuotaError: quota/],
+  ["an Error whose message getter throws", () => badMessage, Code.INTERNAL, /./, /Error/],
+  [
+    "an RpcError",
+    () => new RpcError(Code.PERMISSION_DENIED, "no"),
+    Code.PERMISSION_DENIED,
+    "no",
+    /^$/,
+  ],
+  ["an RpcError subclass", () => new NotFound(), Code.NOT_FOUND, "no such user", /^$/],
+];
+
+const HOW: Array<[string, (thrown: unknown) => unknown]> = [
+  ["thrown synchronously", (t) => {
+    throw t;
+  }],
+  ["returned as a rejected promise", (t) => Promise.reject(t)],
+  ["thrown from an async handler after a tick", async (t) => {
+    await new Promise((r) => setTimeout(r, 1));
+    throw t;
+  }],
+];
+
+Deno.test("a handler that throws anything yields INTERNAL without a stack and one log line; RpcErrors keep their code", async () => {
+  let current: () => unknown = () => undefined;
+  let how: (t: unknown) => unknown = () => undefined;
+  await using k = await startKitchen({ impl: { Fail: () => how(current()) } });
+  for (const [howName, h] of HOW) {
+    for (const [name, value, code, message, logged] of CASES) {
+      const label = `${name} ${howName}`;
+      current = value;
+      how = h;
+      const before = k.logger.find("error", "handler failed").length;
+      let err: unknown;
+      try {
+        await k.stub.Fail({ mode: "x" });
+      } catch (e) {
+        err = e;
+      }
+      assert.ok(
+        err instanceof RpcError,
+        `${label}: the call did not fail with an RpcError: ${err}`,
+      );
+      assert.equal(err.codeName, new RpcError(code, "").codeName, label);
+      if (typeof message === "string") assert.equal(err.message, message, label);
+      else assert.match(err.message, message, label);
+      assert.doesNotMatch(err.message, /\n\s+at /, `${label}: a stack trace reached the caller`);
+      const lines = k.logger.find("error", "handler failed").slice(before);
+      if (err instanceof RpcError && code !== Code.INTERNAL) {
+        assert.equal(
+          lines.length,
+          0,
+          `${label}: an RpcError is the handler's answer, not a failure`,
+        );
+      } else {
+        assert.equal(lines.length, 1, `${label}: log lines`);
+        const fields = lines[0]!.fields as { error: unknown; method: unknown; thrown: unknown };
+        assert.equal(fields.method, "kitchen.Kitchen.Fail", label);
+        assert.equal(fields.error, err.message, label);
+        assert.equal(typeof fields.thrown, "string", label);
+        assert.match(fields.thrown as string, logged, label);
+      }
+    }
+  }
+  assert.equal((await k.stub.Echo({ text: "still serving" })).text, "still serving");
+});
