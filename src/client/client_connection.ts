@@ -93,6 +93,11 @@ export class ClientConnection {
       !this.#draining;
   }
 
+  /** The TCP (and TLS) connection is open; the handshake may still be pending. */
+  get connected(): boolean {
+    return this.#fc !== undefined;
+  }
+
   /** Closed, or told by the provider to go away. */
   get gone(): boolean {
     return this.#closed || this.#draining;

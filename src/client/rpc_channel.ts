@@ -16,6 +16,7 @@ import {
 } from "../schema/method_descriptor.ts";
 import type { TlsClientOptions } from "../transport/listen.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
+import { callSignal, raceSignal } from "../util/signals.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
 import { type Payload, payloadBytes } from "../wire/frame_writer.ts";
 import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
@@ -42,7 +43,11 @@ export interface RpcChannelOptions {
   loadBalancer?: BalancerName | Balancer;
   /** Key for `consistent_hash` when a call gives none: a metadata key, or a function. */
   hashKey?: string | ((service: string, method: string, request: unknown) => string | undefined);
-  /** TCP connect timeout, ms; default 3000 (never beyond the call's deadline). */
+  /**
+   * How long a connection attempt (TCP connect and handshake) may take, ms; default 3000. The
+   * attempt is shared by every call waiting for that provider; each call waits only until its
+   * own deadline or signal.
+   */
   connectTimeoutMs?: number;
   /** Ping a connection after this long without hearing from it, ms; default 10000; 0 = off. */
   keepaliveMs?: number;
@@ -75,6 +80,11 @@ interface PendingSend {
   /** `Date.now()` deadline, or 0 for none. */
   deadline: number;
   request: unknown;
+  /**
+   * Aborts with `DEADLINE_EXCEEDED` or `CANCELLED` (an `RpcError`): bounds every wait before the
+   * request is sent (registry, connect, handshake). Undefined when the call has neither.
+   */
+  bound?: AbortSignal | undefined;
 }
 
 /**
@@ -280,7 +290,10 @@ export class RpcChannel {
       return this.#legacy.call(desc, payloadBytes(payload), decoder, opts, deadline);
     }
     if ((opts.retries ?? 0) > 0) {
-      return this.#sendWithRetries({ desc, payload, decoder, opts, deadline, request });
+      return this.#bounded(
+        { desc, payload, decoder, opts, deadline, request },
+        (call) => this.#sendWithRetries(call),
+      );
     }
     // Fast path: service resolved, provider picked, connection open.
     const svc = this.#directory.ready(desc.service);
@@ -312,7 +325,38 @@ export class RpcChannel {
         picked = ep; // nothing ready: connect to it rather than asking the balancer again
       }
     }
-    return this.#sendSlow({ desc, payload, decoder, opts, deadline, request }, undefined, picked);
+    return this.#bounded(
+      { desc, payload, decoder, opts, deadline, request },
+      (call) => this.#sendSlow(call, undefined, picked),
+    );
+  }
+
+  /** Runs the slow path of `call` with `call.bound` set from its deadline and signal. */
+  async #bounded(call: PendingSend, run: (call: PendingSend) => Promise<unknown>) {
+    if (call.deadline === 0 && call.opts.signal === undefined) return await run(call);
+    const bound = callSignal(call.opts.signal, call.deadline);
+    call.bound = bound.signal;
+    try {
+      return await run(call);
+    } finally {
+      bound.cleanup();
+    }
+  }
+
+  /**
+   * `p`, or the error of `call.bound` as soon as it aborts, saying which stage it ended
+   * (`DEADLINE_EXCEEDED ... while connecting to host:port`); logged at DEBUG.
+   */
+  #stage<T>(call: PendingSend, p: Promise<T>, stage: () => string): Promise<T> {
+    return raceSignal(p, call.bound, (reason) => {
+      const base = RpcError.from(reason, Code.CANCELLED);
+      const err = new RpcError(base.code, `${base.message} while ${stage()}`, { cause: reason });
+      this.#logger.debug("call ended before it was sent", {
+        method: `${call.desc.service}.${call.desc.name}`,
+        error: err.message,
+      });
+      return err;
+    });
   }
 
   async #sendWithRetries(call: PendingSend): Promise<unknown> {
@@ -341,7 +385,10 @@ export class RpcChannel {
     picked?: EndpointState,
   ): Promise<unknown> {
     const { desc, payload, decoder, opts, deadline } = call;
-    const svc = await this.#directory.resolve(desc.service);
+    const resolving = this.#directory.resolve(desc.service);
+    const svc = resolving instanceof Promise
+      ? await this.#stage(call, resolving, () => `resolving the providers of ${desc.service}`)
+      : resolving;
     const tried = new Set<string>();
     let lastError: RpcError | undefined;
     for (;;) {
@@ -364,7 +411,7 @@ export class RpcChannel {
       tried.add(ep.key);
       let conn: ClientConnection;
       try {
-        conn = await this.#connection(ep, deadline, opts.signal);
+        conn = await this.#connection(ep, call);
       } catch (e) {
         if (e instanceof RpcError && e.code === Code.UNAVAILABLE) {
           lastError = e;
@@ -408,16 +455,9 @@ export class RpcChannel {
     return hk(desc.service, desc.name, request);
   }
 
-  async #connection(
-    ep: EndpointState,
-    deadline: number,
-    signal: AbortSignal | undefined,
-  ): Promise<ClientConnection> {
+  async #connection(ep: EndpointState, call: PendingSend | undefined): Promise<ClientConnection> {
     let conn = ep.conn;
     if (conn === undefined || conn.gone) {
-      const connectTimeoutMs = deadline > 0
-        ? Math.max(1, Math.min(this.#connectTimeoutMs, deadline - Date.now()))
-        : this.#connectTimeoutMs;
       conn = new ClientConnection({
         host: ep.host,
         port: ep.port,
@@ -425,7 +465,7 @@ export class RpcChannel {
         wheel: this.#wheel,
         logger: this.#logger,
         tls: this.#tls,
-        connectTimeoutMs,
+        connectTimeoutMs: this.#connectTimeoutMs,
         onGone: (c) => this.#connectionGone(ep, c),
         onClosed: (c) => this.#connections.delete(c),
       });
@@ -434,25 +474,19 @@ export class RpcChannel {
       this.#startKeepalive();
     }
     const ready = conn.connect();
-    let onAbort: (() => void) | undefined;
+    const c = conn;
     try {
-      if (signal === undefined) await ready;
-      else {
-        await Promise.race([
-          ready,
-          new Promise<never>((_, reject) => {
-            onAbort = () => reject(new RpcError(Code.CANCELLED, "cancelled by the caller"));
-            if (signal.aborted) onAbort();
-            else signal.addEventListener("abort", onAbort, { once: true });
-          }),
-        ]);
-      }
+      // The connection may be shared with calls whose deadlines are later: this call waits
+      // only as long as its own deadline and signal allow.
+      await (call === undefined
+        ? ready
+        : this.#stage(call, ready, () =>
+          c.connected
+            ? `waiting for ${ep.key} to answer the connection handshake`
+            : `connecting to ${ep.key}`));
     } catch (e) {
       if (e instanceof RpcError && e.code === Code.UNAVAILABLE) this.#directory.markDown(ep, e);
       throw e;
-    } finally {
-      // A long-lived signal shared by many calls must not collect a listener per connect.
-      if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
     }
     this.#directory.markUp(ep);
     return conn;
@@ -466,7 +500,7 @@ export class RpcChannel {
     }
     if (ready !== undefined && !this.#closed && !ep.warming) {
       ep.warming = true;
-      const p: Promise<void> = this.#connection(ep, 0, undefined).then(
+      const p: Promise<void> = this.#connection(ep, undefined).then(
         () => {},
         () => {}, // already logged and put into backoff by #connection
       ).finally(() => {

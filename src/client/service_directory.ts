@@ -73,6 +73,8 @@ export class ServiceDirectory {
   #endpoints = new Map<string, EndpointState>();
   #epoch = 0;
   #closed = false;
+  /** Aborted by `close()`: abandons registry lookups still waiting (e.g. for ZooKeeper). */
+  #closer = new AbortController();
 
   constructor(options: ServiceDirectoryOptions) {
     this.#o = options;
@@ -84,7 +86,11 @@ export class ServiceDirectory {
     return svc !== undefined && svc.ready ? svc : undefined;
   }
 
-  /** Resolves `service` once (then follows the registry's watch); rejects `UNAVAILABLE`. */
+  /**
+   * Resolves `service` once (then follows the registry's watch); rejects `UNAVAILABLE`. The
+   * lookup is shared by every caller of the service, so it is bounded by the registry's own
+   * timeout and the directory's `close()`, not by one call: each caller bounds its own wait.
+   */
   resolve(service: string): Promise<ServiceState> | ServiceState {
     let svc = this.#services.get(service);
     if (svc === undefined) {
@@ -144,6 +150,7 @@ export class ServiceDirectory {
   /** Stops following the registry. */
   close(): void {
     this.#closed = true;
+    this.#closer.abort(new RpcError(Code.CANCELLED, "channel closed"));
     for (const svc of this.#services.values()) svc.watch?.close();
   }
 
@@ -156,7 +163,7 @@ export class ServiceDirectory {
     }
     let list: Endpoint[];
     try {
-      list = await registry!.resolve(svc.name);
+      list = await registry!.resolve(svc.name, { signal: this.#closer.signal });
     } catch (e) {
       throw RpcError.from(e, Code.UNAVAILABLE);
     }
