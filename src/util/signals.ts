@@ -37,6 +37,7 @@ export function raceSignal<T>(
   }
   return new Promise<T>((resolve, reject) => {
     const abort = () => {
+      signal.removeEventListener("abort", abort); // (once: already gone; explicit for clarity)
       promise.catch(() => {}); // abandoned: its outcome is no longer wanted
       reject(onAbort ? onAbort(signal.reason) : signal.reason);
     };
