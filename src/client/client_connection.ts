@@ -19,6 +19,11 @@ import type { Payload } from "../wire/frame_writer.ts";
  */
 export interface ResponseDecoder {
   decode(payload: Uint8Array, borrowed: boolean): unknown;
+  /**
+   * When present: called with the metadata of a successful response (`{}` when it carries
+   * none), just before `decode`.
+   */
+  onMetadata?: ((metadata: Record<string, string>) => void) | undefined;
 }
 
 /** Options of {@linkcode ClientConnection}. */
@@ -317,6 +322,7 @@ export class ClientConnection {
             new RpcError(meta.status, meta.errorMessage, { metadata: meta.metadata ?? {} }),
           );
         } else {
+          p.decode.onMetadata?.(meta.metadata ?? {});
           let value;
           try {
             value = p.decode.decode(payload, !owned);

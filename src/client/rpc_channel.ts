@@ -193,6 +193,30 @@ export class RpcChannel {
   /**
    * The original's `CallMethod`: calls `method` and resolves with the response, or with
    * `undefined` after marking `controller` failed (it never rejects when a controller is given).
+   * The provider's response metadata lands in `controller.responseMetadata`.
+   *
+   * @example Reading the response metadata through the controller
+   * ```ts
+   * import { parseProto, RpcChannel, RpcController, RpcProvider } from "../../mod.ts";
+   * const root = parseProto(`syntax = "proto3"; package demo;
+   *   message Msg { string text = 1; }
+   *   service Echo { rpc Say(Msg) returns (Msg); }`);
+   * const echo = root.lookupService("demo.Echo");
+   * const provider = new RpcProvider({ host: "127.0.0.1", port: 0 });
+   * provider.notifyService(echo, {
+   *   Say(req, ctx) {
+   *     ctx.responseMetadata["served-by"] = "node-1";
+   *     return req;
+   *   },
+   * });
+   * await provider.start();
+   * const channel = new RpcChannel({ address: provider.address });
+   * const controller = new RpcController();
+   * await channel.callMethod(echo.methods["Say"]!, controller, { text: "hi" });
+   * if (controller.responseMetadata["served-by"] !== "node-1") throw new Error();
+   * await channel.close();
+   * await provider.close();
+   * ```
    */
   async callMethod(
     method: protobuf.Method,
@@ -201,8 +225,19 @@ export class RpcChannel {
     options?: CallOptions,
   ): Promise<Message | undefined> {
     controller?.reset();
+    let opts = options ?? EMPTY;
+    if (controller !== undefined) {
+      const user = opts.onResponseMetadata;
+      opts = {
+        ...opts,
+        onResponseMetadata: (md) => {
+          controller.responseMetadata = md;
+          user?.(md);
+        },
+      };
+    }
     try {
-      return await this.#invoke(describeMethod(method), request, options ?? EMPTY) as Message;
+      return await this.#invoke(describeMethod(method), request, opts) as Message;
     } catch (e) {
       if (!controller) throw e;
       controller.setFailed(RpcError.from(e, Code.UNKNOWN));
@@ -212,9 +247,48 @@ export class RpcChannel {
 
   /**
    * An `rpcImpl` for protobufjs's `Service.create(rpcImpl)`: bytes in, bytes out, errors as
-   * {@linkcode RpcError}.
+   * {@linkcode RpcError}, with the channel's defaults. {@linkcode RpcChannel.createRpcImpl}
+   * takes call options.
    */
   get rpcImpl(): protobuf.RPCImpl {
+    return this.createRpcImpl();
+  }
+
+  /**
+   * An `rpcImpl` like {@linkcode RpcChannel.rpcImpl} whose calls all use `options` (deadline,
+   * signal, metadata, retries, `onResponseMetadata`, ...).
+   *
+   * @example Response metadata through protobufjs's `Service.create`
+   * ```ts
+   * import { parseProto, RpcChannel, RpcProvider } from "../../mod.ts";
+   * const root = parseProto(`syntax = "proto3"; package demo;
+   *   message Msg { string text = 1; }
+   *   service Echo { rpc Say(Msg) returns (Msg); }`);
+   * const echo = root.lookupService("demo.Echo");
+   * const provider = new RpcProvider({ host: "127.0.0.1", port: 0 });
+   * provider.notifyService(echo, {
+   *   Say(req, ctx) {
+   *     ctx.responseMetadata["served-by"] = "node-1";
+   *     return req;
+   *   },
+   * });
+   * await provider.start();
+   * const channel = new RpcChannel({ address: provider.address });
+   * let servedBy = "";
+   * const rpcImpl = channel.createRpcImpl({
+   *   timeoutMs: 2000,
+   *   onResponseMetadata: (md) => servedBy = md["served-by"] ?? "",
+   * });
+   * // deno-lint-ignore no-explicit-any
+   * const client = echo.create(rpcImpl) as any; // methods are added at run time
+   * const res = await client.say({ text: "hi" });
+   * if (res.text !== "hi" || servedBy !== "node-1") throw new Error();
+   * await channel.close();
+   * await provider.close();
+   * ```
+   */
+  createRpcImpl(options?: CallOptions): protobuf.RPCImpl {
+    const opts = options ?? EMPTY;
     return (method, requestData, callback) => {
       let desc: MethodDescriptor;
       try {
@@ -223,7 +297,7 @@ export class RpcChannel {
         callback(e as Error, null);
         return;
       }
-      this.#send(desc, requestData, RAW, EMPTY).then(
+      this.#send(desc, requestData, RAW, opts).then(
         (bytes) => callback(null, bytes as Uint8Array),
         (e) => callback(e, null),
       );
@@ -289,6 +363,39 @@ export class RpcChannel {
     if (this.#legacy !== undefined) {
       return this.#legacy.call(desc, payloadBytes(payload), decoder, opts, deadline);
     }
+    if (opts.onResponseMetadata !== undefined) {
+      return this.#withResponseMetadata(desc, payload, decoder, opts, deadline, request);
+    }
+    return this.#dispatch(desc, payload, decoder, opts, deadline, request);
+  }
+
+  /** Sends the call and hands the response metadata to `opts.onResponseMetadata` on success. */
+  async #withResponseMetadata(
+    desc: MethodDescriptor,
+    payload: Payload,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    request: unknown,
+  ): Promise<unknown> {
+    let metadata: Record<string, string> = {};
+    const capturing: ResponseDecoder = {
+      decode: (bytes, borrowed) => decoder.decode(bytes, borrowed),
+      onMetadata: (md) => metadata = md,
+    };
+    const value = await this.#dispatch(desc, payload, capturing, opts, deadline, request);
+    opts.onResponseMetadata!(metadata); // a throw here rejects the call with that error
+    return value;
+  }
+
+  #dispatch(
+    desc: MethodDescriptor,
+    payload: Payload,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    request: unknown,
+  ): Promise<unknown> {
     if ((opts.retries ?? 0) > 0) {
       return this.#bounded(
         { desc, payload, decoder, opts, deadline, request },

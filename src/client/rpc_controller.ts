@@ -7,7 +7,8 @@
 import { Code, RpcError } from "../errors.ts";
 
 /**
- * Holds the outcome of one `callMethod`: `failed()`, `errorText()`, `code`, `reset()`.
+ * Holds the outcome of one `callMethod`: `failed()`, `errorText()`, `code`, `reset()`, and the
+ * provider's `responseMetadata`.
  *
  * @example
  * ```ts
@@ -24,6 +25,12 @@ export class RpcController {
   code: number = Code.OK;
   /** The error of the last call, if it failed. */
   error: RpcError | undefined;
+  /**
+   * The response metadata of the last call (the handler's `ctx.responseMetadata`): from the
+   * response when it succeeded, from the error (`error.metadata`) when it failed, `{}` when there
+   * was none (and always with the `"mprpc-legacy"` protocol, which has no metadata).
+   */
+  responseMetadata: Record<string, string> = {};
   #text = "";
 
   /** True when the last call failed. */
@@ -40,6 +47,7 @@ export class RpcController {
   reset(): void {
     this.code = Code.OK;
     this.error = undefined;
+    this.responseMetadata = {};
     this.#text = "";
   }
 
@@ -49,6 +57,7 @@ export class RpcController {
       this.error = reason;
       this.code = reason.code;
       this.#text = reason.message;
+      this.responseMetadata = reason.metadata;
     } else {
       this.code = Code.UNKNOWN;
       this.#text = reason;
