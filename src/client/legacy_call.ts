@@ -331,7 +331,8 @@ export class LegacyCaller {
     } catch (e) {
       if (signal.aborted) {
         const why = reasonOf(signal);
-        throw new RpcError(why.code, `${why.message} while resolving the provider`, {
+        const method = `${desc.service}.${desc.name}`;
+        throw new RpcError(why.code, `${why.message} while resolving the provider of ${method}`, {
           cause: why,
         });
       }

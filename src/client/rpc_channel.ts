@@ -16,7 +16,7 @@ import {
 } from "../schema/method_descriptor.ts";
 import type { TlsClientOptions } from "../transport/listen.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
-import { callSignal, raceSignal } from "../util/signals.ts";
+import { type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
 import { type Payload, payloadBytes } from "../wire/frame_writer.ts";
 import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
@@ -82,9 +82,10 @@ interface PendingSend {
   request: unknown;
   /**
    * Aborts with `DEADLINE_EXCEEDED` or `CANCELLED` (an `RpcError`): bounds every wait before the
-   * request is sent (registry, connect, handshake). Undefined when the call has neither.
+   * request is sent (registry, connect, handshake). Made on the first such wait, only when the
+   * call has a deadline or a signal.
    */
-  bound?: AbortSignal | undefined;
+  bound?: CallSignal | undefined;
 }
 
 /**
@@ -335,7 +336,7 @@ export class RpcChannel {
         new RpcError(
           Code.INVALID_ARGUMENT,
           `cannot encode ${desc.request.type.fullName.slice(1)} for ${desc.service}.${desc.name}: ${
-            (e as Error).message
+            e instanceof Error ? e.message : String(e)
           }`,
         ),
       );
@@ -438,24 +439,23 @@ export class RpcChannel {
     );
   }
 
-  /** Runs the slow path of `call` with `call.bound` set from its deadline and signal. */
+  /** Runs the slow path of `call`, then releases `call.bound` if a wait made one. */
   async #bounded(call: PendingSend, run: (call: PendingSend) => Promise<unknown>) {
-    if (call.deadline === 0 && call.opts.signal === undefined) return await run(call);
-    const bound = callSignal(call.opts.signal, call.deadline);
-    call.bound = bound.signal;
     try {
       return await run(call);
     } finally {
-      bound.cleanup();
+      call.bound?.cleanup();
     }
   }
 
   /**
-   * `p`, or the error of `call.bound` as soon as it aborts, saying which stage it ended
-   * (`DEADLINE_EXCEEDED ... while connecting to host:port`); logged at DEBUG.
+   * `p`, or the error of the call's deadline or signal as soon as one fires, saying which stage
+   * it ended (`DEADLINE_EXCEEDED ... while connecting to host:port`); logged at DEBUG.
    */
   #stage<T>(call: PendingSend, p: Promise<T>, stage: () => string): Promise<T> {
-    return raceSignal(p, call.bound, (reason) => {
+    if (call.deadline === 0 && call.opts.signal === undefined) return p;
+    call.bound ??= callSignal(call.opts.signal, call.deadline);
+    return raceSignal(p, call.bound.signal, (reason) => {
       const base = RpcError.from(reason, Code.CANCELLED);
       const err = new RpcError(base.code, `${base.message} while ${stage()}`, { cause: reason });
       this.#logger.debug("call ended before it was sent", {
@@ -580,20 +580,22 @@ export class RpcChannel {
       this.#connections.add(conn);
       this.#startKeepalive();
     }
-    const ready = conn.connect();
-    const c = conn;
-    try {
-      // The connection may be shared with calls whose deadlines are later: this call waits
-      // only as long as its own deadline and signal allow.
-      await (call === undefined
-        ? ready
-        : this.#stage(call, ready, () =>
-          c.connected
-            ? `waiting for ${ep.key} to answer the connection handshake`
-            : `connecting to ${ep.key}`));
-    } catch (e) {
-      if (e instanceof RpcError && e.code === Code.UNAVAILABLE) this.#directory.markDown(ep, e);
-      throw e;
+    if (!conn.ready) {
+      const ready = conn.connect();
+      const c = conn;
+      try {
+        // The connection may be shared with calls whose deadlines are later: this call waits
+        // only as long as its own deadline and signal allow.
+        await (call === undefined
+          ? ready
+          : this.#stage(call, ready, () =>
+            c.connected
+              ? `waiting for ${ep.key} to answer the connection handshake`
+              : `connecting to ${ep.key}`));
+      } catch (e) {
+        if (e instanceof RpcError && e.code === Code.UNAVAILABLE) this.#directory.markDown(ep, e);
+        throw e;
+      }
     }
     this.#directory.markUp(ep);
     return conn;

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { RpcChannel, type RpcChannelOptions } from "../../src/client/rpc_channel.ts";
 import { RpcController } from "../../src/client/rpc_controller.ts";
 import { Code, RpcError } from "../../src/errors.ts";
+import type { Registry } from "../../src/registry/registry.ts";
 import { StaticRegistry } from "../../src/registry/static_registry.ts";
 import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_registry.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
@@ -163,6 +164,25 @@ Deno.test("a legacy-protocol call against an unreachable ZooKeeper ends at its d
     await byAbort((signal) => stub.Echo({}, { signal }), 100, /resolving the provider/);
   } finally {
     await ch.close();
+  }
+});
+
+Deno.test("a registry whose resolve never settles cannot hold a call past its deadline or abort", async () => {
+  const stuck: Registry = {
+    register: () => Promise.resolve(),
+    unregister: () => Promise.resolve(),
+    resolve: () => new Promise<never>(() => {}), // ignores any signal, never answers
+    watch: () => ({ close() {} }),
+    close: () => Promise.resolve(),
+  };
+  for (const protocol of ["native", "mprpc-legacy"] as const) {
+    const { channel: ch, stub } = channel({ registry: stuck, protocol });
+    try {
+      await byDeadline((t) => stub.Echo({}, { timeoutMs: t }), 200, /resolving the provider/);
+      await byAbort((signal) => stub.Echo({}, { signal }), 100, /resolving the provider/);
+    } finally {
+      await ch.close();
+    }
   }
 });
 
