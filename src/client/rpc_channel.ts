@@ -231,6 +231,10 @@ export class RpcChannel {
       const user = opts.onResponseMetadata;
       opts = {
         ...opts,
+        // controller.startCancel() cancels the call, as the call's own signal does.
+        signal: opts.signal === undefined
+          ? controller.signal
+          : AbortSignal.any([opts.signal, controller.signal]),
         onResponseMetadata: (md) => {
           controller.responseMetadata = md;
           user?.(md);

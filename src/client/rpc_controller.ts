@@ -8,7 +8,8 @@ import { Code, RpcError } from "../errors.ts";
 
 /**
  * Holds the outcome of one `callMethod`: `failed()`, `errorText()`, `code`, `reset()`, and the
- * provider's `responseMetadata`.
+ * provider's `responseMetadata`; `startCancel()` cancels the call in progress (as aborting its
+ * `signal` option does: at any stage, registry lookup and connecting included).
  *
  * @example
  * ```ts
@@ -32,6 +33,7 @@ export class RpcController {
    */
   responseMetadata: Record<string, string> = {};
   #text = "";
+  #cancel: AbortController | undefined;
 
   /** True when the last call failed. */
   failed(): boolean {
@@ -43,8 +45,46 @@ export class RpcController {
     return this.#text;
   }
 
+  /**
+   * Cancels the call in progress: it ends with `CANCELLED` (reported on this controller) and the
+   * provider is told, as when the call's `signal` aborts. `callMethod` starts with `reset()`, so
+   * a cancel before the call does not carry over to it.
+   *
+   * @example Cancelling a call through its controller
+   * ```ts
+   * import { Code, RpcChannel, RpcController, StaticRegistry, parseProto } from "../../mod.ts";
+   * const echo = parseProto(`syntax = "proto3"; package demo;
+   *   message Msg { string text = 1; }
+   *   service Echo { rpc Say(Msg) returns (Msg); }`).lookupService("demo.Echo");
+   * // A registry that never answers: the call waits until cancelled.
+   * const registry = new StaticRegistry();
+   * registry.resolve = () => new Promise(() => {});
+   * const channel = new RpcChannel({ registry });
+   * const controller = new RpcController();
+   * const call = channel.callMethod(echo.methods["Say"]!, controller, { text: "hi" });
+   * controller.startCancel();
+   * await call;
+   * if (controller.code !== Code.CANCELLED || !controller.isCanceled()) throw new Error();
+   * await channel.close();
+   * ```
+   */
+  startCancel(): void {
+    (this.#cancel ??= new AbortController()).abort();
+  }
+
+  /** True once `startCancel()` was called for the current call. */
+  isCanceled(): boolean {
+    return this.#cancel?.signal.aborted ?? false;
+  }
+
+  /** Aborted by `startCancel()`: what `callMethod` passes to the call as its signal. */
+  get signal(): AbortSignal {
+    return (this.#cancel ??= new AbortController()).signal;
+  }
+
   /** Clears the outcome so the controller can be reused. */
   reset(): void {
+    this.#cancel = undefined;
     this.code = Code.OK;
     this.error = undefined;
     this.responseMetadata = {};

@@ -14,7 +14,7 @@ import { StaticRegistry } from "../../src/registry/static_registry.ts";
 import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_registry.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { blackholeUnavailable, startBlackhole } from "../_helpers/blackhole.ts";
-import { kitchenService, type KitchenStub } from "../_helpers/kitchen.ts";
+import { kitchenService, type KitchenStub, startKitchen } from "../_helpers/kitchen.ts";
 import { deadPort, startRawServer } from "../_helpers/raw_tcp.ts";
 import { startZooKeeper, zkAvailable } from "../_helpers/zookeeper.ts";
 
@@ -322,4 +322,43 @@ Deno.test("calls queued behind one connection attempt are cancelled one by one",
   } finally {
     await ch.close();
   }
+});
+
+// --- RpcController ------------------------------------------------------------------------
+
+Deno.test("RpcController.startCancel() ends a callMethod waiting for an unreachable ZooKeeper within 50 ms", async () => {
+  await using registry = new ZooKeeperRegistry({
+    connect: `127.0.0.1:${deadPort()}`,
+    logger: new CaptureLogger(),
+  });
+  const ch = new RpcChannel({ registry, logger: new CaptureLogger() });
+  try {
+    const controller = new RpcController();
+    const call = ch.callMethod(service.methods["Echo"]!, controller, {});
+    await new Promise((r) => setTimeout(r, 200));
+    controller.startCancel();
+    const boundAt = Date.now() + SLACK_MS;
+    assert.equal(await call, undefined);
+    assert.ok(Date.now() <= boundAt, `ended ${Date.now() - boundAt} ms after the bound`);
+    assert.equal(controller.code, Code.CANCELLED, controller.errorText());
+    assert.ok(controller.isCanceled());
+    assert.match(controller.errorText(), /resolving the providers/);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("RpcController.startCancel() cancels a call in flight and the handler's signal aborts", async () => {
+  await using k = await startKitchen();
+  const controller = new RpcController();
+  const call = k.channel.callMethod(k.service.methods["Sleep"]!, controller, {
+    ms: 10_000,
+    token: "t1",
+  });
+  await k.events.wait("started:t1");
+  controller.startCancel();
+  assert.equal(await call, undefined);
+  assert.equal(controller.code, Code.CANCELLED);
+  const reason = await k.events.wait<RpcError>("aborted:t1");
+  assert.equal(reason.code, Code.CANCELLED);
 });
