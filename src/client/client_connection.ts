@@ -159,7 +159,9 @@ export class ClientConnection {
         throw e;
       }
       const why = timedOut
-        ? `no answer within ${ms} ms`
+        ? this.#fc !== undefined
+          ? `no answer to the connection handshake within ${ms} ms`
+          : `TCP connect not completed within ${ms} ms`
         : e instanceof Error
         ? e.message
         : String(e);

@@ -362,3 +362,32 @@ Deno.test("RpcController.startCancel() cancels a call in flight and the handler'
   const reason = await k.events.wait<RpcError>("aborted:t1");
   assert.equal(reason.code, Code.CANCELLED);
 });
+
+// --- what the log says ------------------------------------------------------------------------
+
+Deno.test("a provider that never answers the handshake is logged as such, a blackholed one as a TCP connect", async (t) => {
+  const attempt = async (port: number) => {
+    const logger = new CaptureLogger();
+    const ch = new RpcChannel({ address: `127.0.0.1:${port}`, logger, connectTimeoutMs: 150 });
+    try {
+      await assert.rejects(ch.stub<KitchenStub>(service).Echo({}, { timeoutMs: 2000 }));
+    } finally {
+      await ch.close();
+    }
+    const line = logger.find("warn", "provider unreachable")[0];
+    assert.ok(line, JSON.stringify(logger.lines));
+    return String(line.fields["error"]);
+  };
+  await t.step("handshake", async () => {
+    await using silent = silentProvider();
+    assert.match(await attempt(silent.port), /no answer to the connection handshake within 150 ms/);
+  });
+  await t.step({
+    name: "TCP connect",
+    ignore: noBlackhole !== undefined,
+    async fn() {
+      await using hole = await startBlackhole();
+      assert.match(await attempt(hole.port), /TCP connect not completed within 150 ms/);
+    },
+  });
+});
