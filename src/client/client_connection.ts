@@ -161,7 +161,9 @@ export class ClientConnection {
       const why = timedOut
         ? this.#fc !== undefined
           ? `no answer to the connection handshake within ${ms} ms`
-          : `TCP connect not completed within ${ms} ms`
+          : `${
+            this.#o.tls ? "TCP connect and TLS handshake" : "TCP connect"
+          } not completed within ${ms} ms`
         : e instanceof Error
         ? e.message
         : String(e);

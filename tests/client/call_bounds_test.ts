@@ -270,6 +270,26 @@ Deno.test({
   },
 });
 
+Deno.test("a TLS connect to a peer that never answers the TLS handshake ends at the deadline or abort, and frees its socket", async () => {
+  await using silent = silentProvider();
+  const { channel: ch, stub } = channel({
+    address: `127.0.0.1:${silent.port}`,
+    tls: {},
+    connectTimeoutMs: 600,
+  });
+  try {
+    await byDeadline((t) => stub.Echo({}, { timeoutMs: t }), 200, /connecting to 127\.0\.0\.1/);
+    await byAbort((signal) => stub.Echo({}, { signal }), 100, /connecting to 127\.0\.0\.1/);
+    // The attempt itself gives up at connectTimeoutMs; its socket is closed (the sanitizer checks).
+    await assert.rejects(
+      stub.Echo({}, { timeoutMs: 2000 }),
+      /TCP connect and TLS handshake not completed within 600 ms/,
+    );
+  } finally {
+    await ch.close();
+  }
+});
+
 // --- retries --------------------------------------------------------------------------------
 
 Deno.test("a call with retries over providers that never answer ends at its deadline or abort", async () => {
