@@ -583,25 +583,27 @@ export class RpcChannel {
       ep.conn = conn;
       this.#connections.add(conn);
       this.#startKeepalive();
+      // The provider's health follows the attempt itself, once, whether or not a call is still
+      // waiting for it (calls may all have hit their deadlines first).
+      void conn.connect().then(
+        () => this.#directory.markUp(ep),
+        (e) => {
+          if (e instanceof RpcError && e.code === Code.UNAVAILABLE) this.#directory.markDown(ep, e);
+        },
+      );
     }
     if (!conn.ready) {
       const ready = conn.connect();
       const c = conn;
-      try {
-        // The connection may be shared with calls whose deadlines are later: this call waits
-        // only as long as its own deadline and signal allow.
-        await (call === undefined
-          ? ready
-          : this.#stage(call, ready, () =>
-            c.connected
-              ? `waiting for ${ep.key} to answer the connection handshake`
-              : `connecting to ${ep.key}`));
-      } catch (e) {
-        if (e instanceof RpcError && e.code === Code.UNAVAILABLE) this.#directory.markDown(ep, e);
-        throw e;
-      }
+      // The attempt may be shared with calls whose deadlines are later: this call waits only
+      // as long as its own deadline and signal allow.
+      await (call === undefined
+        ? ready
+        : this.#stage(call, ready, () =>
+          c.connected
+            ? `waiting for ${ep.key} to answer the connection handshake`
+            : `connecting to ${ep.key}`));
     }
-    this.#directory.markUp(ep);
     return conn;
   }
 

@@ -278,6 +278,9 @@ Deno.test("a TLS connect to a peer that never answers the TLS handshake ends at 
     connectTimeoutMs: 600,
   });
   try {
+    // Starts the attempt (and the process's first TLS setup, which can block for a while on a
+    // loaded machine); the calls measured below wait on the same attempt.
+    await stub.Echo({}, { timeoutMs: 100 }).catch(() => {});
     await byDeadline((t) => stub.Echo({}, { timeoutMs: t }), 200, /connecting to 127\.0\.0\.1/);
     await byAbort((signal) => stub.Echo({}, { signal }), 100, /connecting to 127\.0\.0\.1/);
     // The attempt itself gives up at connectTimeoutMs; its socket is closed (the sanitizer checks).
@@ -410,4 +413,38 @@ Deno.test("a provider that never answers the handshake is logged as such, a blac
       assert.match(await attempt(hole.port), /TCP connect not completed within 150 ms/);
     },
   });
+});
+
+// --- provider health follows connection attempts, not the calls waiting on them ------------
+
+Deno.test("a connection attempt that fails after every waiting call's deadline still puts the provider in backoff", async () => {
+  await using silent = silentProvider();
+  const logger = new CaptureLogger();
+  const ch = new RpcChannel({ address: `127.0.0.1:${silent.port}`, logger, connectTimeoutMs: 150 });
+  try {
+    await assert.rejects(
+      ch.stub<KitchenStub>(service).Echo({}, { timeoutMs: 50 }),
+      (e) => e instanceof RpcError && e.code === Code.DEADLINE_EXCEEDED,
+    );
+    const line = await logger.waitFor("warn", "provider unreachable");
+    assert.match(String(line.fields["error"]), /handshake within 150 ms/);
+  } finally {
+    await ch.close();
+  }
+});
+
+Deno.test("one refused connection attempt with many calls waiting counts as one failure", async () => {
+  const logger = new CaptureLogger();
+  const ch = new RpcChannel({ address: `127.0.0.1:${deadPort()}`, logger });
+  try {
+    const stub = ch.stub<KitchenStub>(service);
+    await Promise.all(
+      Array.from({ length: 10 }, () => assert.rejects(stub.Echo({}, { timeoutMs: 2000 }))),
+    );
+    const downs = logger.find("warn", "provider unreachable");
+    assert.equal(downs.length, 1, JSON.stringify(downs.map((l) => l.fields)));
+    assert.equal(downs[0]!.fields["backoffMs"], 100, "the first failure's backoff");
+  } finally {
+    await ch.close();
+  }
 });
