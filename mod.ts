@@ -71,7 +71,9 @@ export {
   parseEndpoint,
   type Registry,
   type RegistryWatch,
+  type ResolveOptions,
   type ServiceRegistration,
+  type WatchOptions,
 } from "./src/registry/registry.ts";
 export { StaticRegistry } from "./src/registry/static_registry.ts";
 export {

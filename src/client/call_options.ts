@@ -21,6 +21,38 @@ export interface CallOptions {
   retries?: number;
   /** Key for the `consistent_hash` balancer (default: the channel's `hashKey`). */
   hashKey?: string;
+  /**
+   * Called with the response metadata (the handler's `ctx.responseMetadata`, `{}` when it set
+   * none) of a call that succeeded, just before its promise resolves. A failed call's metadata
+   * is on the {@linkcode RpcError} (`err.metadata`). Never called with the `"mprpc-legacy"`
+   * protocol, which has no metadata.
+   *
+   * @example Reading a response header through a stub
+   * ```ts
+   * import { parseProto, RpcChannel, RpcProvider } from "../../mod.ts";
+   * const root = parseProto(`syntax = "proto3"; package demo;
+   *   message Msg { string text = 1; }
+   *   service Echo { rpc Say(Msg) returns (Msg); }`);
+   * const echo = root.lookupService("demo.Echo");
+   * const provider = new RpcProvider({ host: "127.0.0.1", port: 0 });
+   * provider.notifyService(echo, {
+   *   Say(req, ctx) {
+   *     ctx.responseMetadata["served-by"] = "node-1";
+   *     return req;
+   *   },
+   * });
+   * await provider.start();
+   * const channel = new RpcChannel({ address: provider.address });
+   * let servedBy = "";
+   * await channel.stub(echo).Say!({ text: "hi" }, {
+   *   onResponseMetadata: (md) => servedBy = md["served-by"] ?? "",
+   * });
+   * if (servedBy !== "node-1") throw new Error();
+   * await channel.close();
+   * await provider.close();
+   * ```
+   */
+  onResponseMetadata?: (metadata: Record<string, string>) => void;
 }
 
 /** One stub method: `(request, options?) => Promise<response>`. */

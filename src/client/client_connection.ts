@@ -19,6 +19,11 @@ import type { Payload } from "../wire/frame_writer.ts";
  */
 export interface ResponseDecoder {
   decode(payload: Uint8Array, borrowed: boolean): unknown;
+  /**
+   * When present: called with the metadata of a successful response (`{}` when it carries
+   * none), just before `decode`.
+   */
+  onMetadata?: ((metadata: Record<string, string>) => void) | undefined;
 }
 
 /**
@@ -135,6 +140,11 @@ export class ClientConnection {
       !this.#draining;
   }
 
+  /** The TCP (and TLS) connection is open; the handshake may still be pending. */
+  get connected(): boolean {
+    return this.#fc !== undefined;
+  }
+
   /** Closed, or told by the provider to go away. */
   get gone(): boolean {
     return this.#closed || this.#draining;
@@ -193,7 +203,11 @@ export class ClientConnection {
         throw e;
       }
       const why = timedOut
-        ? `no answer within ${ms} ms`
+        ? this.#fc !== undefined
+          ? `no answer to the connection handshake within ${ms} ms`
+          : `${
+            this.#o.tls ? "TCP connect and TLS handshake" : "TCP connect"
+          } not completed within ${ms} ms`
         : e instanceof Error
         ? e.message
         : String(e);
@@ -389,6 +403,7 @@ export class ClientConnection {
             new RpcError(meta.status, meta.errorMessage, { metadata: meta.metadata ?? {} }),
           );
         } else {
+          p.decode.onMetadata?.(meta.metadata ?? {});
           let value;
           try {
             value = p.decode.decode(payload, !owned);

@@ -12,10 +12,16 @@
  */
 import { Code, RpcError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { type Endpoint, endpointKey, type Registry } from "../registry/registry.ts";
+import {
+  type Endpoint,
+  endpointKey,
+  type Registry,
+  type ResolveOptions,
+} from "../registry/registry.ts";
 import type { MethodDescriptor } from "../schema/method_descriptor.ts";
 import type { ByteStream } from "../transport/framed_connection.ts";
 import { connect, type TlsClientOptions } from "../transport/listen.ts";
+import { abortReason, type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
 import { LegacyRequestEncoder, shortServiceName } from "../wire/legacy.ts";
 import type { CallOptions } from "./call_options.ts";
 import type { ResponseDecoder } from "./client_connection.ts";
@@ -35,7 +41,12 @@ export type LegacyEmptyReply = "error" | "message";
 
 /** A registry that knows the C++ layout (`/<Service>/<Method>` = `ip:port`), e.g. ZooKeeper's. */
 export interface LegacyResolver {
-  resolveLegacy(serviceName: string, methodName: string): Promise<Endpoint | undefined>;
+  /** The provider of `serviceName.methodName`; `options.signal` abandons the wait. */
+  resolveLegacy(
+    serviceName: string,
+    methodName: string,
+    options?: ResolveOptions,
+  ): Promise<Endpoint | undefined>;
 }
 
 /**
@@ -70,9 +81,7 @@ export interface LegacyCallOptions {
 }
 
 function reasonOf(signal: AbortSignal): RpcError {
-  return signal.reason instanceof RpcError
-    ? signal.reason
-    : new RpcError(Code.CANCELLED, "cancelled by the caller");
+  return abortReason(signal.reason);
 }
 
 function closeQuietly(conn: ByteStream): void {
@@ -103,10 +112,8 @@ export async function legacyCall(o: LegacyCallOptions): Promise<Uint8Array> {
   const { host, port, signal } = o;
   const where = endpointKey({ host, port });
   if (signal?.aborted) throw reasonOf(signal);
-  const connecting = new AbortController();
-  const stopConnect = () => connecting.abort();
-  signal?.addEventListener("abort", stopConnect, { once: true });
-  const timer = setTimeout(stopConnect, o.connectTimeoutMs);
+  // Aborted by the caller's signal, or at the connect timeout.
+  const connecting = callSignal(signal, Date.now() + o.connectTimeoutMs);
   let conn: ByteStream;
   try {
     conn = await connect({ host, port, tls: o.tls, signal: connecting.signal });
@@ -114,11 +121,12 @@ export async function legacyCall(o: LegacyCallOptions): Promise<Uint8Array> {
     if (signal?.aborted) throw reasonOf(signal);
     const why = connecting.signal.aborted
       ? `timed out after ${o.connectTimeoutMs} ms`
-      : (e as Error).message;
+      : e instanceof Error
+      ? e.message
+      : String(e);
     throw new RpcError(Code.UNAVAILABLE, `cannot connect to ${where}: ${why}`, { cause: e });
   } finally {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", stopConnect);
+    connecting.cleanup();
   }
   const c = conn;
   const hangUp = () => closeQuietly(c);
@@ -202,7 +210,7 @@ interface Target {
 export class LegacyCaller {
   #o: LegacyCallerOptions;
   #targets = new WeakMap<MethodDescriptor, Target>();
-  #active = new Map<AbortController, Promise<unknown>>();
+  #active = new Map<CallSignal, Promise<unknown>>();
   #next = 0;
 
   /** Creates the caller; nothing connects until a call. */
@@ -222,22 +230,13 @@ export class LegacyCaller {
     opts: CallOptions,
     deadline: number,
   ): Promise<unknown> {
-    const ac = new AbortController();
-    const onCancel = () => ac.abort(new RpcError(Code.CANCELLED, "cancelled by the caller"));
-    opts.signal?.addEventListener("abort", onCancel, { once: true });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    if (deadline > 0) {
-      timer = setTimeout(
-        () => ac.abort(new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded")),
-        Math.max(0, deadline - Date.now()),
-      );
-    }
-    const p = this.#attempts(desc, payload, decoder, opts, ac.signal).finally(() => {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener("abort", onCancel);
-      this.#active.delete(ac);
+    // Bounds every stage: registry lookup, connect, write, read, retries.
+    const bound = callSignal(opts.signal, deadline);
+    const p = this.#attempts(desc, payload, decoder, opts, bound.signal).finally(() => {
+      bound.cleanup();
+      this.#active.delete(bound);
     });
-    this.#active.set(ac, p);
+    this.#active.set(bound, p);
     return p;
   }
 
@@ -245,7 +244,7 @@ export class LegacyCaller {
   async close(): Promise<void> {
     const reason = new RpcError(Code.CANCELLED, "channel closed");
     const pending = [...this.#active];
-    for (const [ac] of pending) ac.abort(reason);
+    for (const [bound] of pending) bound.abort(reason);
     await Promise.allSettled(pending.map(([, p]) => p));
   }
 
@@ -320,26 +319,24 @@ export class LegacyCaller {
     const registry = this.#o.registry!;
     let found: Endpoint | undefined;
     const lookup = isLegacyResolver(registry)
-      ? registry.resolveLegacy(target.serviceName, desc.name)
-      : registry.resolve(desc.service).then((list) => {
+      ? registry.resolveLegacy(target.serviceName, desc.name, { signal })
+      : registry.resolve(desc.service, { signal }).then((list) => {
         const pool = list.filter((e) => !avoid.has(endpointKey(e)));
         const from = pool.length > 0 ? pool : list;
         return from.length > 0 ? from[this.#next++ % from.length] : undefined;
       });
-    let onAbort: (() => void) | undefined;
     try {
-      found = await Promise.race([
-        lookup,
-        new Promise<never>((_, reject) => {
-          onAbort = () => reject(reasonOf(signal));
-          signal.addEventListener("abort", onAbort, { once: true });
-        }),
-      ]);
+      // Also for registries that ignore the signal.
+      found = await raceSignal(lookup, signal);
     } catch (e) {
-      if (signal.aborted) throw reasonOf(signal);
+      if (signal.aborted) {
+        const why = reasonOf(signal);
+        const method = `${desc.service}.${desc.name}`;
+        throw new RpcError(why.code, `${why.message} while resolving the provider of ${method}`, {
+          cause: why,
+        });
+      }
       throw RpcError.from(e, Code.UNAVAILABLE);
-    } finally {
-      if (onAbort) signal.removeEventListener("abort", onAbort);
     }
     if (found === undefined) {
       throw new RpcError(

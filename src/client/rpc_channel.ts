@@ -16,6 +16,7 @@ import {
 } from "../schema/method_descriptor.ts";
 import type { TlsClientOptions } from "../transport/listen.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
+import { type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
 import { type Payload, payloadBytes } from "../wire/frame_writer.ts";
 import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
@@ -50,7 +51,11 @@ export interface RpcChannelOptions {
   loadBalancer?: BalancerName | Balancer;
   /** Key for `consistent_hash` when a call gives none: a metadata key, or a function. */
   hashKey?: string | ((service: string, method: string, request: unknown) => string | undefined);
-  /** TCP connect timeout, ms; default 3000 (never beyond the call's deadline). */
+  /**
+   * How long a connection attempt (TCP connect and handshake) may take, ms; default 3000. The
+   * attempt is shared by every call waiting for that provider; each call waits only until its
+   * own deadline or signal.
+   */
   connectTimeoutMs?: number;
   /** Ping a connection after this long without hearing from it, ms; default 10000; 0 = off. */
   keepaliveMs?: number;
@@ -91,6 +96,12 @@ interface PendingSend {
   request: unknown;
   /** Times it was sent again because a provider never started it. */
   hops: number;
+  /**
+   * Aborts with `DEADLINE_EXCEEDED` or `CANCELLED` (an `RpcError`): bounds every wait before the
+   * request is sent (registry, connect, handshake). Made on the first such wait, only when the
+   * call has a deadline or a signal.
+   */
+  bound?: CallSignal | undefined;
 }
 
 /**
@@ -199,6 +210,30 @@ export class RpcChannel {
   /**
    * The original's `CallMethod`: calls `method` and resolves with the response, or with
    * `undefined` after marking `controller` failed (it never rejects when a controller is given).
+   * The provider's response metadata lands in `controller.responseMetadata`.
+   *
+   * @example Reading the response metadata through the controller
+   * ```ts
+   * import { parseProto, RpcChannel, RpcController, RpcProvider } from "../../mod.ts";
+   * const root = parseProto(`syntax = "proto3"; package demo;
+   *   message Msg { string text = 1; }
+   *   service Echo { rpc Say(Msg) returns (Msg); }`);
+   * const echo = root.lookupService("demo.Echo");
+   * const provider = new RpcProvider({ host: "127.0.0.1", port: 0 });
+   * provider.notifyService(echo, {
+   *   Say(req, ctx) {
+   *     ctx.responseMetadata["served-by"] = "node-1";
+   *     return req;
+   *   },
+   * });
+   * await provider.start();
+   * const channel = new RpcChannel({ address: provider.address });
+   * const controller = new RpcController();
+   * await channel.callMethod(echo.methods["Say"]!, controller, { text: "hi" });
+   * if (controller.responseMetadata["served-by"] !== "node-1") throw new Error();
+   * await channel.close();
+   * await provider.close();
+   * ```
    */
   async callMethod(
     method: protobuf.Method,
@@ -207,8 +242,23 @@ export class RpcChannel {
     options?: CallOptions,
   ): Promise<Message | undefined> {
     controller?.reset();
+    let opts = options ?? EMPTY;
+    if (controller !== undefined) {
+      const user = opts.onResponseMetadata;
+      opts = {
+        ...opts,
+        // controller.startCancel() cancels the call, as the call's own signal does.
+        signal: opts.signal === undefined
+          ? controller.signal
+          : AbortSignal.any([opts.signal, controller.signal]),
+        onResponseMetadata: (md) => {
+          controller.responseMetadata = md;
+          user?.(md);
+        },
+      };
+    }
     try {
-      return await this.#invoke(describeMethod(method), request, options ?? EMPTY) as Message;
+      return await this.#invoke(describeMethod(method), request, opts) as Message;
     } catch (e) {
       if (!controller) throw e;
       controller.setFailed(RpcError.from(e, Code.UNKNOWN));
@@ -218,9 +268,48 @@ export class RpcChannel {
 
   /**
    * An `rpcImpl` for protobufjs's `Service.create(rpcImpl)`: bytes in, bytes out, errors as
-   * {@linkcode RpcError}.
+   * {@linkcode RpcError}, with the channel's defaults. {@linkcode RpcChannel.createRpcImpl}
+   * takes call options.
    */
   get rpcImpl(): protobuf.RPCImpl {
+    return this.createRpcImpl();
+  }
+
+  /**
+   * An `rpcImpl` like {@linkcode RpcChannel.rpcImpl} whose calls all use `options` (deadline,
+   * signal, metadata, retries, `onResponseMetadata`, ...).
+   *
+   * @example Response metadata through protobufjs's `Service.create`
+   * ```ts
+   * import { parseProto, RpcChannel, RpcProvider } from "../../mod.ts";
+   * const root = parseProto(`syntax = "proto3"; package demo;
+   *   message Msg { string text = 1; }
+   *   service Echo { rpc Say(Msg) returns (Msg); }`);
+   * const echo = root.lookupService("demo.Echo");
+   * const provider = new RpcProvider({ host: "127.0.0.1", port: 0 });
+   * provider.notifyService(echo, {
+   *   Say(req, ctx) {
+   *     ctx.responseMetadata["served-by"] = "node-1";
+   *     return req;
+   *   },
+   * });
+   * await provider.start();
+   * const channel = new RpcChannel({ address: provider.address });
+   * let servedBy = "";
+   * const rpcImpl = channel.createRpcImpl({
+   *   timeoutMs: 2000,
+   *   onResponseMetadata: (md) => servedBy = md["served-by"] ?? "",
+   * });
+   * // deno-lint-ignore no-explicit-any
+   * const client = echo.create(rpcImpl) as any; // methods are added at run time
+   * const res = await client.say({ text: "hi" });
+   * if (res.text !== "hi" || servedBy !== "node-1") throw new Error();
+   * await channel.close();
+   * await provider.close();
+   * ```
+   */
+  createRpcImpl(options?: CallOptions): protobuf.RPCImpl {
+    const opts = options ?? EMPTY;
     return (method, requestData, callback) => {
       let desc: MethodDescriptor;
       try {
@@ -229,7 +318,7 @@ export class RpcChannel {
         callback(e as Error, null);
         return;
       }
-      this.#send(desc, requestData, RAW, EMPTY).then(
+      this.#send(desc, requestData, RAW, opts).then(
         (bytes) => callback(null, bytes as Uint8Array),
         (e) => callback(e, null),
       );
@@ -266,7 +355,7 @@ export class RpcChannel {
       const err = new RpcError(
         Code.INVALID_ARGUMENT,
         `cannot encode ${desc.request.type.fullName.slice(1)} for ${desc.service}.${desc.name}: ${
-          (e as Error).message
+          e instanceof Error ? e.message : String(e)
         }`,
       );
       this.#logger.warn("bad request", { error: err.message });
@@ -295,8 +384,44 @@ export class RpcChannel {
     if (this.#legacy !== undefined) {
       return this.#legacy.call(desc, payloadBytes(payload), decoder, opts, deadline);
     }
+    if (opts.onResponseMetadata !== undefined) {
+      return this.#withResponseMetadata(desc, payload, decoder, opts, deadline, request);
+    }
+    return this.#dispatch(desc, payload, decoder, opts, deadline, request);
+  }
+
+  /** Sends the call and hands the response metadata to `opts.onResponseMetadata` on success. */
+  async #withResponseMetadata(
+    desc: MethodDescriptor,
+    payload: Payload,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    request: unknown,
+  ): Promise<unknown> {
+    let metadata: Record<string, string> = {};
+    const capturing: ResponseDecoder = {
+      decode: (bytes, borrowed) => decoder.decode(bytes, borrowed),
+      onMetadata: (md) => metadata = md,
+    };
+    const value = await this.#dispatch(desc, payload, capturing, opts, deadline, request);
+    opts.onResponseMetadata!(metadata); // a throw here rejects the call with that error
+    return value;
+  }
+
+  #dispatch(
+    desc: MethodDescriptor,
+    payload: Payload,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    request: unknown,
+  ): Promise<unknown> {
     if ((opts.retries ?? 0) > 0) {
-      return this.#sendWithRetries({ desc, payload, decoder, opts, deadline, request, hops: 0 });
+      return this.#bounded(
+        { desc, payload, decoder, opts, deadline, request, hops: 0 },
+        (call) => this.#sendWithRetries(call),
+      );
     }
     // Fast path: service resolved, provider picked, connection open.
     const svc = this.#directory.ready(desc.service);
@@ -339,11 +464,37 @@ export class RpcChannel {
         picked = ep; // nothing ready: connect to it rather than asking the balancer again
       }
     }
-    return this.#sendSlow(
+    return this.#bounded(
       { desc, payload, decoder, opts, deadline, request, hops: 0 },
-      undefined,
-      picked,
+      (call) => this.#sendSlow(call, undefined, picked),
     );
+  }
+
+  /** Runs the slow path of `call`, then releases `call.bound` if a wait made one. */
+  async #bounded(call: PendingSend, run: (call: PendingSend) => Promise<unknown>) {
+    try {
+      return await run(call);
+    } finally {
+      call.bound?.cleanup();
+    }
+  }
+
+  /**
+   * `p`, or the error of the call's deadline or signal as soon as one fires, saying which stage
+   * it ended (`DEADLINE_EXCEEDED ... while connecting to host:port`); logged at DEBUG.
+   */
+  #stage<T>(call: PendingSend, p: Promise<T>, stage: () => string): Promise<T> {
+    if (call.deadline === 0 && call.opts.signal === undefined) return p;
+    call.bound ??= callSignal(call.opts.signal, call.deadline);
+    return raceSignal(p, call.bound.signal, (reason) => {
+      const base = RpcError.from(reason, Code.CANCELLED);
+      const err = new RpcError(base.code, `${base.message} while ${stage()}`, { cause: reason });
+      this.#logger.debug("call ended before it was sent", {
+        method: `${call.desc.service}.${call.desc.name}`,
+        error: err.message,
+      });
+      return err;
+    });
   }
 
   async #sendWithRetries(call: PendingSend): Promise<unknown> {
@@ -372,7 +523,10 @@ export class RpcChannel {
     picked?: EndpointState,
   ): Promise<unknown> {
     const { desc, payload, decoder, opts, deadline } = call;
-    const svc = await this.#directory.resolve(desc.service);
+    const resolving = this.#directory.resolve(desc.service);
+    const svc = resolving instanceof Promise
+      ? await this.#stage(call, resolving, () => `resolving the providers of ${desc.service}`)
+      : resolving;
     const tried = new Set<string>();
     let lastError: RpcError | undefined;
     for (;;) {
@@ -395,7 +549,7 @@ export class RpcChannel {
       tried.add(ep.key);
       let conn: ClientConnection;
       try {
-        conn = await this.#connection(ep, deadline, opts.signal);
+        conn = await this.#connection(ep, call);
       } catch (e) {
         if (isGoingAway(e) && call.hops < MAX_NOT_STARTED_RESENDS) {
           // The provider closed the new connection as it opened (an idle close crossing it):
@@ -454,16 +608,9 @@ export class RpcChannel {
     return hk(desc.service, desc.name, request);
   }
 
-  async #connection(
-    ep: EndpointState,
-    deadline: number,
-    signal: AbortSignal | undefined,
-  ): Promise<ClientConnection> {
+  async #connection(ep: EndpointState, call: PendingSend | undefined): Promise<ClientConnection> {
     let conn = ep.conn;
     if (conn === undefined || conn.gone) {
-      const connectTimeoutMs = deadline > 0
-        ? Math.max(1, Math.min(this.#connectTimeoutMs, deadline - Date.now()))
-        : this.#connectTimeoutMs;
       conn = new ClientConnection({
         host: ep.host,
         port: ep.port,
@@ -471,7 +618,7 @@ export class RpcChannel {
         wheel: this.#wheel,
         logger: this.#logger,
         tls: this.#tls,
-        connectTimeoutMs,
+        connectTimeoutMs: this.#connectTimeoutMs,
         onGone: (c) => this.#connectionGone(ep, c),
         onClosed: (c) => this.#connections.delete(c),
         onNotStarted: this.#sendAgain,
@@ -479,32 +626,30 @@ export class RpcChannel {
       ep.conn = conn;
       this.#connections.add(conn);
       this.#startKeepalive();
+      // The provider's health follows the attempt itself, once, whether or not a call is still
+      // waiting for it (calls may all have hit their deadlines first). A GOAWAY answering the
+      // handshake is a provider going away gracefully, not a failure to back off from.
+      void conn.connect().then(
+        () => this.#directory.markUp(ep),
+        (e) => {
+          if (e instanceof RpcError && e.code === Code.UNAVAILABLE && !isGoingAway(e)) {
+            this.#directory.markDown(ep, e);
+          }
+        },
+      );
     }
-    const ready = conn.connect();
-    let onAbort: (() => void) | undefined;
-    try {
-      if (signal === undefined) await ready;
-      else {
-        await Promise.race([
-          ready,
-          new Promise<never>((_, reject) => {
-            onAbort = () => reject(new RpcError(Code.CANCELLED, "cancelled by the caller"));
-            if (signal.aborted) onAbort();
-            else signal.addEventListener("abort", onAbort, { once: true });
-          }),
-        ]);
-      }
-    } catch (e) {
-      // Every call waiting on this attempt lands here; the backoff counts the attempt once.
-      if (e instanceof RpcError && e.code === Code.UNAVAILABLE && !isGoingAway(e)) {
-        this.#directory.attemptFailed(ep, conn, e);
-      }
-      throw e;
-    } finally {
-      // A long-lived signal shared by many calls must not collect a listener per connect.
-      if (onAbort !== undefined) signal!.removeEventListener("abort", onAbort);
+    if (!conn.ready) {
+      const ready = conn.connect();
+      const c = conn;
+      // The attempt may be shared with calls whose deadlines are later: this call waits only
+      // as long as its own deadline and signal allow.
+      await (call === undefined
+        ? ready
+        : this.#stage(call, ready, () =>
+          c.connected
+            ? `waiting for ${ep.key} to answer the connection handshake`
+            : `connecting to ${ep.key}`));
     }
-    this.#directory.markUp(ep);
     return conn;
   }
 
@@ -527,7 +672,11 @@ export class RpcChannel {
       error: error.message,
     });
     // Another provider if there is one; the same one (on a new connection) otherwise.
-    return this.#sendSlow({ ...call, hops: call.hops + 1 }, new Set([provider]));
+    // A fresh bound for the new attempt (the first one was released when that attempt ended).
+    return this.#bounded(
+      { ...call, hops: call.hops + 1, bound: undefined },
+      (again) => this.#sendSlow(again, new Set([provider])),
+    );
   };
 
   /** Starts connecting to `ep` in the background; returns the other ready providers, if any. */
@@ -538,7 +687,7 @@ export class RpcChannel {
     }
     if (ready !== undefined && !this.#closed && !ep.warming) {
       ep.warming = true;
-      const p: Promise<void> = this.#connection(ep, 0, undefined).then(
+      const p: Promise<void> = this.#connection(ep, undefined).then(
         () => {},
         () => {}, // already logged and put into backoff by #connection
       ).finally(() => {

@@ -34,8 +34,6 @@ export class EndpointState implements Candidate {
   users = 0;
   /** A background connection attempt is running. */
   warming = false;
-  /** The connection attempt whose failure was last counted. */
-  failedAttempt: ClientConnection | undefined;
   constructor(readonly host: string, readonly port: number, weight: number) {
     this.key = endpointKey({ host, port });
     this.weight = weight;
@@ -75,6 +73,8 @@ export class ServiceDirectory {
   #endpoints = new Map<string, EndpointState>();
   #epoch = 0;
   #closed = false;
+  /** Aborted by `close()`: abandons registry lookups still waiting (e.g. for ZooKeeper). */
+  #closer = new AbortController();
 
   constructor(options: ServiceDirectoryOptions) {
     this.#o = options;
@@ -86,7 +86,11 @@ export class ServiceDirectory {
     return svc !== undefined && svc.ready ? svc : undefined;
   }
 
-  /** Resolves `service` once (then follows the registry's watch); rejects `UNAVAILABLE`. */
+  /**
+   * Resolves `service` once (then follows the registry's watch); rejects `UNAVAILABLE`. The
+   * lookup is shared by every caller of the service, so it is bounded by the registry's own
+   * timeout and the directory's `close()`, not by one call: each caller bounds its own wait.
+   */
   resolve(service: string): Promise<ServiceState> | ServiceState {
     let svc = this.#services.get(service);
     if (svc === undefined) {
@@ -134,16 +138,6 @@ export class ServiceDirectory {
     });
   }
 
-  /**
-   * Counts the failure of connection attempt `attempt` to `ep` once, however many calls were
-   * waiting on it, then takes `ep` out of rotation ({@linkcode ServiceDirectory.markDown}).
-   */
-  attemptFailed(ep: EndpointState, attempt: ClientConnection, err: RpcError): void {
-    if (ep.failedAttempt === attempt) return;
-    ep.failedAttempt = attempt;
-    this.markDown(ep, err);
-  }
-
   /** Puts `ep` back into rotation after a successful connection. */
   markUp(ep: EndpointState): void {
     if (ep.failures === 0) return;
@@ -156,6 +150,7 @@ export class ServiceDirectory {
   /** Stops following the registry. */
   close(): void {
     this.#closed = true;
+    this.#closer.abort(new RpcError(Code.CANCELLED, "channel closed"));
     for (const svc of this.#services.values()) svc.watch?.close();
   }
 
@@ -168,7 +163,7 @@ export class ServiceDirectory {
     }
     let list: Endpoint[];
     try {
-      list = await registry!.resolve(svc.name);
+      list = await registry!.resolve(svc.name, { signal: this.#closer.signal });
     } catch (e) {
       throw RpcError.from(e, Code.UNAVAILABLE);
     }

@@ -43,6 +43,22 @@ export interface RegistryWatch {
   close(): void;
 }
 
+/** Options of {@linkcode Registry.resolve}. */
+export interface ResolveOptions {
+  /**
+   * Aborting it abandons the wait: `resolve` rejects at once (with the signal's reason when it is
+   * an `RpcError`, else `CANCELLED`) and releases its timers and listeners. Work shared with other
+   * callers (a ZooKeeper connection attempt, a read in flight) may go on for them.
+   */
+  signal?: AbortSignal;
+}
+
+/** Options of {@linkcode Registry.watch}. */
+export interface WatchOptions {
+  /** Aborting it closes the watch, as `close()` does. */
+  signal?: AbortSignal;
+}
+
 /**
  * Service discovery. {@linkcode StaticRegistry} and `ZooKeeperRegistry` implement it.
  *
@@ -51,6 +67,19 @@ export interface RegistryWatch {
  *   so a caller may call it per connection attempt without a network round trip.
  * - `watch` calls `onChange` with the full new list whenever it changes, until closed.
  * - `close` unregisters what this instance registered and releases every resource.
+ * - `resolve` and `watch` take an optional options object with a `signal`; an implementation
+ *   written before it existed may ignore it (callers still bound their own wait), but one that can
+ *   wait (on a network, a connection) should honour it.
+ *
+ * @example Bounding a lookup by a deadline
+ * ```ts
+ * import { StaticRegistry } from "./static_registry.ts";
+ * const registry = new StaticRegistry({ "fixbug.UserServiceRpc": ["127.0.0.1:8000"] });
+ * const giveUp = new AbortController(); // e.g. aborted by the caller's deadline
+ * const list = await registry.resolve("fixbug.UserServiceRpc", { signal: giveUp.signal });
+ * if (list.length !== 1) throw new Error();
+ * await registry.close();
+ * ```
  */
 export interface Registry {
   /** Announces a provider of a service. */
@@ -58,9 +87,13 @@ export interface Registry {
   /** Withdraws an announcement made with `register`. */
   unregister(registration: ServiceRegistration): Promise<void>;
   /** The current providers of `service` (package-qualified name). */
-  resolve(service: string): Promise<Endpoint[]>;
+  resolve(service: string, options?: ResolveOptions): Promise<Endpoint[]>;
   /** Calls `onChange` with the whole new list each time the providers of `service` change. */
-  watch(service: string, onChange: (endpoints: Endpoint[]) => void): RegistryWatch;
+  watch(
+    service: string,
+    onChange: (endpoints: Endpoint[]) => void,
+    options?: WatchOptions,
+  ): RegistryWatch;
   /** Unregisters what this instance registered and releases every resource. */
   close(): Promise<void>;
 }

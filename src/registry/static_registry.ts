@@ -9,8 +9,11 @@ import {
   parseEndpoint,
   type Registry,
   type RegistryWatch,
+  type ResolveOptions,
   type ServiceRegistration,
+  type WatchOptions,
 } from "./registry.ts";
+import { abortReason } from "../util/signals.ts";
 
 /**
  * A fixed map of service → endpoints, which providers that share the instance can also add
@@ -60,17 +63,32 @@ export class StaticRegistry implements Registry {
     return Promise.resolve();
   }
 
-  /** The endpoints of a service (a copy). */
-  resolve(service: string): Promise<Endpoint[]> {
+  /** The endpoints of a service (a copy); rejects when `options.signal` is already aborted. */
+  resolve(service: string, options?: ResolveOptions): Promise<Endpoint[]> {
+    const signal = options?.signal;
+    if (signal?.aborted) {
+      return Promise.reject(abortReason(signal.reason, `resolve ${service} cancelled`));
+    }
     return Promise.resolve([...(this.#services.get(service) ?? [])]);
   }
 
-  /** Calls `onChange` whenever the service's list changes. */
-  watch(service: string, onChange: (endpoints: Endpoint[]) => void): RegistryWatch {
+  /** Calls `onChange` whenever the service's list changes, until closed or `options.signal` aborts. */
+  watch(
+    service: string,
+    onChange: (endpoints: Endpoint[]) => void,
+    options?: WatchOptions,
+  ): RegistryWatch {
+    const signal = options?.signal;
+    if (signal?.aborted) return { close() {} };
     let set = this.#watchers.get(service);
     if (!set) this.#watchers.set(service, set = new Set());
     set.add(onChange);
-    return { close: () => void set.delete(onChange) };
+    const close = () => {
+      set.delete(onChange);
+      signal?.removeEventListener("abort", close);
+    };
+    signal?.addEventListener("abort", close, { once: true });
+    return { close };
   }
 
   /** Drops all watchers. */

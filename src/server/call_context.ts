@@ -43,7 +43,22 @@ export class CallContext {
   readonly deadline: number;
   /** The caller's address. */
   readonly peer: PeerAddress;
-  /** Metadata to send back with the response (trailers). */
+  /**
+   * Metadata to send back with the response (trailers), whether the call succeeds or fails
+   * (merged with the error's own `metadata` then). The caller reads it with the call option
+   * `onResponseMetadata`, `RpcController.responseMetadata`, or `RpcError.metadata`. Not sent by
+   * the `"mprpc-legacy"` protocol, which has no metadata.
+   *
+   * @example A handler that tells the caller who served it
+   * ```ts ignore
+   * provider.notifyService(service, {
+   *   Login(req, ctx) {
+   *     ctx.responseMetadata["served-by"] = Deno.hostname();
+   *     return { success: true };
+   *   },
+   * });
+   * ```
+   */
   readonly responseMetadata: Record<string, string> = {};
   /** The call id on its connection. */
   readonly callId: number;

@@ -5,6 +5,7 @@
  */
 import type { ByteStream } from "./framed_connection.ts";
 import { TlsAcceptor, type TlsAcceptorOptions } from "./tls_accept.ts";
+import { raceSignal } from "../util/signals.ts";
 
 /** TLS settings of a provider: PEM certificate chain and key, inline or by path. */
 export interface TlsServerOptions {
@@ -129,19 +130,15 @@ export async function connect(
       hostname: tls.hostname ?? host,
       caCerts: caCerts.length ? caCerts : undefined,
     });
-    const onAbort = () => conn.close();
-    signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      await conn.handshake();
+      await raceSignal(conn.handshake(), signal);
     } catch (e) {
       try {
-        conn.close();
+        conn.close(); // also ends a handshake still running after an abort
       } catch {
-        // closed by the abort
+        // already closed
       }
       throw e;
-    } finally {
-      signal?.removeEventListener("abort", onAbort);
     }
     return conn;
   } catch (e) {

@@ -11,8 +11,11 @@ import {
   endpointKey,
   type Registry,
   type RegistryWatch,
+  type ResolveOptions,
   type ServiceRegistration,
+  type WatchOptions,
 } from "../registry.ts";
+import { abortReason, raceSignal } from "../../util/signals.ts";
 import { copyEndpoint, ProviderCache } from "./provider_cache.ts";
 import { checkRegistration, ProviderNodes } from "./provider_nodes.ts";
 import { buildAcl, checkAcl, type ZooKeeperAclEntry } from "./zk_acl.ts";
@@ -223,27 +226,38 @@ export class ZooKeeperRegistry implements Registry {
    * The providers of a service. The first call reads ZooKeeper and leaves a watch; later calls
    * answer from the cache, which the watch keeps current.
    *
+   * `options.signal` abandons the wait (the connection attempt goes on for other callers).
+   *
    * @throws {RpcError} UNAVAILABLE when the list was never read and ZooKeeper cannot be reached
-   *   within `connectTimeoutMs`.
+   *   within `connectTimeoutMs`; the signal's reason (an `RpcError`) or CANCELLED once
+   *   `options.signal` aborts.
    */
-  async resolve(service: string): Promise<Endpoint[]> {
+  async resolve(service: string, options?: ResolveOptions): Promise<Endpoint[]> {
     this.#checkOpen();
     checkServiceName(service);
     const svc = this.#cache.service(service);
-    if (!svc.loaded) await this.#withSession(`resolve ${service}`, () => this.#cache.read(svc));
+    if (!svc.loaded) {
+      await this.#withSession(`resolve ${service}`, () => this.#cache.read(svc), options?.signal);
+    }
     return svc.endpoints.map(copyEndpoint);
   }
 
   /**
    * Calls `onChange` with the full new list whenever the providers of `service` change (the
-   * first time when the first read finds providers).
+   * first time when the first read finds providers), until closed or `options.signal` aborts.
    */
-  watch(service: string, onChange: (endpoints: Endpoint[]) => void): RegistryWatch {
+  watch(
+    service: string,
+    onChange: (endpoints: Endpoint[]) => void,
+    options?: WatchOptions,
+  ): RegistryWatch {
     this.#checkOpen();
     checkServiceName(service);
     if (typeof onChange !== "function") {
       throw new TypeError("watch(service, onChange): onChange must be a function");
     }
+    const signal = options?.signal;
+    if (signal?.aborted) return { close() {} };
     const svc = this.#cache.service(service);
     svc.listeners.add(onChange);
     if (!svc.loaded && !svc.inflight) {
@@ -257,16 +271,25 @@ export class ZooKeeperRegistry implements Registry {
         ),
       );
     }
-    return { close: () => void svc.listeners.delete(onChange) };
+    const close = () => {
+      svc.listeners.delete(onChange);
+      signal?.removeEventListener("abort", close);
+    };
+    signal?.addEventListener("abort", close, { once: true });
+    return { close };
   }
 
   /**
    * The endpoint in the C++ layout's `/<serviceName>/<methodName>` node (`ip:port`), cached and
    * watched like {@linkcode ZooKeeperRegistry.resolve}; undefined when there is none.
    *
-   * @throws {RpcError} UNAVAILABLE as for `resolve`.
+   * @throws {RpcError} UNAVAILABLE, or the abort's error, as for `resolve`.
    */
-  async resolveLegacy(serviceName: string, methodName: string): Promise<Endpoint | undefined> {
+  async resolveLegacy(
+    serviceName: string,
+    methodName: string,
+    options?: ResolveOptions,
+  ): Promise<Endpoint | undefined> {
     this.#checkOpen();
     for (const [what, v] of [["service", serviceName], ["method", methodName]] as const) {
       if (typeof v !== "string" || v === "" || v.includes("/")) {
@@ -275,7 +298,11 @@ export class ZooKeeperRegistry implements Registry {
     }
     const entry = this.#cache.legacy(legacyMethodPath(serviceName, methodName));
     if (!entry.loaded) {
-      await this.#withSession(`resolve ${entry.path}`, () => this.#cache.read(entry));
+      await this.#withSession(
+        `resolve ${entry.path}`,
+        () => this.#cache.read(entry),
+        options?.signal,
+      );
     }
     return entry.endpoint ? copyEndpoint(entry.endpoint) : undefined;
   }
@@ -331,38 +358,56 @@ export class ZooKeeperRegistry implements Registry {
     return s;
   }
 
-  /** Runs `fn` with a connected session, retrying transient failures until the deadline. */
-  async #withSession<T>(what: string, fn: (s: ZkSession) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with a connected session, retrying transient failures until the deadline; an
+   * abort of `signal` ends the wait at once (the session goes on connecting for other callers).
+   */
+  async #withSession<T>(
+    what: string,
+    fn: (s: ZkSession) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const deadline = Date.now() + this.#connectTimeoutMs;
+    const cancelled = () => abortReason(signal!.reason, `ZooKeeper ${what} cancelled`);
     let lastError: unknown;
     for (;;) {
       this.#checkOpen();
+      if (signal?.aborted) throw cancelled();
       const s = this.#session ?? this.#openSession();
-      if (s.state !== "connected") await this.#waitConnected(deadline - Date.now());
+      if (s.state !== "connected") await this.#waitConnected(deadline - Date.now(), signal);
       this.#checkOpen();
+      if (signal?.aborted) throw cancelled();
       const current = this.#session;
       if (current?.state === "connected") {
         try {
-          return await this.#beforeDeadline(fn(current), deadline, what);
+          return await this.#beforeDeadline(fn(current), deadline, what, signal);
         } catch (err) {
+          if (signal?.aborted) throw cancelled();
           if (!isTransient(err)) throw toRpcError(err, what);
           lastError = err;
         }
       }
       if (Date.now() >= deadline) {
         const msg = `ZooKeeper ${this.#connect} unreachable after ${this.#connectTimeoutMs} ms`;
-        this.#log.warn(msg, { op: what, error: lastError });
-        throw new RpcError(Code.UNAVAILABLE, msg, lastError ? { cause: lastError } : {});
+        // Never connected (or reconnecting) and no operation tried: say so rather than nothing.
+        const why = lastError ?? `not connected (session ${this.#session?.state ?? "closed"})`;
+        this.#log.warn(msg, { op: what, error: why });
+        throw new RpcError(Code.UNAVAILABLE, msg, { cause: why });
       }
-      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(0, deadline - Date.now()))));
+      await this.#waitConnected(Math.min(50, deadline - Date.now()), signal, false);
     }
   }
 
   /**
-   * `p`, or an OPERATION_TIMEOUT ZkError at the deadline (`p` then goes on in the background,
-   * tracked so that `close()` waits for it).
+   * `p`, or an OPERATION_TIMEOUT ZkError at the deadline, or the abort's error (`p` then goes on
+   * in the background, tracked so that `close()` waits for it).
    */
-  #beforeDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
+  #beforeDeadline<T>(
+    p: Promise<T>,
+    deadline: number,
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -371,20 +416,25 @@ export class ZooKeeperRegistry implements Registry {
       );
     });
     this.#track(p.catch(() => {})); // its outcome is read below, or no longer wanted
-    return Promise.race([p, late]).finally(() => clearTimeout(timer));
+    return raceSignal(Promise.race([p, late]), signal).finally(() => clearTimeout(timer));
   }
 
-  /** Resolves once the current session is connected, the registry closes, or after `ms`. */
-  #waitConnected(ms: number): Promise<void> {
-    if (ms <= 0) return Promise.resolve();
+  /**
+   * Resolves after `ms`, or once `signal` aborts, or the registry closes, or (with
+   * `onConnect`) once the current session is connected.
+   */
+  #waitConnected(ms: number, signal?: AbortSignal, onConnect = true): Promise<void> {
+    if (ms <= 0 || signal?.aborted) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.#waiters.delete(done);
+        signal?.removeEventListener("abort", done);
         resolve();
       };
       const timer = setTimeout(done, ms);
-      this.#waiters.add(done);
+      if (onConnect) this.#waiters.add(done);
+      signal?.addEventListener("abort", done, { once: true });
     });
   }
 
