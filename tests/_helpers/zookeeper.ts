@@ -71,12 +71,13 @@ const INSTALL_HINT = "No ZooKeeper found. Install one with `sudo apt-get install
   "release, or put zkServer.sh on PATH, or start a Docker engine (image `zookeeper`).";
 
 /** How a server process is started, found once per process. */
-type Backend =
+export type Backend =
   | { kind: "docker" }
   | { kind: "java"; classpath: string }
   | { kind: "script"; script: string };
 
 let backendPromise: Promise<Backend | undefined> | undefined;
+let localBackendPromise: Promise<Backend | undefined> | undefined;
 
 /**
  * Whether {@linkcode startZooKeeper} can start a server here (Docker engine or a local install).
@@ -136,7 +137,11 @@ export async function startZooKeeper(opts: ZooKeeperServerOptions = {}): Promise
   return server;
 }
 
-class LaunchedServer implements ZooKeeperServer {
+/**
+ * One server process (standalone, or a member of an ensemble when `quorum`): start, signals,
+ * restart, log, stop. Used by {@linkcode startZooKeeper} and tests/_helpers/zookeeper_ensemble.ts.
+ */
+export class LaunchedServer implements ZooKeeperServer {
   readonly connect: string;
   readonly backend: "docker" | "local";
   #child: Deno.ChildProcess | undefined;
@@ -149,7 +154,11 @@ class LaunchedServer implements ZooKeeperServer {
     readonly dir: string,
     readonly port: number,
     readonly startTimeoutMs: number,
+    readonly quorum = false,
   ) {
+    if (quorum && spec.kind === "docker") {
+      throw new Error("ZooKeeper ensemble members need a local install, not Docker");
+    }
     this.connect = `127.0.0.1:${port}`;
     this.backend = spec.kind === "docker" ? "docker" : "local";
     this.#container = `mprpc-zk-${port}-${crypto.randomUUID().slice(0, 8)}`;
@@ -159,7 +168,11 @@ class LaunchedServer implements ZooKeeperServer {
     return this.#child !== undefined;
   }
 
-  async start(first: boolean): Promise<void> {
+  /**
+   * Spawns the process; with `waitServing` (default) resolves once it answers `srvr` as a
+   * serving server (an ensemble member serves only once it is part of a quorum).
+   */
+  async start(first: boolean, waitServing = true): Promise<void> {
     if (this.#stopped) throw new Error(`ZooKeeper on ${this.connect} was stopped for good`);
     const { cmd, args } = this.#command(first);
     const child = new Deno.Command(cmd, {
@@ -175,6 +188,7 @@ class LaunchedServer implements ZooKeeperServer {
       pump(child.stderr, `${this.dir}/server.err.log`),
     ];
     const exited = child.status.then((s) => s);
+    if (!waitServing) return;
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
       const ready = await Promise.race([probe(this.port).then((ok) => ({ ok })), exited]);
@@ -226,7 +240,9 @@ class LaunchedServer implements ZooKeeperServer {
             ...jvmFlags(),
             "-cp",
             this.spec.classpath,
-            "org.apache.zookeeper.server.ZooKeeperServerMain",
+            this.quorum
+              ? "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+              : "org.apache.zookeeper.server.ZooKeeperServerMain",
             cfg,
           ],
         };
@@ -235,9 +251,9 @@ class LaunchedServer implements ZooKeeperServer {
     }
   }
 
-  async restart(): Promise<void> {
+  async restart(waitServing = true): Promise<void> {
     if (this.#child) await this.#terminate("SIGTERM");
-    await this.start(false);
+    await this.start(false, waitServing);
   }
 
   halt(): Promise<void> {
@@ -344,6 +360,35 @@ async function pump(stream: ReadableStream<Uint8Array>, path: string): Promise<v
  * 1 s (a starting server may answer "not currently serving" and keep the connection open).
  */
 async function probe(port: number): Promise<boolean> {
+  return (await serverMode(port)) !== undefined;
+}
+
+/** What `srvr` says the server is, or undefined when it does not serve (or does not answer). */
+export async function serverMode(
+  port: number,
+): Promise<"leader" | "follower" | "observer" | "standalone" | undefined> {
+  const text = await fourLetterWord(
+    port,
+    "srvr",
+    1000,
+    (t) => t.includes("not currently serving") || /Mode: \w+/.test(t),
+  );
+  if (!text.includes("Zookeeper version")) return undefined;
+  const mode = /Mode: (leader|follower|observer|standalone)/.exec(text)?.[1];
+  return mode as "leader" | "follower" | "observer" | "standalone" | undefined;
+}
+
+/**
+ * Sends a four-letter word (`srvr`, `mntr`, `wchs`, `cons`, ...; the launchers allow them all)
+ * and returns the answer, `""` when the server is unreachable. Reads until the server closes
+ * the connection, `enough(text)` holds, or `timeoutMs` passes.
+ */
+export async function fourLetterWord(
+  port: number,
+  word: string,
+  timeoutMs = 2000,
+  enough: (text: string) => boolean = () => false,
+): Promise<string> {
   let conn: Deno.TcpConn | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const close = () => {
@@ -352,37 +397,51 @@ async function probe(port: number): Promise<boolean> {
     } catch { /* already closed */ }
     conn = undefined;
   };
+  let text = "";
   try {
     conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    timer = setTimeout(close, 1000);
-    await conn.write(new TextEncoder().encode("srvr"));
-    let text = "";
-    const buf = new Uint8Array(4096);
+    timer = setTimeout(close, timeoutMs);
+    await conn.write(new TextEncoder().encode(word));
+    const buf = new Uint8Array(16384);
     const decoder = new TextDecoder();
     while (conn) {
       const n = await conn.read(buf);
       if (n === null) break;
       text += decoder.decode(buf.subarray(0, n), { stream: true });
-      if (text.includes("not currently serving")) return false;
-      if (text.includes("Zookeeper version") && text.includes("Mode:")) return true;
+      if (enough(text)) break;
     }
-    return false;
   } catch {
-    return false;
+    /* refused, reset or closed by the timer: return what came */
   } finally {
     clearTimeout(timer);
     close();
   }
+  return text;
 }
 
-function freePort(): number {
+/**
+ * `mntr` as a map (`zk_server_state`, `zk_znode_count`, `zk_watch_count`,
+ * `zk_ephemerals_count`, ...); empty when the server does not serve.
+ */
+export async function mntr(port: number): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const line of (await fourLetterWord(port, "mntr")).split("\n")) {
+    const tab = line.indexOf("\t");
+    if (tab > 0) out.set(line.slice(0, tab), line.slice(tab + 1).trim());
+  }
+  return out;
+}
+
+/** A port that was free on 127.0.0.1 a moment ago. */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
 }
 
-function jvmFlags(): string[] {
+/** JVM flags of every launched server: a small heap, fast start. */
+export function jvmFlags(): string[] {
   return [
     "-Xms32m",
     "-Xmx256m",
@@ -392,6 +451,10 @@ function jvmFlags(): string[] {
     "-Dzookeeper.admin.enableServer=false",
     "-Dzookeeper.jmx.log4j.disable=true",
     "-Dzookeeper.snapshot.trust.empty=true",
+    // Ensembles: quick re-elections on a loaded machine (a dead member is given up fast, and
+    // election notifications back off to at most 1 s instead of 60 s).
+    "-Dzookeeper.cnxTimeout=1000",
+    "-Dzookeeper.fastleader.maxNotificationInterval=1000",
     "-Dorg.slf4j.simpleLogger.showDateTime=true",
     "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
   ];
@@ -418,6 +481,16 @@ function findBackend(): Promise<Backend | undefined> {
       ) return { kind: "docker" };
     }
     if (forced === "docker") return undefined;
+    return await findLocalBackend();
+  })();
+}
+
+/**
+ * A ZooKeeper installed on this machine (never Docker): `$ZOOKEEPER_HOME`, Debian's package, or
+ * `zkServer.sh` on `PATH`; undefined when there is none. Ensembles need one.
+ */
+export function findLocalBackend(): Promise<Backend | undefined> {
+  return localBackendPromise ??= (async (): Promise<Backend | undefined> => {
     const hasJava = await run("java", ["-version"]);
     const home = Deno.env.get("ZOOKEEPER_HOME");
     if (hasJava && home && await exists(home)) {
