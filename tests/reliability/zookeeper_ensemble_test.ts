@@ -94,13 +94,13 @@ class Scenario {
     }, ms);
   }
 
-  /** 64 concurrent callers of Echo, each pausing 10 ms between calls. */
+  /** 64 concurrent callers of Echo, each pausing 25 ms between calls. */
   async startLoad(): Promise<CallLoad> {
     const load = this.load = new CallLoad(async (seq) => {
       const text = `call-${seq}`;
       const res = await this.stub.Echo({ text }, { retries: 0 });
       assert.equal(res.text, text);
-    }, { concurrency: 64, pauseMs: 10 });
+    }, { concurrency: 64, pauseMs: 25 });
     this.closers.push(() => load.stop());
     await load.until((l) => l.ok >= 200);
     return load;
