@@ -81,6 +81,11 @@ export class Child {
     return new Promise((resolve) => this.#waiters.push({ pred, resolve }));
   }
 
+  /** The child's process id. */
+  get pid(): number {
+    return this.#proc.pid;
+  }
+
   /** Writes one command line. */
   send(cmd: string): void {
     void this.#writer.write(new TextEncoder().encode(cmd + "\n")).catch(() => {

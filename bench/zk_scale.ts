@@ -36,6 +36,7 @@ import {
   type ZooKeeperMember,
 } from "../tests/_helpers/zookeeper_ensemble.ts";
 import { parseFlags } from "./_load.ts";
+import { cpuSeconds } from "./_proc.ts";
 import { Child } from "./_zk_scale_child.ts";
 
 const flags = parseFlags(Deno.args);
@@ -138,6 +139,27 @@ function providerProc(zk: string, index: number): Child {
   ]);
 }
 
+/** CPU seconds of the ensemble's JVMs, the caller processes and the provider processes. */
+function cpu(members: readonly ZooKeeperMember[], callers: Child[], providers: Child[]) {
+  const sum = (pids: Array<number | undefined>) =>
+    pids.reduce((a: number, pid) => {
+      try {
+        return a + (pid ? cpuSeconds(pid) : 0);
+      } catch {
+        return a; // exited meanwhile
+      }
+    }, 0);
+  return {
+    zk: sum(members.map((m) => m.pid)),
+    callers: sum(callers.map((c) => c.pid)),
+    providers: sum(providers.map((c) => c.pid)),
+  };
+}
+const cpuText = (a: ReturnType<typeof cpu>, b: ReturnType<typeof cpu>, secs: number) =>
+  `CPU over ${secs.toFixed(1)} s: ZooKeeper members ${(b.zk - a.zk).toFixed(1)} s, caller ` +
+  `processes ${(b.callers - a.callers).toFixed(1)} s` +
+  (b.providers > 0 ? `, provider processes ${(b.providers - a.providers).toFixed(1)} s` : "");
+
 const children: Child[] = [];
 const spawn = (c: Child) => (children.push(c), c);
 
@@ -181,6 +203,7 @@ try {
   // 2. Callers watch.
   const perProc = Math.ceil(CALLERS / CALLER_PROCS);
   const callersAt = now();
+  const cpuLoad0 = cpu(zk.members, [], provs);
   const callers = Array.from({ length: CALLER_PROCS }, (_, i) =>
     spawn(
       new Child(
@@ -198,10 +221,13 @@ try {
     ));
   const loaded = await Promise.all(callers.map((c) => c.next((m) => m.loaded !== undefined)));
   const heapPerCaller = loaded.reduce((a, l) => a + l.heapPerCallerBytes, 0) / loaded.length;
+  const loadSecs = (now() - callersAt) / 1000;
+  const cpuLoad1 = cpu(zk.members, callers, provs);
   say(
     `${CALLERS} callers watching ${PER_CALLER} services each loaded in ${ms(now() - callersAt)}; ` +
       `heap per caller ${(heapPerCaller / 1024).toFixed(1)} KiB ` +
-      `(registry, session, cache of ${PER_CALLER * PER_SERVICE} endpoints)`,
+      `(registry, session, cache of ${PER_CALLER * PER_SERVICE} endpoints); ` +
+      cpuText(cpuLoad0, cpuLoad1, loadSecs),
   );
   const full = spawn(
     new Child(new URL("./_zk_scale_callers.ts", HERE), [
@@ -333,6 +359,7 @@ try {
     await sleep(200);
     for (const h of history.values()) h.length = 0;
     const za = await zxid(leader);
+    const cpuBefore = cpu(zk.members, callers, []);
     const t0 = now();
     const old = provs.splice(0, restartProcs);
     if (how === "term") await Promise.all(old.map((p) => p.close()));
@@ -345,6 +372,9 @@ try {
     await until("lists whole again", () => allAt(PER_SERVICE));
     // Quiet for 2 s: no late storm.
     await until("no watch callback for 2 s", () => now() - lastCallbackAt > 2000);
+    // Provider processes restart here (the CPU of an exited one cannot be read): not counted.
+    const cpuAfter = cpu(zk.members, callers, []);
+    const cpuWindow = (now() - t0) / 1000;
     const stats = await Promise.all(callers.map(async (c) => {
       c.send("stats");
       return (await c.next((msg) => msg.stats !== undefined)).stats;
@@ -385,7 +415,9 @@ try {
         `callbacks per caller per service: mean ${
           (callbacks.reduce((a, b) => a + b, 0) / callbacks.length).toFixed(2)
         }, ` +
-        `max ${Math.max(...callbacks)}; getData ${getData} in total`,
+        `max ${Math.max(...callbacks)}; getData ${getData} in total; ` +
+        `${Math.round(converged - span)} ms from the last registration to the last caller; ` +
+        cpuText(cpuBefore, cpuAfter, cpuWindow),
     );
   }
   say(`load at end: ${(await Deno.readTextFile("/proc/loadavg")).trim()}`);

@@ -168,6 +168,11 @@ export class LaunchedServer implements ZooKeeperServer {
     return this.#child !== undefined;
   }
 
+  /** The process id while it runs (of `docker run` for Docker). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /**
    * Spawns the process; with `waitServing` (default) resolves once it answers `srvr` as a
    * serving server (an ensemble member serves only once it is part of a quorum).

@@ -41,6 +41,8 @@ export interface ZooKeeperMember {
   readonly port: number;
   /** Whether its process is up (not halted, killed or crashed). */
   readonly running: boolean;
+  /** Its JVM's process id while it runs. */
+  readonly pid: number | undefined;
   /** What `srvr` says it is now. */
   mode(): Promise<MemberMode>;
   /** Its `mntr` answer as a map (empty when it does not serve). */
@@ -209,6 +211,9 @@ class Member implements ZooKeeperMember {
   }
   get running(): boolean {
     return this.server.running;
+  }
+  get pid(): number | undefined {
+    return this.server.pid;
   }
   mode(): Promise<MemberMode> {
     return this.running ? serverMode(this.port) : Promise.resolve(undefined);
