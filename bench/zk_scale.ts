@@ -16,7 +16,9 @@
  *   then re-created) and by SIGKILL (`kill`: the new sessions replace the nodes the dead ones
  *   left): transactions committed per second (the leader's zxid), time until every caller has
  *   the full lists again, and refreshes (getChildren) per caller per service against the node
- *   events that caused them.
+ *   events that caused them;
+ * - the ensemble's raw capacity from one client process: creates/s and getData/s
+ *   (bench/_zk_ceiling.ts).
  *
  * The registrations are real ZooKeeper nodes from real registries, but nothing listens on their
  * ports: the bench measures discovery, not calls.
@@ -38,6 +40,7 @@ import {
 import { parseFlags } from "./_load.ts";
 import { cpuSeconds } from "./_proc.ts";
 import { Child } from "./_zk_scale_child.ts";
+import { zkCeiling } from "./_zk_ceiling.ts";
 
 const flags = parseFlags(Deno.args);
 const int = (name: string, fallback: number) => Number(flags.get(name) ?? fallback);
@@ -420,6 +423,17 @@ try {
         cpuText(cpuBefore, cpuAfter, cpuWindow),
     );
   }
+  // 7. The ensemble's raw capacity from one client process, for scale.
+  const cpu0 = { zk: cpu(zk.members, [], []).zk, self: cpuSeconds("self") };
+  const ceiling = await zkCeiling(zk.connect);
+  const cpu1 = { zk: cpu(zk.members, [], []).zk, self: cpuSeconds("self") };
+  report.ceiling = ceiling;
+  say(
+    `raw capacity (6 clients in this process, 32 requests outstanding each, 5 s each): ` +
+      `${Math.round(ceiling.writesPerSecond)} creates/s, ${Math.round(ceiling.readsPerSecond)} ` +
+      `getData/s; CPU over 10 s: ZooKeeper members ${(cpu1.zk - cpu0.zk).toFixed(1)} s, this ` +
+      `client process ${(cpu1.self - cpu0.self).toFixed(1)} s`,
+  );
   say(`load at end: ${(await Deno.readTextFile("/proc/loadavg")).trim()}`);
 } finally {
   await Promise.all(children.map((c) => c.close()));
