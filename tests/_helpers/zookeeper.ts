@@ -148,6 +148,8 @@ export class LaunchedServer implements ZooKeeperServer {
   #pumps: Promise<unknown>[] = [];
   #container: string;
   #stopped: Promise<void> | undefined;
+  #crashed = false;
+  #terminating = false;
 
   constructor(
     readonly spec: Backend,
@@ -165,7 +167,12 @@ export class LaunchedServer implements ZooKeeperServer {
   }
 
   get running(): boolean {
-    return this.#child !== undefined;
+    return this.#child !== undefined && !this.#crashed;
+  }
+
+  /** Whether the process exited by itself (not halted, killed or stopped by this launcher). */
+  get crashed(): boolean {
+    return this.#crashed;
   }
 
   /** The process id while it runs (of `docker run` for Docker). */
@@ -188,6 +195,11 @@ export class LaunchedServer implements ZooKeeperServer {
       env: { SERVER_JVMFLAGS: jvmFlags().join(" "), ZOO_LOG_DIR: this.dir },
     }).spawn();
     this.#child = child;
+    this.#crashed = false;
+    void child.status.then(() => {
+      // Exited while this launcher neither stopped nor killed it: a crash.
+      if (this.#child === child && !this.#terminating) this.#crashed = true;
+    });
     this.#pumps = [
       pump(child.stdout, `${this.dir}/server.log`),
       pump(child.stderr, `${this.dir}/server.err.log`),
@@ -304,6 +316,7 @@ export class LaunchedServer implements ZooKeeperServer {
   async #terminate(signal: "SIGTERM" | "SIGKILL"): Promise<void> {
     const child = this.#child;
     if (!child) return;
+    this.#terminating = true;
     if (this.spec.kind === "docker") {
       await run(
         "docker",
@@ -333,6 +346,7 @@ export class LaunchedServer implements ZooKeeperServer {
     await Promise.race([child.status, forced]);
     clearTimeout(timer);
     await this.#reap();
+    this.#terminating = false;
   }
 
   /** Awaits the exited process and its output pumps. */

@@ -77,7 +77,8 @@ export interface ZooKeeperEnsemble extends AsyncDisposable {
    * serves (pass `except` to ignore members expected not to, e.g. a frozen one); returns the
    * leader.
    *
-   * @throws {Error} with the members' modes when that does not happen within `timeoutMs`.
+   * @throws {Error} with the members' modes when that does not happen within `timeoutMs`, or at
+   *   once with its log tail when a member's process exited by itself.
    */
   waitQuorum(timeoutMs?: number, except?: ZooKeeperMember[]): Promise<ZooKeeperMember>;
   /** Stops every member, awaits the processes, deletes the temp dir. Idempotent. */
@@ -253,6 +254,13 @@ class Ensemble implements ZooKeeperEnsemble {
     const deadline = Date.now() + timeoutMs;
     let modes: MemberMode[] = [];
     for (;;) {
+      const crashed = this.members.find((m) => m.server.crashed && !except.includes(m));
+      if (crashed) {
+        throw new Error(
+          `ZooKeeper ensemble member ${crashed.id} (${crashed.connect}) exited by itself; log ` +
+            `tail:\n${await crashed.logTail(15)}`,
+        );
+      }
       const watched = this.members.filter((m) => m.running && !except.includes(m));
       modes = await Promise.all(this.members.map((m) => except.includes(m) ? undefined : m.mode()));
       const leaders = this.members.filter((_, i) => modes[i] === "leader");

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Buffer } from "../../src/deps.ts";
+import { eventually } from "../_helpers/eventually.ts";
 import { connectZkClient } from "../_helpers/zookeeper.ts";
 import { startZooKeeperEnsemble, zkEnsembleAvailable } from "../_helpers/zookeeper_ensemble.ts";
 
@@ -8,7 +9,8 @@ if (ignore) console.log("zookeeper_ensemble_launcher_test: skipped, no local Zoo
 
 Deno.test({
   name: "startZooKeeperEnsemble: three members elect one leader, replicate writes, survive the " +
-    "leader's kill -9, take it back as a follower, and stop freeing ports and the temp dir",
+    "leader's kill -9, take it back as a follower, report a member dying by itself at once, " +
+    "and stop freeing ports and the temp dir",
   ignore,
   async fn() {
     const zk = await startZooKeeperEnsemble({ size: 3 });
@@ -47,6 +49,19 @@ Deno.test({
       assert.equal(await leader.mode(), "follower");
       await using again = await connectZkClient(leader.connect);
       assert.equal((await again.getData("/ensemble")).data?.toString(), "replicated");
+
+      // A member dying by itself (not through the launcher) is reported at once, with its log.
+      const victim = zk.members.find((m) => m !== next)!;
+      const status = new Deno.Command("kill", { args: ["-9", String(victim.pid)] }).outputSync();
+      assert.ok(status.success);
+      await eventually("the crash to be noticed", () => !victim.running);
+      await assert.rejects(
+        zk.waitQuorum(30_000),
+        /member \d \(127\.0\.0\.1:\d+\) exited by itself/,
+      );
+      await victim.restart();
+      assert.equal(victim.running, true);
+      await zk.waitQuorum();
     } finally {
       await zk.stop();
     }
