@@ -3,7 +3,7 @@
  *
  * ```sh
  * deno run -A scripts/zookeeper.ts [--port 2181] [--tick 2000]
- * deno run -A scripts/zookeeper.ts --ensemble 3 [--port 2181] [--tick 2000]
+ * deno run -A scripts/zookeeper.ts --ensemble [3] [--port 2181] [--tick 2000]
  * ```
  *
  * Prints the connect string, serves until SIGINT/SIGTERM (Ctrl-C), then stops the server(s) and
@@ -30,7 +30,9 @@ function parseFlags(args: string[]): Map<string, string> {
       console.error(`Unknown argument "${arg}"\n${USAGE}`);
       Deno.exit(2);
     }
-    const value = m[2] ?? args[++i];
+    // `--ensemble` alone means a 3-member ensemble.
+    const bare = m[2] === undefined && (args[i + 1] === undefined || args[i + 1]!.startsWith("--"));
+    const value = m[1] === "ensemble" && bare ? "3" : m[2] ?? args[++i];
     if (value === undefined) {
       console.error(`--${m[1]} needs a value\n${USAGE}`);
       Deno.exit(2);

@@ -12,6 +12,10 @@
  * {@linkcode connectZkClient} gives tests a plain, promise-based node-zookeeper-client to look
  * at what ZooKeeper itself holds.
  *
+ * Ensembles (several servers forming a quorum) are started by zookeeper_ensemble.ts, on the same
+ * {@linkcode LaunchedServer}; {@linkcode fourLetterWord} and {@linkcode mntr} ask any server
+ * about its state.
+ *
  * @module
  */
 import { Buffer, zookeeper } from "../../src/deps.ts";
