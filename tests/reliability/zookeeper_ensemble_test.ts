@@ -189,13 +189,19 @@ Deno.test({
       const load = await s.startLoad();
 
       const leader = await s.zk.waitQuorum();
+      const killedAt = performance.now();
       await leader.kill();
       // Registers while the survivors elect: it waits for a quorum, then writes its node.
       const late = s.provider("c");
       const next = await s.zk.waitQuorum(30_000, [leader]);
+      const electedMs = Math.round(performance.now() - killedAt);
       assert.notEqual(next, leader);
       await late;
       await s.callerSees(["a", "b", "c"]);
+      console.log(
+        `leader killed: new leader serving after ${electedMs} ms; provider started meanwhile ` +
+          `seen by the caller ${Math.round(performance.now() - killedAt)} ms after the kill`,
+      );
       await s.moreCalls();
 
       const after = await s.nodesConverge(["a", "b", "c"]);
