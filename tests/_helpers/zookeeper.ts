@@ -12,6 +12,10 @@
  * {@linkcode connectZkClient} gives tests a plain, promise-based node-zookeeper-client to look
  * at what ZooKeeper itself holds.
  *
+ * Ensembles (several servers forming a quorum) are started by zookeeper_ensemble.ts, on the same
+ * {@linkcode LaunchedServer}; {@linkcode fourLetterWord} and {@linkcode mntr} ask any server
+ * about its state.
+ *
  * @module
  */
 import { Buffer, zookeeper } from "../../src/deps.ts";
@@ -71,12 +75,13 @@ const INSTALL_HINT = "No ZooKeeper found. Install one with `sudo apt-get install
   "release, or put zkServer.sh on PATH, or start a Docker engine (image `zookeeper`).";
 
 /** How a server process is started, found once per process. */
-type Backend =
+export type Backend =
   | { kind: "docker" }
   | { kind: "java"; classpath: string }
   | { kind: "script"; script: string };
 
 let backendPromise: Promise<Backend | undefined> | undefined;
+let localBackendPromise: Promise<Backend | undefined> | undefined;
 
 /**
  * Whether {@linkcode startZooKeeper} can start a server here (Docker engine or a local install).
@@ -136,30 +141,54 @@ export async function startZooKeeper(opts: ZooKeeperServerOptions = {}): Promise
   return server;
 }
 
-class LaunchedServer implements ZooKeeperServer {
+/**
+ * One server process (standalone, or a member of an ensemble when `quorum`): start, signals,
+ * restart, log, stop. Used by {@linkcode startZooKeeper} and tests/_helpers/zookeeper_ensemble.ts.
+ */
+export class LaunchedServer implements ZooKeeperServer {
   readonly connect: string;
   readonly backend: "docker" | "local";
   #child: Deno.ChildProcess | undefined;
   #pumps: Promise<unknown>[] = [];
   #container: string;
   #stopped: Promise<void> | undefined;
+  #crashed = false;
+  #terminating = false;
 
   constructor(
     readonly spec: Backend,
     readonly dir: string,
     readonly port: number,
     readonly startTimeoutMs: number,
+    readonly quorum = false,
   ) {
+    if (quorum && spec.kind === "docker") {
+      throw new Error("ZooKeeper ensemble members need a local install, not Docker");
+    }
     this.connect = `127.0.0.1:${port}`;
     this.backend = spec.kind === "docker" ? "docker" : "local";
     this.#container = `mprpc-zk-${port}-${crypto.randomUUID().slice(0, 8)}`;
   }
 
   get running(): boolean {
-    return this.#child !== undefined;
+    return this.#child !== undefined && !this.#crashed;
   }
 
-  async start(first: boolean): Promise<void> {
+  /** Whether the process exited by itself (not halted, killed or stopped by this launcher). */
+  get crashed(): boolean {
+    return this.#crashed;
+  }
+
+  /** The process id while it runs (of `docker run` for Docker). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /**
+   * Spawns the process; with `waitServing` (default) resolves once it answers `srvr` as a
+   * serving server (an ensemble member serves only once it is part of a quorum).
+   */
+  async start(first: boolean, waitServing = true): Promise<void> {
     if (this.#stopped) throw new Error(`ZooKeeper on ${this.connect} was stopped for good`);
     const { cmd, args } = this.#command(first);
     const child = new Deno.Command(cmd, {
@@ -170,11 +199,17 @@ class LaunchedServer implements ZooKeeperServer {
       env: { SERVER_JVMFLAGS: jvmFlags().join(" "), ZOO_LOG_DIR: this.dir },
     }).spawn();
     this.#child = child;
+    this.#crashed = false;
+    void child.status.then(() => {
+      // Exited while this launcher neither stopped nor killed it: a crash.
+      if (this.#child === child && !this.#terminating) this.#crashed = true;
+    });
     this.#pumps = [
       pump(child.stdout, `${this.dir}/server.log`),
       pump(child.stderr, `${this.dir}/server.err.log`),
     ];
     const exited = child.status.then((s) => s);
+    if (!waitServing) return;
     const deadline = Date.now() + this.startTimeoutMs;
     for (;;) {
       const ready = await Promise.race([probe(this.port).then((ok) => ({ ok })), exited]);
@@ -226,7 +261,9 @@ class LaunchedServer implements ZooKeeperServer {
             ...jvmFlags(),
             "-cp",
             this.spec.classpath,
-            "org.apache.zookeeper.server.ZooKeeperServerMain",
+            this.quorum
+              ? "org.apache.zookeeper.server.quorum.QuorumPeerMain"
+              : "org.apache.zookeeper.server.ZooKeeperServerMain",
             cfg,
           ],
         };
@@ -235,9 +272,9 @@ class LaunchedServer implements ZooKeeperServer {
     }
   }
 
-  async restart(): Promise<void> {
+  async restart(waitServing = true): Promise<void> {
     if (this.#child) await this.#terminate("SIGTERM");
-    await this.start(false);
+    await this.start(false, waitServing);
   }
 
   halt(): Promise<void> {
@@ -283,6 +320,7 @@ class LaunchedServer implements ZooKeeperServer {
   async #terminate(signal: "SIGTERM" | "SIGKILL"): Promise<void> {
     const child = this.#child;
     if (!child) return;
+    this.#terminating = true;
     if (this.spec.kind === "docker") {
       await run(
         "docker",
@@ -312,6 +350,7 @@ class LaunchedServer implements ZooKeeperServer {
     await Promise.race([child.status, forced]);
     clearTimeout(timer);
     await this.#reap();
+    this.#terminating = false;
   }
 
   /** Awaits the exited process and its output pumps. */
@@ -344,6 +383,35 @@ async function pump(stream: ReadableStream<Uint8Array>, path: string): Promise<v
  * 1 s (a starting server may answer "not currently serving" and keep the connection open).
  */
 async function probe(port: number): Promise<boolean> {
+  return (await serverMode(port)) !== undefined;
+}
+
+/** What `srvr` says the server is, or undefined when it does not serve (or does not answer). */
+export async function serverMode(
+  port: number,
+): Promise<"leader" | "follower" | "observer" | "standalone" | undefined> {
+  const text = await fourLetterWord(
+    port,
+    "srvr",
+    1000,
+    (t) => t.includes("not currently serving") || /Mode: \w+/.test(t),
+  );
+  if (!text.includes("Zookeeper version")) return undefined;
+  const mode = /Mode: (leader|follower|observer|standalone)/.exec(text)?.[1];
+  return mode as "leader" | "follower" | "observer" | "standalone" | undefined;
+}
+
+/**
+ * Sends a four-letter word (`srvr`, `mntr`, `wchs`, `cons`, ...; the launchers allow them all)
+ * and returns the answer, `""` when the server is unreachable. Reads until the server closes
+ * the connection, `enough(text)` holds, or `timeoutMs` passes.
+ */
+export async function fourLetterWord(
+  port: number,
+  word: string,
+  timeoutMs = 2000,
+  enough: (text: string) => boolean = () => false,
+): Promise<string> {
   let conn: Deno.TcpConn | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const close = () => {
@@ -352,37 +420,51 @@ async function probe(port: number): Promise<boolean> {
     } catch { /* already closed */ }
     conn = undefined;
   };
+  let text = "";
   try {
     conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    timer = setTimeout(close, 1000);
-    await conn.write(new TextEncoder().encode("srvr"));
-    let text = "";
-    const buf = new Uint8Array(4096);
+    timer = setTimeout(close, timeoutMs);
+    await conn.write(new TextEncoder().encode(word));
+    const buf = new Uint8Array(16384);
     const decoder = new TextDecoder();
     while (conn) {
       const n = await conn.read(buf);
       if (n === null) break;
       text += decoder.decode(buf.subarray(0, n), { stream: true });
-      if (text.includes("not currently serving")) return false;
-      if (text.includes("Zookeeper version") && text.includes("Mode:")) return true;
+      if (enough(text)) break;
     }
-    return false;
   } catch {
-    return false;
+    /* refused, reset or closed by the timer: return what came */
   } finally {
     clearTimeout(timer);
     close();
   }
+  return text;
 }
 
-function freePort(): number {
+/**
+ * `mntr` as a map (`zk_server_state`, `zk_znode_count`, `zk_watch_count`,
+ * `zk_ephemerals_count`, ...); empty when the server does not serve.
+ */
+export async function mntr(port: number): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const line of (await fourLetterWord(port, "mntr")).split("\n")) {
+    const tab = line.indexOf("\t");
+    if (tab > 0) out.set(line.slice(0, tab), line.slice(tab + 1).trim());
+  }
+  return out;
+}
+
+/** A port that was free on 127.0.0.1 a moment ago. */
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
 }
 
-function jvmFlags(): string[] {
+/** JVM flags of every launched server: a small heap, fast start. */
+export function jvmFlags(): string[] {
   return [
     "-Xms32m",
     "-Xmx256m",
@@ -392,6 +474,10 @@ function jvmFlags(): string[] {
     "-Dzookeeper.admin.enableServer=false",
     "-Dzookeeper.jmx.log4j.disable=true",
     "-Dzookeeper.snapshot.trust.empty=true",
+    // Ensembles: quick re-elections on a loaded machine (a dead member is given up fast, and
+    // election notifications back off to at most 1 s instead of 60 s).
+    "-Dzookeeper.cnxTimeout=1000",
+    "-Dzookeeper.fastleader.maxNotificationInterval=1000",
     "-Dorg.slf4j.simpleLogger.showDateTime=true",
     "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
   ];
@@ -418,6 +504,16 @@ function findBackend(): Promise<Backend | undefined> {
       ) return { kind: "docker" };
     }
     if (forced === "docker") return undefined;
+    return await findLocalBackend();
+  })();
+}
+
+/**
+ * A ZooKeeper installed on this machine (never Docker): `$ZOOKEEPER_HOME`, Debian's package, or
+ * `zkServer.sh` on `PATH`; undefined when there is none. Ensembles need one.
+ */
+export function findLocalBackend(): Promise<Backend | undefined> {
+  return localBackendPromise ??= (async (): Promise<Backend | undefined> => {
     const hasJava = await run("java", ["-version"]);
     const home = Deno.env.get("ZOOKEEPER_HOME");
     if (hasJava && home && await exists(home)) {

@@ -69,6 +69,8 @@ export class ProviderNodes {
   #pending = new Map<string, boolean>();
   /** Registrations already told that `legacyLayout: true` writes nothing for them. */
   #toldNoLegacy = new Set<string>();
+  /** The `ensure` running per registration, and in which session. */
+  #ensuring = new Map<Registration, { session: ZkSession; done: Promise<number> }>();
 
   /** Creates an empty set of registrations. */
   constructor(opts: ProviderNodesOptions) {
@@ -190,9 +192,21 @@ export class ProviderNodes {
 
   /**
    * Makes the entry's nodes exist and belong to `s` (deleting them again if the entry was
-   * unregistered meanwhile); returns how many nodes were (re-)created.
+   * unregistered meanwhile); returns how many nodes were (re-)created. A call while one for the
+   * same entry and session runs joins it: a first `register` and the reconciliation that the
+   * new connection starts would otherwise write the same nodes twice, racing.
    */
-  async ensure(s: ZkSession, entry: Registration): Promise<number> {
+  ensure(s: ZkSession, entry: Registration): Promise<number> {
+    const running = this.#ensuring.get(entry);
+    if (running?.session === s) return running.done;
+    const done = this.#ensure(s, entry).finally(() => {
+      if (this.#ensuring.get(entry)?.done === done) this.#ensuring.delete(entry);
+    });
+    this.#ensuring.set(entry, { session: s, done });
+    return done;
+  }
+
+  async #ensure(s: ZkSession, entry: Registration): Promise<number> {
     const acl = await this.#opts.acl();
     const { reg } = entry;
     const { root } = this.#opts;
@@ -320,20 +334,23 @@ export class ProviderNodes {
   }
 }
 
-/** Creates missing persistent nodes along `path` (empty data). */
+/**
+ * Creates the missing persistent nodes along `path` (empty data). The deepest existing ancestor
+ * is found with reads (`exists`, answered by the member the session is connected to), so only
+ * missing nodes are created: a create that fails (NODE_EXISTS) still costs ZooKeeper a
+ * transaction through the leader, and a thousand providers re-registering at once would send a
+ * thousand of them per existing level.
+ */
 async function mkdirs(s: ZkSession, path: string, acl: ZkRawAcl[]): Promise<void> {
-  if (await s.exists(path)) return;
-  const parts = path.split("/").slice(1);
-  for (let i = 1; i <= parts.length; i++) {
+  const missing: string[] = [];
+  for (let p = path; p !== "" && !(await s.exists(p)); p = p.slice(0, p.lastIndexOf("/"))) {
+    missing.push(p);
+  }
+  for (const p of missing.reverse()) {
     try {
-      await s.create(
-        "/" + parts.slice(0, i).join("/"),
-        Buffer.alloc(0),
-        acl,
-        zookeeper.CreateMode.PERSISTENT,
-      );
+      await s.create(p, Buffer.alloc(0), acl, zookeeper.CreateMode.PERSISTENT);
     } catch (err) {
-      if (zkCode(err) !== ZkCode.NODE_EXISTS) throw err;
+      if (zkCode(err) !== ZkCode.NODE_EXISTS) throw err; // created meanwhile by another provider
     }
   }
 }
