@@ -6,9 +6,9 @@
  *
  * @module
  */
-import type { LogFields, Logger } from "../log/logger.ts";
+import { PostingLogger } from "../log/_posted_logger.ts";
 import { RpcProvider } from "./rpc_provider.ts";
-import type { WorkerInit, WorkerLogLine, WorkerReply } from "./worker_pool.ts";
+import type { WorkerInit, WorkerReply } from "./worker_pool.ts";
 
 /// <reference lib="deno.worker" />
 const scope = self as unknown as {
@@ -16,41 +16,6 @@ const scope = self as unknown as {
   postMessage(m: WorkerReply): void;
   close(): void;
 };
-
-/** Sends every line to the main thread's logger. */
-class ForwardingLogger implements Logger {
-  #post(level: WorkerLogLine["level"], msg: string, fields: LogFields | undefined): void {
-    try {
-      scope.postMessage({ type: "log", level, msg, fields });
-    } catch {
-      // A field that cannot be cloned (a function, a symbol) travels as its string.
-      const safe: LogFields = {};
-      for (const [k, v] of Object.entries(fields ?? {})) {
-        try {
-          safe[k] = structuredClone(v);
-        } catch {
-          safe[k] = String(v);
-        }
-      }
-      scope.postMessage({ type: "log", level, msg, fields: safe });
-    }
-  }
-  debug(msg: string, fields?: LogFields): void {
-    this.#post("debug", msg, fields);
-  }
-  info(msg: string, fields?: LogFields): void {
-    this.#post("info", msg, fields);
-  }
-  warn(msg: string, fields?: LogFields): void {
-    this.#post("warn", msg, fields);
-  }
-  error(msg: string, fields?: LogFields): void {
-    this.#post("error", msg, fields);
-  }
-  critical(msg: string, fields?: LogFields): void {
-    this.#post("critical", msg, fields);
-  }
-}
 
 let provider: RpcProvider | undefined;
 
@@ -65,7 +30,9 @@ scope.onmessage = async (e: MessageEvent) => {
       }
       provider = new RpcProvider({
         ...msg.options,
-        ...(msg.forwardLogs ? { logger: new ForwardingLogger() } : {}),
+        ...(msg.forwardLogs
+          ? { logger: new PostingLogger((line) => scope.postMessage(line)) }
+          : {}),
         host: msg.host,
         port: msg.port,
         reusePort: true,

@@ -10,7 +10,8 @@
  *
  * @module
  */
-import type { LogFields, Logger } from "../log/logger.ts";
+import type { Logger } from "../log/logger.ts";
+import { deliverPostedLog, isPostedLog, type PostedLogLine } from "../log/_posted_logger.ts";
 import type { RpcProviderOptions } from "./rpc_provider.ts";
 
 /**
@@ -85,22 +86,14 @@ export interface WorkerInit {
   forwardLogs: boolean;
 }
 
-/** A log line a Worker's provider sends to the main thread's logger. */
-export interface WorkerLogLine {
-  type: "log";
-  level: keyof Logger;
-  msg: string;
-  fields: LogFields | undefined;
-}
-
 /** Messages from a Worker. */
 export type WorkerReply =
   | { type: "ready" }
   | { type: "closed" }
   | { type: "error"; message: string }
-  | WorkerLogLine;
+  | PostedLogLine;
 
-type Control = Exclude<WorkerReply, WorkerLogLine>;
+type Control = Exclude<WorkerReply, PostedLogLine>;
 
 /** One Worker and the reply it is awaited for. */
 class PoolWorker {
@@ -113,8 +106,8 @@ class PoolWorker {
     this.worker = new Worker(url, { type: "module", name });
     this.worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const m = e.data;
-      if (m.type === "log") {
-        logger[m.level](m.msg, { ...m.fields, worker: name });
+      if (isPostedLog(m)) {
+        deliverPostedLog(logger, { ...m, fields: { ...m.fields, worker: name } });
         return;
       }
       const waiting = this.#waiting;
@@ -139,6 +132,12 @@ class PoolWorker {
   }
 }
 
+/**
+ * How long a Worker may take to import the worker module, run its `setup(provider)` and start
+ * listening before `start()` gives up on the pool.
+ */
+export const DEFAULT_WORKER_START_TIMEOUT_MS = 30_000;
+
 /** The extra Workers of a multi-core provider. */
 export class WorkerPool {
   #workers: PoolWorker[] = [];
@@ -152,6 +151,7 @@ export class WorkerPool {
     count: number,
     init: Omit<WorkerInit, "type">,
     logger: Logger,
+    startTimeoutMs: number = DEFAULT_WORKER_START_TIMEOUT_MS,
   ): Promise<void> {
     const url = new URL("./_provider_worker.ts", import.meta.url);
     const started: Promise<Control>[] = [];
@@ -160,7 +160,19 @@ export class WorkerPool {
       this.#workers.push(w);
       started.push(w.request({ type: "init", ...init } satisfies WorkerInit));
     }
-    const replies = await Promise.all(started);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<Control>((resolve) => {
+      timer = setTimeout(
+        () =>
+          resolve({
+            type: "error",
+            message: `setup(provider) or listening did not finish within ${startTimeoutMs} ms`,
+          }),
+        startTimeoutMs,
+      );
+    });
+    const replies = await Promise.all(started.map((s) => Promise.race([s, timedOut])));
+    clearTimeout(timer);
     const failed = replies.findIndex((r) => r.type === "error");
     if (failed >= 0) {
       const name = this.#workers[failed]!.name;

@@ -6,6 +6,7 @@
  *   before answering (so a test reads every run from the main thread, whichever loop ran it);
  * - `token=<t>`: `setup(provider)` adds `tokenAuth` accepting only `t`;
  * - `fail=worker`: `setup(provider)` throws inside Workers (not on the main thread).
+ * - `hang=worker`: `setup(provider)` never finishes inside Workers.
  *
  * Echo answers with the name of the event loop that ran it (`main`, or the Worker's name).
  *
@@ -24,6 +25,7 @@ export const LOOP = inWorker ? (self as unknown as { name: string }).name : "mai
 /** Adds Echo (and, with `token`, tokenAuth) to `provider`. */
 export default async function setup(provider: RpcProvider): Promise<void> {
   if (query.get("fail") === "worker" && inWorker) throw new Error(`setup refused on ${LOOP}`);
+  if (query.get("hang") === "worker" && inWorker) await new Promise(() => {});
   const runs = query.get("runs");
   const token = query.get("token");
   provider.notifyService(await kitchenService(), {

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { RpcProvider } from "../../src/server/rpc_provider.ts";
-import { WORKER_OPTION_ROLES, workerOptions } from "../../src/server/worker_pool.ts";
+import { WORKER_OPTION_ROLES, workerOptions, WorkerPool } from "../../src/server/worker_pool.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { eventually } from "../_helpers/eventually.ts";
 import { closeQuietly, readToEnd } from "../_helpers/raw_tcp.ts";
@@ -92,4 +92,28 @@ Deno.test("the options that travel to Workers are the limits and timeouts, and o
     /workers > 1 cannot be combined with tls/,
   );
   assert.deepEqual(workerOptions({ interceptors: [] }), {}, "an empty list is harmless");
+});
+
+Deno.test("a Worker whose setup(provider) never finishes fails the pool's start after its timeout and is terminated", async () => {
+  const url = new URL(MODULE);
+  url.searchParams.set("hang", "worker");
+  const pool = new WorkerPool();
+  const started = Date.now();
+  await assert.rejects(
+    pool.start(
+      1,
+      {
+        module: url.href,
+        host: "127.0.0.1",
+        port: 0,
+        options: {},
+        forwardLogs: false,
+      },
+      new CaptureLogger(),
+      1500,
+    ),
+    /Provider Worker mprpc-provider-1 failed to start: setup\(provider\) or listening did not finish within 1500 ms/,
+  );
+  assert.ok(Date.now() - started < 10_000);
+  assert.equal(pool.size, 0);
 });
