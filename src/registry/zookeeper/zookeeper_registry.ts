@@ -16,6 +16,7 @@ import {
 import { copyEndpoint, ProviderCache } from "./provider_cache.ts";
 import { checkRegistration, ProviderNodes } from "./provider_nodes.ts";
 import { buildAcl, checkAcl, type ZooKeeperAclEntry } from "./zk_acl.ts";
+import { loadZooKeeperClient } from "./zk_client.ts";
 import { checkServiceName, legacyMethodPath, normalizeRoot, providerPath } from "./zk_layout.ts";
 import {
   isTransient,
@@ -337,6 +338,7 @@ export class ZooKeeperRegistry implements Registry {
     let lastError: unknown;
     for (;;) {
       this.#checkOpen();
+      if (this.#session === undefined) await loadZooKeeperClient();
       const s = this.#session ?? this.#openSession();
       if (s.state !== "connected") await this.#waitConnected(deadline - Date.now());
       this.#checkOpen();
