@@ -4,16 +4,8 @@
  *
  * @module
  */
-import {
-  AsyncLogger,
-  configUsage,
-  type MprpcConfig,
-  type Registry,
-  resolveConfig,
-  StaticRegistry,
-  zookeeperConnect,
-  ZooKeeperRegistry,
-} from "../mod.ts";
+import { AsyncLogger, type Registry, StaticRegistry, ZooKeeperRegistry } from "../mod.ts";
+import { configUsage, type MprpcConfig, resolveConfig, zookeeperConnect } from "../config.ts";
 
 /** What every example starts from. */
 export interface ExampleSetup {
