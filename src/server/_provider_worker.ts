@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { importModule } from "../util/import_module.ts";
 import type { LogFields, Logger } from "../log/logger.ts";
 import { RpcProvider } from "./rpc_provider.ts";
 import type { WorkerInit, WorkerLogLine, WorkerReply } from "./worker_pool.ts";
@@ -58,7 +59,7 @@ scope.onmessage = async (e: MessageEvent) => {
   const msg = e.data as WorkerInit | { type: "close"; graceMs: number };
   if (msg.type === "init") {
     try {
-      const mod = await import(msg.module);
+      const mod = await importModule(new URL(msg.module));
       const setup = mod.default ?? mod.setup;
       if (typeof setup !== "function") {
         throw new TypeError(`${msg.module} must export a default setup(provider) function`);

@@ -22,6 +22,7 @@ import {
 import { listen, type Listener, type TlsServerOptions } from "../transport/listen.ts";
 import { compose, type Interceptor } from "./interceptor.ts";
 import { workerOptions, WorkerPool } from "./worker_pool.ts";
+import { importModule } from "../util/import_module.ts";
 import type { ByteStream } from "../transport/framed_connection.ts"; // legacy mprpc (issue 7)
 import { LegacyConnection, type LegacyHost, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
 
@@ -318,7 +319,7 @@ export class RpcProvider {
       }
       if (workers > 1) this.#checkOnlySetupShapesCalls();
       module = new URL(o.workerModule, `file://${Deno.cwd()}/`).href;
-      const mod = await import(module);
+      const mod = await importModule(new URL(module));
       const setup = mod.default ?? mod.setup;
       if (typeof setup !== "function") {
         throw new TypeError(`${module} must export a default setup(provider) function`);
