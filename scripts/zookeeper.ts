@@ -10,37 +10,90 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { startZooKeeper } from "../tests/_helpers/zookeeper.ts";
 
-function flag(name: string): string | undefined {
-  const i = Deno.args.indexOf(`--${name}`);
-  if (i >= 0) return Deno.args[i + 1];
-  const eq = Deno.args.find((a) => a.startsWith(`--${name}=`));
-  return eq?.slice(name.length + 3);
+const USAGE = "usage: deno run -A scripts/zookeeper.ts [--port 2181] [--tick 2000] [--verbose]";
+
+/** A usage error: one line naming the problem, exit 2. */
+function usageError(problem: string): never {
+  console.error(`zookeeper: ${problem} (see --help)`);
+  Deno.exit(2);
 }
 
-function intFlag(name: string, fallback: number | undefined): number | undefined {
-  const text = flag(name);
+let flags: {
+  port?: string | undefined;
+  tick?: string | undefined;
+  help?: boolean | undefined;
+  verbose?: boolean | undefined;
+};
+try {
+  flags = parseArgs({
+    args: Deno.args,
+    options: {
+      port: { type: "string" },
+      tick: { type: "string" },
+      help: { type: "boolean", short: "h" },
+      verbose: { type: "boolean" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+} catch (e) {
+  const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+  const unknown = /^Unknown option '([^']*)'/.exec(message);
+  usageError(unknown ? `unknown flag "${unknown[1]}"` : message.replace(/\. To specify.*/, ""));
+}
+
+function intFlag(name: "port" | "tick", fallback: number, max: number): number {
+  const text = flags[name];
   if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 65535 * 1000) {
-    console.error(`--${name} must be a positive integer, got "${text}"`);
-    Deno.exit(2);
-  }
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= max)) usageError(`--${name}: "${text}" is not an integer in 1..${max}`);
   return n;
 }
 
-if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
-  console.log("usage: deno run -A scripts/zookeeper.ts [--port 2181] [--tick 2000]");
-  Deno.exit(0);
+/** Whether something already listens on `port` (any address ZooKeeper would bind). */
+function portTaken(port: number): boolean {
+  for (const hostname of ["0.0.0.0", "127.0.0.1"]) {
+    try {
+      Deno.listen({ hostname, port }).close();
+    } catch (e) {
+      if (e instanceof Deno.errors.AddrInUse) return true;
+      throw e;
+    }
+  }
+  return false;
 }
 
-const zk = await startZooKeeper({
-  port: intFlag("port", 2181),
-  tickTime: intFlag("tick", 2000),
-  // Allow the usual 30 s sessions of ZooKeeperRegistry.
-  maxSessionTimeout: 60_000,
-});
+if (flags.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+const port = intFlag("port", 2181, 65535);
+const tickTime = intFlag("tick", 2000, 60_000);
+if (portTaken(port)) {
+  console.error(`zookeeper: port ${port} is already in use (another ZooKeeper?); choose --port`);
+  Deno.exit(1);
+}
+
+let zk: Awaited<ReturnType<typeof startZooKeeper>>;
+try {
+  zk = await startZooKeeper({
+    port,
+    tickTime,
+    // Allow the usual 30 s sessions of ZooKeeperRegistry.
+    maxSessionTimeout: 60_000,
+  });
+} catch (e) {
+  console.error(
+    `zookeeper: cannot start ZooKeeper on port ${port}: ${
+      e instanceof Error ? e.message.split("\n")[0] : e
+    }`,
+  );
+  if (flags.verbose) console.error(e);
+  Deno.exit(1);
+}
 console.log(`ZooKeeper (${zk.backend}) serving on ${zk.connect}; data in ${zk.dir}`);
 console.log("Ctrl-C to stop");
 
