@@ -1,8 +1,8 @@
 /**
  * node-zookeeper-client 1.1.3 as the registry drives it (private): the shape of its private
- * connection manager, and three repairs applied from outside, version-pinned in src/deps.ts:
- * unknown error codes must not crash the process, a closed client must never reconnect, and
- * closing must release the socket.
+ * connection manager, and three repairs applied from outside, version-pinned in
+ * src/deps_zookeeper.ts: unknown error codes must not crash the process, a closed client must
+ * never reconnect, and closing must release the socket.
  *
  * @module
  */
