@@ -100,18 +100,8 @@ export {
   type StdLogRecord,
 } from "./src/log/std_handler.ts";
 export {
-  ConfigError,
-  type ConfigOverrides,
-  configUsage,
-  DEFAULT_CONFIG,
-  loadConfig,
-  type MprpcConfig,
-  parseArgs,
-  parseConfig,
-  type ParseConfigOptions,
-  type ParsedArgs,
-  resolveConfig,
-  type ResolveConfigOptions,
-  type ResolvedConfig,
-  zookeeperConnect,
-} from "./src/config.ts";
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_SESSION_TIMEOUT_MS,
+  DEFAULT_TIMEOUT_MS,
+  DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS,
+} from "./src/defaults.ts";

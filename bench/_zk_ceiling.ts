@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { Buffer, zookeeper } from "../src/deps.ts";
+import { Buffer } from "../src/deps.ts";
+import { zookeeper } from "../src/deps_zookeeper.ts";
 import { connectZkClient, type ZkClient } from "../tests/_helpers/zookeeper.ts";
 
 /** Operations per second measured by {@linkcode zkCeiling}. */

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { zookeeper } from "../src/deps.ts";
+import { zookeeper } from "../src/deps_zookeeper.ts";
 import { ConsoleLogger } from "../src/log/logger.ts";
 import { ZooKeeperRegistry } from "../src/registry/zookeeper/zookeeper_registry.ts";
 import { sessionHex } from "../src/registry/zookeeper/zk_session.ts";

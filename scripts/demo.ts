@@ -9,9 +9,39 @@
  * @module
  */
 
+import { parseArgs } from "node:util";
+
 const root = new URL("../", import.meta.url);
-const zkIndex = Deno.args.indexOf("--zk");
-const zk = zkIndex >= 0 ? Deno.args[zkIndex + 1] : Deno.env.get("ZK");
+
+let zk: string | undefined;
+try {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { zk: { type: "string" }, help: { type: "boolean", short: "h" } },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log("usage: deno task demo [--zk host:port]   (or ZK=host:port deno task demo)");
+    Deno.exit(0);
+  }
+  zk = values.zk ?? Deno.env.get("ZK");
+  if (zk !== undefined && !/^(\[[0-9A-Fa-f:.]+\]|[^:\s]+):\d{1,5}$/.test(zk)) {
+    throw new TypeError(`--zk: "${zk}" is not host:port (like 127.0.0.1:2181)`);
+  }
+} catch (e) {
+  const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+  const unknown = /^Unknown option '([^']*)'/.exec(message);
+  console.error(`demo: ${unknown ? `unknown flag "${unknown[1]}"` : message} (see --help)`);
+  Deno.exit(2);
+}
+
+/** The examples' permissions, as the README gives them (plus the ZooKeeper host). */
+function permissions(): string[] {
+  const hosts = ["127.0.0.1"];
+  if (zk) hosts.push(zk.slice(0, zk.lastIndexOf(":")).replace(/^\[|\]$/g, ""));
+  return [`--allow-net=${hosts.join(",")}`, "--allow-read=examples"];
+}
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -31,7 +61,7 @@ async function runExample(name: string): Promise<boolean> {
     } ===`,
   );
   const provider = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script("provider"), ...common],
+    args: ["run", ...permissions(), script("provider"), ...common],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -49,7 +79,7 @@ async function runExample(name: string): Promise<boolean> {
     }
     console.log(`[provider] ${buffered.trim()}`);
     const caller = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", script("caller"), ...common],
+      args: ["run", ...permissions(), script("caller"), ...common],
       stdout: "piped",
       stderr: "inherit",
     }).output();
@@ -71,6 +101,11 @@ async function runExample(name: string): Promise<boolean> {
 }
 
 let allOk = true;
-for (const name of ["user", "friend"]) allOk = (await runExample(name)) && allOk;
+try {
+  for (const name of ["user", "friend"]) allOk = (await runExample(name)) && allOk;
+} catch (e) {
+  console.error(`demo: ${e instanceof Error ? e.message : String(e)}`);
+  Deno.exit(1);
+}
 console.log(allOk ? "\ndemo: all calls succeeded" : "\ndemo: some calls FAILED");
 if (!allOk) Deno.exit(1);

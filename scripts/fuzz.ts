@@ -36,6 +36,7 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { RpcChannel } from "../src/client/rpc_channel.ts";
 import { Code, codeName, RpcError } from "../src/errors.ts";
 import type { LogFields, Logger } from "../src/log/logger.ts";
@@ -859,19 +860,62 @@ function mib(n: number): string {
 /** A logger keeping warnings for the in-process target's one-line-per-connection check. */
 class LineLogger extends CountingLogger {}
 
-async function main(): Promise<number> {
+const FLAGS = [
+  "seed",
+  "duration-ms",
+  "cases",
+  "connect",
+  "max-message-bytes",
+  "read-timeout-ms",
+  "concurrency",
+  "decoder-cases",
+  "decoder-budget-ms",
+  "hang-ms",
+] as const;
+const USAGE = `usage: deno task fuzz [--seed=N] [--duration-ms=N | --cases=N] ` +
+  `[--connect=host:port] [--max-message-bytes=N] [--read-timeout-ms=N] [--concurrency=N] ` +
+  `[--decoder-cases=200000] [--decoder-budget-ms=2000] [--hang-ms=10000] [--verbose]`;
+
+/** A usage error: one line naming the problem and pointing to --help. */
+class UsageError extends Error {}
+
+/** The flags, parsed by node:util (strict); numbers are checked. */
+function parseFlags(argv: readonly string[]): Map<string, string> | "help" {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        ...Object.fromEntries(FLAGS.map((f) => [f, { type: "string" as const }])),
+        help: { type: "boolean", short: "h" },
+        verbose: { type: "boolean" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (e) {
+    const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+    const unknown = /^Unknown option '([^']*)'/.exec(message);
+    throw new UsageError(unknown ? `unknown flag "${unknown[1]}"` : message);
+  }
+  if (values.help) return "help";
   const args = new Map<string, string>();
-  for (const a of Deno.args) {
-    const m = /^--([a-z-]+)=(.*)$/.exec(a);
-    if (!m) {
-      console.error(
-        `usage: deno task fuzz [--seed=N] [--duration-ms=N | --cases=N] ` +
-          `[--connect=host:port] [--max-message-bytes=N] [--read-timeout-ms=N] [--concurrency=N] ` +
-          `[--decoder-cases=200000] [--decoder-budget-ms=2000] [--hang-ms=10000]`,
-      );
-      return 2;
+  for (const f of FLAGS) {
+    const v = values[f];
+    if (typeof v !== "string") continue;
+    if (f !== "connect" && !/^\d+$/.test(v)) {
+      throw new UsageError(`--${f}: "${v}" is not a non-negative integer`);
     }
-    args.set(m[1]!, m[2]!);
+    args.set(f, v);
+  }
+  return args;
+}
+
+async function main(): Promise<number> {
+  const args = parseFlags(Deno.args.filter((a) => a !== "--verbose"));
+  if (args === "help") {
+    console.log(USAGE);
+    return 0;
   }
   const num = (k: string) => args.has(k) ? Number(args.get(k)) : undefined;
   const seed = num("seed") ?? (Date.now() & 0x7fffffff);
@@ -963,4 +1007,26 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  let code: number;
+  try {
+    code = await main();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`fuzz: ${e.message} (see --help)`);
+      code = 2;
+    } else {
+      console.error(`fuzz: ${e instanceof Error ? e.message : String(e)}`);
+      if (Deno.args.includes("--verbose") || debugWanted()) console.error(e);
+      code = 1;
+    }
+  }
+  Deno.exit(code);
+}
+
+/** MPRPC_DEBUG=1, read without prompting. */
+function debugWanted(): boolean {
+  const variable = "MPRPC_DEBUG";
+  return Deno.permissions.querySync({ name: "env", variable }).state === "granted" &&
+    Deno.env.get(variable) === "1";
+}

@@ -14,82 +14,121 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { startZooKeeper } from "../tests/_helpers/zookeeper.ts";
 import { startZooKeeperEnsemble } from "../tests/_helpers/zookeeper_ensemble.ts";
 
-const USAGE = "usage: deno run -A scripts/zookeeper.ts [--ensemble N] [--port 2181] [--tick 2000]";
-const FLAGS = new Set(["port", "tick", "ensemble"]);
+const USAGE =
+  "usage: deno run -A scripts/zookeeper.ts [--ensemble N] [--port 2181] [--tick 2000] [--verbose]";
 
-/** Parses `--name value` / `--name=value` flags; exits 2 on anything else. */
-function parseFlags(args: string[]): Map<string, string> {
-  const out = new Map<string, string>();
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const m = /^--([a-z]+)(?:=(.*))?$/.exec(arg);
-    if (!m || !FLAGS.has(m[1]!)) {
-      console.error(`Unknown argument "${arg}"\n${USAGE}`);
-      Deno.exit(2);
-    }
-    // `--ensemble` alone means a 3-member ensemble.
-    const bare = m[2] === undefined && (args[i + 1] === undefined || args[i + 1]!.startsWith("--"));
-    const value = m[1] === "ensemble" && bare ? "3" : m[2] ?? args[++i];
-    if (value === undefined) {
-      console.error(`--${m[1]} needs a value\n${USAGE}`);
-      Deno.exit(2);
-    }
-    out.set(m[1]!, value);
-  }
-  return out;
+/** A usage error: one line naming the problem, exit 2. */
+function usageError(problem: string): never {
+  console.error(`zookeeper: ${problem} (see --help)`);
+  Deno.exit(2);
 }
 
-function intFlag(flags: Map<string, string>, name: string, fallback: number): number {
-  const text = flags.get(name);
+let flags: {
+  ensemble?: string | undefined;
+  port?: string | undefined;
+  tick?: string | undefined;
+  help?: boolean | undefined;
+  verbose?: boolean | undefined;
+};
+try {
+  // `--ensemble` alone means a 3-member ensemble.
+  const args = Deno.args.flatMap((arg, i, all) =>
+    arg === "--ensemble" && (all[i + 1] === undefined || all[i + 1]!.startsWith("-"))
+      ? ["--ensemble=3"]
+      : [arg]
+  );
+  flags = parseArgs({
+    args,
+    options: {
+      ensemble: { type: "string" },
+      port: { type: "string" },
+      tick: { type: "string" },
+      help: { type: "boolean", short: "h" },
+      verbose: { type: "boolean" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+} catch (e) {
+  const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
+  const unknown = /^Unknown option '([^']*)'/.exec(message);
+  usageError(unknown ? `unknown flag "${unknown[1]}"` : message.replace(/\. To specify.*/, ""));
+}
+
+function intFlag(name: "ensemble" | "port" | "tick", fallback: number, max: number): number {
+  const text = flags[name];
   if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 65535 * 1000) {
-    console.error(`--${name} must be a positive integer, got "${text}"`);
-    Deno.exit(2);
-  }
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= max)) usageError(`--${name}: "${text}" is not an integer in 1..${max}`);
   return n;
 }
 
-if (Deno.args.includes("--help") || Deno.args.includes("-h")) {
+/** Whether something already listens on `port` (any address ZooKeeper would bind). */
+function portTaken(port: number): boolean {
+  for (const hostname of ["0.0.0.0", "127.0.0.1"]) {
+    try {
+      Deno.listen({ hostname, port }).close();
+    } catch (e) {
+      if (e instanceof Deno.errors.AddrInUse) return true;
+      throw e;
+    }
+  }
+  return false;
+}
+
+if (flags.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
-
-const flags = parseFlags(Deno.args);
-const port = intFlag(flags, "port", 2181);
-const tickTime = intFlag(flags, "tick", 2000);
-const size = flags.has("ensemble") ? intFlag(flags, "ensemble", 3) : 0;
-if (size > 0 && (size % 2 === 0 || size > 7)) {
-  console.error(`--ensemble must be an odd number from 1 to 7, got ${size}`);
-  Deno.exit(2);
+const port = intFlag("port", 2181, 65535);
+const tickTime = intFlag("tick", 2000, 60_000);
+const size = flags.ensemble === undefined ? 0 : intFlag("ensemble", 3, 7);
+if (size > 0 && size % 2 === 0) usageError(`--ensemble must be odd (1, 3, 5 or 7), got ${size}`);
+const ports = Array.from({ length: Math.max(size, 1) }, (_, i) => port + i);
+for (const p of ports) {
+  if (portTaken(p)) {
+    console.error(`zookeeper: port ${p} is already in use (another ZooKeeper?); choose --port`);
+    Deno.exit(1);
+  }
 }
 
 // Allow the usual 30 s sessions of ZooKeeperRegistry.
 const maxSessionTimeout = 60_000;
 let stop: () => Promise<void>;
 let where: string;
-if (size > 0) {
-  const zk = await startZooKeeperEnsemble({
-    size,
-    tickTime,
-    maxSessionTimeout,
-    clientPorts: Array.from({ length: size }, (_, i) => port + i),
-  });
-  const leader = await zk.waitQuorum();
-  console.log(`ZooKeeper ensemble of ${size} serving on ${zk.connect}; data in ${zk.dir}`);
-  for (const m of zk.members) {
-    console.log(`  member ${m.id}: ${m.connect} ${m === leader ? "leader" : await m.mode()}`);
+try {
+  if (size > 0) {
+    const zk = await startZooKeeperEnsemble({
+      size,
+      tickTime,
+      maxSessionTimeout,
+      clientPorts: ports,
+    });
+    const leader = await zk.waitQuorum();
+    console.log(`ZooKeeper ensemble of ${size} serving on ${zk.connect}; data in ${zk.dir}`);
+    for (const m of zk.members) {
+      console.log(`  member ${m.id}: ${m.connect} ${m === leader ? "leader" : await m.mode()}`);
+    }
+    stop = () => zk.stop();
+    where = zk.connect;
+  } else {
+    const zk = await startZooKeeper({ port, tickTime, maxSessionTimeout });
+    console.log(`ZooKeeper (${zk.backend}) serving on ${zk.connect}; data in ${zk.dir}`);
+    stop = () => zk.stop();
+    where = zk.connect;
   }
-  stop = () => zk.stop();
-  where = zk.connect;
-} else {
-  const zk = await startZooKeeper({ port, tickTime, maxSessionTimeout });
-  console.log(`ZooKeeper (${zk.backend}) serving on ${zk.connect}; data in ${zk.dir}`);
-  stop = () => zk.stop();
-  where = zk.connect;
+} catch (e) {
+  console.error(
+    `zookeeper: cannot start ZooKeeper on port ${port}: ${
+      e instanceof Error ? e.message.split("\n")[0] : e
+    }`,
+  );
+  if (flags.verbose) console.error(e);
+  Deno.exit(1);
 }
 console.log("Ctrl-C to stop");
 

@@ -4,12 +4,13 @@
  *
  * Full `npm:` specifiers are used on purpose instead of bare names from deno.json's import
  * map: users import `mod.ts` by URL, and a module imported by URL does not see its own
- * deno.json, so a bare `"protobufjs"` would fail to resolve for them.
+ * deno.json, so a bare `"protobufjs"` would fail to resolve for them. The ZooKeeper client is
+ * pinned in deps_zookeeper.ts, loaded only when a ZooKeeperRegistry connects, so a program that
+ * uses the static registry never needs it.
  *
  * @module
  */
 import protobuf from "npm:protobufjs@7.5.4";
-export { default as zookeeper } from "npm:node-zookeeper-client@1.1.3";
 export { Buffer } from "node:buffer";
 
 // protobufjs encodes into Node Buffers when it finds one (and Deno provides one), which costs a

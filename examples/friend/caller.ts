@@ -1,12 +1,13 @@
 /**
  * The original's friend example, caller side.
  *
- *   deno run -A examples/friend/caller.ts -i examples/friend/test.conf
+ *   deno run --allow-net=127.0.0.1 --allow-read=examples examples/friend/caller.ts -i examples/friend/test.conf
  *
  * @module
  */
 import { type CallOptions, loadProto, RpcChannel, RpcError } from "../../mod.ts";
-import { callerRegistry, setup, text } from "../_shared.ts";
+import { channelOptions } from "../../config.ts";
+import { CALLER_FIELDS, callerRegistry, main, text } from "../_shared.ts";
 
 interface FriendServiceStub {
   GetFriendsList(
@@ -15,15 +16,13 @@ interface FriendServiceStub {
   ): Promise<{ result: { errcode: number } | null; friends: Uint8Array[] }>;
 }
 
-const env = await setup("caller");
-const root = await loadProto(new URL("./friend.proto", import.meta.url));
-const channel = new RpcChannel({
-  registry: callerRegistry(env, "fixbug.FriendServiceRpc"),
-  timeoutMs: env.config.timeoutMs,
-  logger: env.logger,
-});
-let failed = false;
-try {
+await main("caller", CALLER_FIELDS, async (env) => {
+  const root = await loadProto(new URL("./friend.proto", import.meta.url));
+  await using channel = new RpcChannel({
+    ...channelOptions(env.config),
+    registry: callerRegistry(env, "fixbug.FriendServiceRpc"),
+    logger: env.logger,
+  });
   const stub = channel.stub<FriendServiceStub>(root.lookupService("fixbug.FriendServiceRpc"));
   const res = await stub.GetFriendsList({ userid: 1000 });
   console.log(`rpc GetFriendsList(1000) -> ${res.friends.length} friends:`);
@@ -34,11 +33,4 @@ try {
     if (!(e instanceof RpcError)) throw e;
     console.log(`rpc GetFriendsList(42) -> ${e.codeName}: ${e.message}`);
   }
-} catch (e) {
-  console.error(`rpc call failed: ${e}`);
-  failed = true;
-} finally {
-  await channel.close();
-  await env.close();
-}
-if (failed) Deno.exit(1);
+});

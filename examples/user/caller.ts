@@ -1,13 +1,14 @@
 /**
  * The original's user example, caller side: calls Login and Register on UserServiceRpc.
  *
- *   deno run -A examples/user/caller.ts -i examples/user/test.conf
- *   deno run -A examples/user/caller.ts --host 127.0.0.1 --port 8000   (no ZooKeeper)
+ *   deno run --allow-net=127.0.0.1 --allow-read=examples examples/user/caller.ts -i examples/user/test.conf
+ *   deno run --allow-net=127.0.0.1 --allow-read=examples examples/user/caller.ts --port 8000   (no ZooKeeper)
  *
  * @module
  */
 import { type CallOptions, loadProto, RpcChannel, RpcController } from "../../mod.ts";
-import { callerRegistry, setup, text, utf8 } from "../_shared.ts";
+import { channelOptions } from "../../config.ts";
+import { CALLER_FIELDS, callerRegistry, main, text, utf8 } from "../_shared.ts";
 
 interface ResultCode {
   errcode: number;
@@ -24,16 +25,14 @@ interface UserServiceStub {
   ): Promise<{ result: ResultCode | null; success: boolean }>;
 }
 
-const env = await setup("caller");
-const root = await loadProto(new URL("./user.proto", import.meta.url));
-const service = root.lookupService("fixbug.UserServiceRpc");
-const channel = new RpcChannel({
-  registry: callerRegistry(env, "fixbug.UserServiceRpc"),
-  timeoutMs: env.config.timeoutMs,
-  logger: env.logger,
-});
-let failed = false;
-try {
+await main("caller", CALLER_FIELDS, async (env) => {
+  const root = await loadProto(new URL("./user.proto", import.meta.url));
+  const service = root.lookupService("fixbug.UserServiceRpc");
+  await using channel = new RpcChannel({
+    ...channelOptions(env.config),
+    registry: callerRegistry(env, "fixbug.UserServiceRpc"),
+    logger: env.logger,
+  });
   const stub = channel.stub<UserServiceStub>(service);
 
   const login = await stub.Login({ name: utf8("zhang san"), pwd: utf8("123456") });
@@ -51,20 +50,12 @@ try {
     pwd: utf8("666666"),
   });
   if (controller.failed()) {
-    console.log(`rpc Login(Kejiang) failed: ${controller.errorText()}`);
-    failed = true;
-  } else {
-    console.log(
-      `rpc Login(Kejiang) via callMethod -> success: ${res?.success}, errmsg: "${
-        text(res?.result?.errmsg)
-      }"`,
-    );
+    console.error(`caller: rpc Login(Kejiang) failed: ${controller.errorText()}`);
+    return 1;
   }
-} catch (e) {
-  console.error(`rpc call failed: ${e}`);
-  failed = true;
-} finally {
-  await channel.close();
-  await env.close();
-}
-if (failed) Deno.exit(1);
+  console.log(
+    `rpc Login(Kejiang) via callMethod -> success: ${res?.success}, errmsg: "${
+      text(res?.result?.errmsg)
+    }"`,
+  );
+});

@@ -17,7 +17,7 @@ import {
 import type { TlsClientOptions } from "../transport/listen.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
-import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT_MS } from "../defaults.ts";
 import { type Payload, payloadBytes } from "../wire/frame_writer.ts";
 import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
 import type { CallOptions, Stub } from "./call_options.ts";
@@ -150,7 +150,7 @@ export class RpcChannel {
         ? parseEndpoint(options.address)
         : { host: options.address.host, port: options.address.port };
     }
-    this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#logger = options.logger ?? new ConsoleLogger("WARN");
     this.#directory = new ServiceDirectory({

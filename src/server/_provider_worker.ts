@@ -7,6 +7,7 @@
  * @module
  */
 import { PostingLogger } from "../log/_posted_logger.ts";
+import { importModule } from "../util/import_module.ts";
 import { RpcProvider } from "./rpc_provider.ts";
 import type { WorkerInit, WorkerReply } from "./worker_pool.ts";
 
@@ -23,7 +24,7 @@ scope.onmessage = async (e: MessageEvent) => {
   const msg = e.data as WorkerInit | { type: "close"; graceMs: number };
   if (msg.type === "init") {
     try {
-      const mod = await import(msg.module);
+      const mod = await importModule(new URL(msg.module));
       const setup = mod.default ?? mod.setup;
       if (typeof setup !== "function") {
         throw new TypeError(`${msg.module} must export a default setup(provider) function`);

@@ -25,6 +25,7 @@ import { workerOptions, WorkerPool } from "./worker_pool.ts";
 import { AcceptBackoff } from "./accept_backoff.ts";
 import { defaultMaxConnections } from "./_max_connections.ts";
 import { type ByteStream, DEFAULT_MAX_UNSENT_BYTES } from "../transport/framed_connection.ts";
+import { importModule } from "../util/import_module.ts";
 import { LegacyConnection, type LegacyHost, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
 
 /** Options of {@linkcode RpcProvider}. */
@@ -362,7 +363,7 @@ export class RpcProvider {
       }
       if (workers > 1) this.#checkOnlySetupShapesCalls();
       module = new URL(o.workerModule, `file://${Deno.cwd()}/`).href;
-      const mod = await import(module);
+      const mod = await importModule(new URL(module));
       const setup = mod.default ?? mod.setup;
       if (typeof setup !== "function") {
         throw new TypeError(`${module} must export a default setup(provider) function`);

@@ -18,7 +18,8 @@
  *
  * @module
  */
-import { Buffer, zookeeper } from "../../src/deps.ts";
+import { Buffer } from "../../src/deps.ts";
+import { zookeeper } from "../../src/deps_zookeeper.ts";
 import { closeRawClient, guardReconnects } from "../../src/registry/zookeeper/zk_client_patches.ts";
 
 /** Options of {@linkcode startZooKeeper}. */

@@ -3,7 +3,8 @@
  * tests/_helpers/zookeeper.ts). ZooKeeper's own view is read with a separate plain client.
  */
 import assert from "node:assert/strict";
-import { Buffer, zookeeper } from "../../src/deps.ts";
+import { Buffer } from "../../src/deps.ts";
+import { zookeeper } from "../../src/deps_zookeeper.ts";
 import { Code, RpcError } from "../../src/errors.ts";
 import type { Endpoint, ServiceRegistration } from "../../src/registry/registry.ts";
 import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_registry.ts";

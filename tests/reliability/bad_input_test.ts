@@ -4,7 +4,7 @@
  * one log line (or fail that one call), never hang or stop a provider or a caller.
  */
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig } from "../../src/config.ts";
+import { ConfigError, loadConfig } from "../../config.ts";
 import { loadProto, ProtoError } from "../../src/schema/load_proto.ts";
 import { RpcChannel } from "../../src/client/rpc_channel.ts";
 import { Code, RpcError } from "../../src/errors.ts";

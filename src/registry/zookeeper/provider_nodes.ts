@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { Buffer, zookeeper } from "../../deps.ts";
+import { Buffer } from "../../deps.ts";
+import { zookeeper } from "./zk_client.ts";
 import type { Logger } from "../../log/logger.ts";
 import { endpointKey, type ServiceRegistration } from "../registry.ts";
 import {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { zookeeper } from "../../deps.ts";
+import { loadZooKeeperClient, zookeeper } from "./zk_client.ts";
 import type { ZkRawAcl } from "./zk_session.ts";
 
 /** ZooKeeper permission bits. */
@@ -62,6 +62,7 @@ export async function buildAcl(
       ]
       : [{ perms: ZooKeeperPerms.ALL, scheme: "world", id: "anyone" }];
   }
+  await loadZooKeeperClient();
   return entries.map((e) => new zookeeper.ACL(e.perms, new zookeeper.Id(e.scheme, e.id)));
 }
 

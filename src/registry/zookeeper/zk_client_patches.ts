@@ -1,12 +1,12 @@
 /**
  * node-zookeeper-client 1.1.3 as the registry drives it (private): the shape of its private
- * connection manager, and three repairs applied from outside, version-pinned in src/deps.ts:
- * unknown error codes must not crash the process, a closed client must never reconnect, and
- * closing must release the socket.
+ * connection manager, and three repairs applied from outside, version-pinned in
+ * src/deps_zookeeper.ts: unknown error codes must not crash the process, a closed client must
+ * never reconnect, and closing must release the socket.
  *
  * @module
  */
-import { Buffer, zookeeper } from "../../deps.ts";
+import type { Buffer } from "../../deps.ts";
 
 /** node-zookeeper-client's ConnectionManager states. */
 export const CM = {
@@ -93,9 +93,9 @@ const EXTRA_CODE_NAMES: Record<number, string> = {
  * ends the process) when a reply carries an error code it does not know, such as
  * UNKNOWN_SESSION (-12) or SESSION_MOVED (-118) from ZooKeeper 3.5+. Its `Exception.create` is
  * looked up on the module at each call, so wrapping it once makes any code acceptable.
- * Idempotent; applied when this module loads.
+ * Idempotent; applied when the client module loads (zk_client.ts).
  */
-export function tolerateUnknownCodes(): void {
+export function tolerateUnknownCodes(zookeeper: { Exception: unknown }): void {
   const mod = zookeeper.Exception as {
     create: (code: number, path?: string) => Error & { code: number; name: string };
     __mprpcTolerant?: boolean;
@@ -115,7 +115,6 @@ export function tolerateUnknownCodes(): void {
   };
   mod.__mprpcTolerant = true;
 }
-tolerateUnknownCodes();
 
 /**
  * Replaces node-zookeeper-client's private `findNextServer` (version 1.1.3) with the same logic

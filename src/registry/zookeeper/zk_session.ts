@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { Buffer, zookeeper } from "../../deps.ts";
+import { Buffer } from "../../deps.ts";
+import { zookeeper } from "./zk_client.ts";
 import {
   closeRawClient,
   CM,

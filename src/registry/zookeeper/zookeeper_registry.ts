@@ -19,6 +19,7 @@ import { abortReason, raceSignal } from "../../util/signals.ts";
 import { copyEndpoint, ProviderCache } from "./provider_cache.ts";
 import { checkRegistration, ProviderNodes } from "./provider_nodes.ts";
 import { buildAcl, checkAcl, type ZooKeeperAclEntry } from "./zk_acl.ts";
+import { loadZooKeeperClient } from "./zk_client.ts";
 import { checkServiceName, legacyMethodPath, normalizeRoot, providerPath } from "./zk_layout.ts";
 import {
   isTransient,
@@ -373,6 +374,7 @@ export class ZooKeeperRegistry implements Registry {
     for (;;) {
       this.#checkOpen();
       if (signal?.aborted) throw cancelled();
+      if (this.#session === undefined) await loadZooKeeperClient();
       const s = this.#session ?? this.#openSession();
       if (s.state !== "connected") await this.#waitConnected(deadline - Date.now(), signal);
       this.#checkOpen();

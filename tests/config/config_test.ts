@@ -9,10 +9,10 @@ import {
   parseConfig,
   resolveConfig,
   zookeeperConnect,
-} from "../src/config.ts";
+} from "../../config.ts";
 
 /** The repository root, so the example files are found from any working directory. */
-const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname).replace(/\/$/, "");
+const ROOT = decodeURIComponent(new URL("../..", import.meta.url).pathname).replace(/\/$/, "");
 
 /** The sample file of the original C++ mprpc, comments and all. */
 const ORIGINAL = [
@@ -61,7 +61,7 @@ Deno.test("an empty file gives the documented defaults and no ZooKeeper", () => 
     sessionTimeoutMs: 30000,
     zookeeperConnectTimeoutMs: 10000,
     logLevel: "INFO",
-    timeoutMs: 5000,
+    timeoutMs: 30000,
     maxMessageBytes: 4194304,
     legacy: false,
     workers: 1,
@@ -375,7 +375,7 @@ Deno.test("without env permission the variables are skipped; a per-variable gran
   const dir = await Deno.makeTempDir({ prefix: "mprpc_config_env_" });
   try {
     const script = `${dir}/print_env.ts`;
-    const config = JSON.stringify(import.meta.resolve("../src/config.ts"));
+    const config = JSON.stringify(import.meta.resolve("../../config.ts"));
     await Deno.writeTextFile(
       script,
       `import { envOverrides } from ${config};\nconsole.log(JSON.stringify(envOverrides()));\n`,
@@ -400,7 +400,7 @@ Deno.test("without env permission the variables are skipped; a per-variable gran
 });
 
 Deno.test("the sample file in docs/config.md parses without warnings", async () => {
-  const doc = await Deno.readTextFile(new URL("../docs/config.md", import.meta.url));
+  const doc = await Deno.readTextFile(new URL("../../docs/config.md", import.meta.url));
   const sample = doc.match(/```ini\n([\s\S]*?)```/)?.[1];
   assert.ok(sample !== undefined, "docs/config.md has an ini block");
   const { config, warnings } = parseConfig(sample, "config.md");
