@@ -8,7 +8,7 @@
  * @module
  */
 import { Buffer, zookeeper } from "../src/deps.ts";
-import { connectZkClient, type ZkClient } from "../tests/_helpers/zookeeper.ts";
+import { connectZkClient, type ZkClient } from "../src/testing/_zk_client.ts";
 
 /** Operations per second measured by {@linkcode zkCeiling}. */
 export interface ZkCeiling {
