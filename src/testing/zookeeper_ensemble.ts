@@ -45,8 +45,10 @@ export interface ZooKeeperEnsembleOptions {
  * @example
  * ```ts
  * import type { MemberMode } from "./mod.ts";
- * const mode: MemberMode = "follower";
- * console.log(mode === "leader"); // false
+ * function describe(mode: MemberMode): string {
+ *   return mode ?? "not serving";
+ * }
+ * console.log(describe(undefined)); // "not serving"
  * ```
  */
 export type MemberMode = "leader" | "follower" | "observer" | "standalone" | undefined;
