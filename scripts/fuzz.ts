@@ -38,13 +38,9 @@
  */
 import { RpcProvider } from "../src/server/rpc_provider.ts";
 import { varint } from "../src/testing/_fuzz/inputs.ts";
-import {
-  CountingLogger,
-  type FuzzLogLine,
-  type FuzzOptions,
-  mib,
-  runFuzz,
-} from "../src/testing/_fuzz/run.ts";
+import { CountingLogger } from "../src/testing/_fuzz/counting_logger.ts";
+import type { FuzzLogLine, FuzzOptions } from "../src/testing/_fuzz/options.ts";
+import { mib, runFuzz } from "../src/testing/_fuzz/run.ts";
 import { parseProto } from "../src/schema/load_proto.ts";
 
 // ---- CLI --------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import {
   type Rng,
   varint,
 } from "./inputs.ts";
-import type { FuzzOptions } from "./run.ts";
+import type { FuzzOptions } from "./options.ts";
 
 // ---- byte builders ---------------------------------------------------------------------
 

@@ -6,7 +6,6 @@
  */
 import { RpcChannel } from "../../client/rpc_channel.ts";
 import { Code, codeName, RpcError } from "../../errors.ts";
-import type { LogFields, Logger } from "../../log/logger.ts";
 import { parseProto } from "../../schema/load_proto.ts";
 import { encodeMeta, Kind, type RpcMeta } from "../../wire/meta.ts";
 import { type DecoderFuzzReport, runDecoderFuzz } from "./decoders.ts";
@@ -28,97 +27,10 @@ import {
   type ServerCase,
   serverCase,
 } from "./cases.ts";
+import { runCallerCase } from "./caller_case.ts";
+import type { FuzzOptions, FuzzReport } from "./options.ts";
 import { Rng } from "./inputs.ts";
 import { closeQuietly, readFrames, sleep, writeAll } from "./sockets.ts";
-
-/** One log call, as a capturing logger records it. */
-export interface FuzzLogLine {
-  level: string;
-  msg: string;
-  fields: LogFields;
-}
-
-/** Options of {@linkcode runFuzz}. */
-export interface FuzzOptions {
-  /** Seed of the case generator. */
-  seed: number;
-  /** How many cases to run (default: as many as fit in `durationMs`). */
-  cases?: number;
-  /** How long to run, ms, when `cases` is not given; default 5000. */
-  durationMs?: number;
-  /** The provider under test, `"host:port"` or `{ host, port }`. */
-  connect: string | { host: string; port: number };
-  /** The target's `maxMessageBytes`; default 4 MiB. */
-  maxMessageBytes?: number;
-  /** The target's `readTimeoutMs`; stalled-frame cases run only when it is at most 2000. */
-  readTimeoutMs?: number;
-  /** A call that stays in flight for a while (for duplicate-call-id cases); none: skipped. */
-  slowCall?: { service: string; method: string; payload: Uint8Array };
-  /** The target's log so far, to check each bad connection cost one line (in-process only). */
-  logLines?: () => readonly FuzzLogLine[];
-  /** Cases run at once; default 4. */
-  concurrency?: number;
-  /** Also fuzz a caller (RpcChannel) with a fake provider; default true. */
-  callerCases?: boolean;
-  /** Largest RSS growth allowed over the run, bytes; default 160 MiB. */
-  maxRssGrowthBytes?: number;
-  /** Largest growth of this isolate's V8 heap over the run, bytes; default 128 MiB. */
-  maxHeapGrowthBytes?: number;
-  /**
-   * Inputs of the decoder stage, run first (hostile bytes straight into the decoders, in a
-   * Worker under a watchdog: see `decoders.ts`); default 0. When it finds a decoder that
-   * hangs, the network cases are skipped: they would hang the in-process provider.
-   */
-  decoderCases?: number;
-  /** Time one decoder input may take before it counts as a hang, ms; default 2000. */
-  decoderBudgetMs?: number;
-}
-
-/** What {@linkcode runFuzz} found. */
-export interface FuzzReport {
-  seed: number;
-  /** The decoder stage's report, when it ran. */
-  decoder: DecoderFuzzReport | undefined;
-  /** Cases run. */
-  cases: number;
-  /** Cases per kind. */
-  byKind: Record<string, number>;
-  /** Provider-side outcomes: `closed` or `answered`; caller side: the status names. */
-  outcomes: Record<string, number>;
-  /** Liveness probes that succeeded (one after every provider-side case). */
-  probes: number;
-  /** Problems found, each naming the case (and seed) that shows it. Empty: all good. */
-  failures: string[];
-  rssStartBytes: number;
-  rssEndBytes: number;
-  rssGrowthBytes: number;
-  /** Growth of this isolate's `heapUsed` (garbage included: no GC is forced). */
-  heapGrowthBytes: number;
-  durationMs: number;
-}
-
-const PROBE_PROTO = parseProto(
-  `syntax = "proto3"; package mprpc.fuzz;
-   message Blob { string text = 1; bytes data = 2; }
-   service Probe { rpc Check(Blob) returns (Blob); }`,
-  "fuzz_probe.proto",
-);
-
-/** A logger that keeps the lines of one caller-side case. */
-export class CountingLogger implements Logger {
-  lines: FuzzLogLine[] = [];
-  debug(): void {}
-  info(): void {}
-  warn(msg: string, fields: LogFields = {}): void {
-    this.lines.push({ level: "warn", msg, fields });
-  }
-  error(msg: string, fields: LogFields = {}): void {
-    this.lines.push({ level: "error", msg, fields });
-  }
-  critical(msg: string, fields: LogFields = {}): void {
-    this.lines.push({ level: "critical", msg, fields });
-  }
-}
 
 /**
  * Runs the fuzzer against a provider and reports what it found. It does not throw on a finding:
@@ -320,104 +232,6 @@ async function probe(target: { host: string; port: number }): Promise<string | u
   }
 }
 
-/** Expected results of each caller-side behaviour: status names, or "OK". */
-const CALLER_EXPECT: Record<CallerBehaviour, { codes: string[]; protocolError: boolean }> = {
-  request: { codes: ["INTERNAL"], protocolError: true },
-  garbage: { codes: ["INTERNAL"], protocolError: true },
-  huge: { codes: ["INTERNAL"], protocolError: true },
-  oversize: { codes: ["RESOURCE_EXHAUSTED"], protocolError: false },
-  unknown_kind: { codes: ["INTERNAL"], protocolError: true },
-  cancel: { codes: ["INTERNAL"], protocolError: true },
-  bad_meta: { codes: ["INTERNAL"], protocolError: true },
-  truncated_close: { codes: ["UNAVAILABLE"], protocolError: false },
-  close: { codes: ["UNAVAILABLE"], protocolError: false },
-  bad_payload: { codes: ["OK", "INTERNAL"], protocolError: false },
-  wrong_id: { codes: ["DEADLINE_EXCEEDED"], protocolError: false },
-  status: { codes: ["*status"], protocolError: false },
-  goaway_status: { codes: ["*status"], protocolError: false },
-  stall: { codes: ["DEADLINE_EXCEEDED"], protocolError: false },
-  overflowing_entry: { codes: ["INTERNAL"], protocolError: true },
-  bad_call_id: { codes: ["INTERNAL"], protocolError: true },
-};
-
-async function runCallerCase(
-  i: number,
-  c: CallerCase,
-  report: FuzzReport,
-  fail: (i: number, c: Case, what: string) => void,
-  count: (rec: Record<string, number>, key: string) => void,
-): Promise<void> {
-  const r = c.rng;
-  const status = r.int(1, 40);
-  let sawEof = false;
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const serve = (async () => {
-    let conn: Deno.Conn;
-    try {
-      conn = await listener.accept();
-    } catch {
-      return;
-    }
-    try {
-      // Answer the connection handshake (a PING) first, then wait for the request.
-      let first = await readFrames(conn, 2000, (fs) => fs.length > 0);
-      if (first.frames[0]?.kind === Kind.PING) {
-        await writeAll(
-          conn,
-          frame(encodeMeta({ kind: Kind.PONG, callId: first.frames[0].callId })),
-        );
-        first = first.frames.length > 1
-          ? { ...first, frames: first.frames.slice(1) }
-          : await readFrames(conn, 2000, (fs) => fs.length > 0);
-      }
-      const id = first.frames[0]?.callId ?? 1;
-      const bytes = callerAnswer(c.behaviour, r, id, status);
-      if (bytes.length > 0) await writeAll(conn, bytes);
-      if (c.behaviour === "close" || c.behaviour === "truncated_close") return;
-      // The caller must hang up on us (protocol error) or after its deadline.
-      const rest = await readFrames(conn, 3000);
-      sawEof = rest.closed;
-    } finally {
-      closeQuietly(conn);
-    }
-  })();
-  const logger = new CountingLogger();
-  const channel = new RpcChannel({
-    address: { host: "127.0.0.1", port: listener.addr.port },
-    timeoutMs: 400,
-    keepaliveMs: 0,
-    logger,
-  });
-  const started = Date.now();
-  let result = "OK";
-  try {
-    const stub = channel.stub(PROBE_PROTO.lookupService("mprpc.fuzz.Probe"));
-    await stub.Check!({ text: `case ${i}` });
-  } catch (e) {
-    result = e instanceof RpcError ? codeName(e.code) : `not an RpcError: ${e}`;
-    if (e instanceof RpcError && (c.behaviour === "status" || c.behaviour === "goaway_status")) {
-      if (e.code === status) result = "*status";
-    }
-  } finally {
-    const elapsed = Date.now() - started;
-    if (elapsed > 400 + 1000) fail(i, c, `the call took ${elapsed} ms with a 400 ms deadline`);
-    await channel.close();
-    await serve;
-    closeQuietly(listener);
-  }
-  count(report.outcomes, result === "*status" ? "ERROR_STATUS" : result);
-  const expected = CALLER_EXPECT[c.behaviour];
-  if (!expected.codes.includes(result)) {
-    fail(i, c, `the call ended with ${result}; expected ${expected.codes.join(" or ")}`);
-  }
-  const protocolLines = logger.lines.filter((l) => l.msg === "closing connection: protocol error");
-  if (expected.protocolError) {
-    if (protocolLines.length !== 1) {
-      fail(i, c, `expected one protocol-error log line, got ${protocolLines.length}`);
-    }
-    if (!sawEof) fail(i, c, "the caller did not close the connection after a protocol error");
-  }
-}
 /** Bytes as MiB with one decimal, for reports. */
 export function mib(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
