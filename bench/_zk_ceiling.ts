@@ -9,7 +9,7 @@
  */
 import { Buffer } from "../src/deps.ts";
 import { zookeeper } from "../src/deps_zookeeper.ts";
-import { connectZkClient, type ZkClient } from "../tests/_helpers/zookeeper.ts";
+import { connectZkClient, type ZkClient } from "../src/testing/_zk_client.ts";
 
 /** Operations per second measured by {@linkcode zkCeiling}. */
 export interface ZkCeiling {

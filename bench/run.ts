@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { startZooKeeper, zkAvailable } from "../tests/_helpers/zookeeper.ts";
+import { startZooKeeper, zkAvailable } from "../src/testing/mod.ts";
 import { parseFlags } from "./_load.ts";
 import { formatSummary, profileFiles, summarize } from "./cpuprofile_top.ts";
 import { loadShapes } from "./_shapes.ts";
@@ -749,8 +749,8 @@ if (selected.length === 0) {
   );
 }
 notes.push(
-  "`mprpc+zk`: the provider registers in a real ZooKeeper (tests/_helpers/zookeeper.ts's " +
-    "startZooKeeper()) and the caller resolves it through `ZooKeeperRegistry`; after the first " +
+  "`mprpc+zk`: the provider registers in a real ZooKeeper (startZooKeeper() from " +
+    "src/testing/) and the caller resolves it through `ZooKeeperRegistry`; after the first " +
     "resolve, calls do not touch ZooKeeper. Skipped when no ZooKeeper is installed.",
 );
 notes.push(

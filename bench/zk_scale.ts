@@ -32,11 +32,8 @@
  */
 import { ConsoleLogger } from "../src/log/logger.ts";
 import { ZooKeeperRegistry } from "../src/registry/zookeeper/zookeeper_registry.ts";
-import { fourLetterWord, mntr } from "../tests/_helpers/zookeeper.ts";
-import {
-  startZooKeeperEnsemble,
-  type ZooKeeperMember,
-} from "../tests/_helpers/zookeeper_ensemble.ts";
+import { fourLetterWord, mntr } from "../src/testing/_four_letter_words.ts";
+import { startZooKeeperEnsemble, type ZooKeeperMember } from "../src/testing/mod.ts";
 import { parseFlags } from "./_load.ts";
 import { cpuSeconds } from "./_proc.ts";
 import { Child } from "./_zk_scale_child.ts";

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs a ZooKeeper server that tests/_helpers/zookeeper.ts can start, unless one is there.
+# Installs a ZooKeeper server that src/testing/ (startZooKeeper) can start, unless one is there.
 # Idempotent: does nothing when Debian's package, $ZOOKEEPER_HOME or zkServer.sh on PATH exists.
 set -eu
 

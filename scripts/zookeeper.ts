@@ -9,14 +9,13 @@
  * Prints the connect string, serves until SIGINT/SIGTERM (Ctrl-C), then stops the server(s) and
  * deletes the temp dir. With `--ensemble N` (odd, 1..7) it starts N servers on loopback that
  * form a quorum, with client ports `--port`, `--port + 1`, ... and prints which one leads. Uses
- * the same launchers as the tests (tests/_helpers/zookeeper.ts, zookeeper_ensemble.ts).
+ * the same launchers as the tests (src/testing/, exported as `./testing`).
  * Unknown flags are refused.
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { startZooKeeper } from "../tests/_helpers/zookeeper.ts";
-import { startZooKeeperEnsemble } from "../tests/_helpers/zookeeper_ensemble.ts";
+import { startZooKeeper, startZooKeeperEnsemble } from "../src/testing/mod.ts";
 
 const USAGE =
   "usage: deno run -A scripts/zookeeper.ts [--ensemble N] [--port 2181] [--tick 2000] [--verbose]";

@@ -16,7 +16,7 @@ import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { blackholeUnavailable, startBlackhole } from "../_helpers/blackhole.ts";
 import { kitchenService, type KitchenStub, startKitchen } from "../_helpers/kitchen.ts";
 import { deadPort, startRawServer } from "../_helpers/raw_tcp.ts";
-import { startZooKeeper, zkAvailable } from "../_helpers/zookeeper.ts";
+import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
 
 /** The bound: a deadline or an abort ends the call within this much. */
 const SLACK_MS = 50;

@@ -6,12 +6,9 @@
 import assert from "node:assert/strict";
 import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_registry.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
-import {
-  connectZkClient,
-  fourLetterWord,
-  startZooKeeper,
-  zkAvailable,
-} from "../_helpers/zookeeper.ts";
+import { fourLetterWord } from "../../src/testing/_four_letter_words.ts";
+import { connectZkClient } from "../../src/testing/_zk_client.ts";
+import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
 
 const ignore = !(await zkAvailable());
 

@@ -10,7 +10,7 @@ import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_regist
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { eventually } from "../_helpers/eventually.ts";
 import { deadPort } from "../_helpers/raw_tcp.ts";
-import { startZooKeeper, zkAvailable } from "../_helpers/zookeeper.ts";
+import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
 
 const SLACK_MS = 50;
 const SERVICE = "fixbug.UserServiceRpc";

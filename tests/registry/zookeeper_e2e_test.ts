@@ -1,6 +1,6 @@
 /**
  * Service discovery end to end through a REAL ZooKeeper (issue 3): RpcProvider + RpcChannel +
- * ZooKeeperRegistry against a throw-away server from tests/_helpers/zookeeper.ts (one per test,
+ * ZooKeeperRegistry against a throw-away server from src/testing/ (one per test,
  * ~1 s to start). What ZooKeeper itself holds is read with a separate plain
  * node-zookeeper-client (`connectZkClient`), never through the registry under test.
  *
@@ -24,13 +24,9 @@ import {
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { Events, kitchenImpl, kitchenService, type KitchenStub } from "../_helpers/kitchen.ts";
 import { spawnProvider } from "../_helpers/provider_process.ts";
-import {
-  connectZkClient,
-  expireSession,
-  startZooKeeper,
-  zkAvailable,
-  type ZkClient,
-} from "../_helpers/zookeeper.ts";
+import { connectZkClient, type ZkClient } from "../../src/testing/_zk_client.ts";
+import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
+import { expireSession } from "../_helpers/expire_session.ts";
 import { eventually } from "../_helpers/eventually.ts";
 
 const ignore = !(await zkAvailable());

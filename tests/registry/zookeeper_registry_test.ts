@@ -1,6 +1,6 @@
 /**
  * ZooKeeperRegistry against a real ZooKeeper (one throw-away server per test, from
- * tests/_helpers/zookeeper.ts). ZooKeeper's own view is read with a separate plain client.
+ * src/testing/). ZooKeeper's own view is read with a separate plain client.
  */
 import assert from "node:assert/strict";
 import { Buffer } from "../../src/deps.ts";
@@ -9,13 +9,9 @@ import { Code, RpcError } from "../../src/errors.ts";
 import type { Endpoint, ServiceRegistration } from "../../src/registry/registry.ts";
 import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_registry.ts";
 import type { LogFields, Logger } from "../../src/log/logger.ts";
-import {
-  connectZkClient,
-  expireSession,
-  startZooKeeper,
-  zkAvailable,
-  type ZkStat,
-} from "../_helpers/zookeeper.ts";
+import { connectZkClient, type ZkStat } from "../../src/testing/_zk_client.ts";
+import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
+import { expireSession } from "../_helpers/expire_session.ts";
 import { eventually } from "../_helpers/eventually.ts";
 
 const ignore = !(await zkAvailable());

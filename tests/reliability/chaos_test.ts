@@ -13,7 +13,7 @@ import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_regist
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { kitchenService, type KitchenStub } from "../_helpers/kitchen.ts";
 import { type ProviderProcess, spawnProvider } from "../_helpers/provider_process.ts";
-import { startZooKeeper, zkAvailable } from "../_helpers/zookeeper.ts";
+import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
 
 const canRun = await zkAvailable();
 if (!canRun) console.log("chaos_test: skipped, no ZooKeeper server available");

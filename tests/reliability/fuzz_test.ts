@@ -1,10 +1,10 @@
 /**
- * A short, fixed-seed run of scripts/fuzz.ts against an in-process kitchen provider (the
- * long run is `deno task fuzz`).
+ * A short, fixed-seed run of the protocol fuzzer (src/testing/_fuzz/) against an in-process
+ * kitchen provider (the long run is `deno task fuzz`).
  */
 import assert from "node:assert/strict";
-import { runFuzz } from "../../scripts/fuzz.ts";
-import { runDecoderFuzz } from "../../scripts/fuzz_decoders.ts";
+import { runFuzz } from "../../src/testing/_fuzz/run.ts";
+import { runDecoderFuzz } from "../../src/testing/_fuzz/decoders.ts";
 import { RpcChannel } from "../../src/client/rpc_channel.ts";
 import { Code, RpcError } from "../../src/errors.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";

@@ -15,7 +15,7 @@ import { RpcProvider } from "../../src/server/rpc_provider.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { DelayedRegistry } from "../_helpers/delay_proxy.ts";
 import { kitchenService, type KitchenStub } from "../_helpers/kitchen.ts";
-import { startZooKeeper, zkAvailable } from "../_helpers/zookeeper.ts";
+import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
 
 const canRun = await zkAvailable();
 if (!canRun) console.log("rolling_restart_test: skipped, no ZooKeeper server available");

@@ -1,5 +1,5 @@
 /**
- * Discovery through a real 3-member ZooKeeper ensemble (tests/_helpers/zookeeper_ensemble.ts)
+ * Discovery through a real 3-member ZooKeeper ensemble (src/testing/zookeeper_ensemble.ts)
  * while 64 callers keep calling: the leader killed, every member restarted in turn, the quorum
  * lost for 5 s. Providers and the caller run in this process, each with its own
  * ZooKeeperRegistry (own session) on the ensemble's full connect string; calls never touch
@@ -15,12 +15,12 @@ import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { eventually } from "../_helpers/eventually.ts";
 import { Events, kitchenImpl, kitchenService, type KitchenStub } from "../_helpers/kitchen.ts";
 import { TcpProxy } from "../_helpers/tcp_proxy.ts";
-import { connectZkClient } from "../_helpers/zookeeper.ts";
+import { connectZkClient } from "../../src/testing/_zk_client.ts";
 import {
   startZooKeeperEnsemble,
   zkEnsembleAvailable,
   type ZooKeeperEnsemble,
-} from "../_helpers/zookeeper_ensemble.ts";
+} from "../../src/testing/mod.ts";
 
 const ignore = !(await zkEnsembleAvailable());
 if (ignore) console.log("zookeeper_ensemble_test: skipped, no local ZooKeeper install");

@@ -1,6 +1,6 @@
 /**
  * The fuzzer's decoder stage: hostile inputs (mutated metadata maps, overflowing and overlong
- * varints, lying lengths, out-of-range call ids; see `_fuzz_inputs.ts`) fed straight to the wire
+ * varints, lying lengths, out-of-range call ids; see `inputs.ts`) fed straight to the wire
  * decoders (`decodeMeta`, `FrameDecoder`, the C++ protocol's header decoders) and to a
  * protobufjs payload codec, in a Worker under a watchdog: an input that does not finish within
  * its time budget is reported as a hang (the Worker is stopped and the run goes on with the next
@@ -16,8 +16,8 @@ import {
   PROGRESS_DONE,
   PROGRESS_SLOTS,
   PROGRESS_STARTED,
-} from "./_fuzz_decode_worker.ts";
-import { DECODER_KINDS, decoderCase } from "./_fuzz_inputs.ts";
+} from "./decode_worker.ts";
+import { DECODER_KINDS, decoderCase } from "./inputs.ts";
 
 /** Options of {@linkcode runDecoderFuzz}. */
 export interface DecoderFuzzOptions {
@@ -101,7 +101,7 @@ async function runWorker(
   const progress = new SharedArrayBuffer(4 * PROGRESS_SLOTS);
   const p = new Int32Array(progress);
   p[PROGRESS_CURRENT] = job.from;
-  const worker = new Worker(new URL("./_fuzz_decode_worker.ts", import.meta.url), {
+  const worker = new Worker(new URL("./decode_worker.ts", import.meta.url), {
     type: "module",
   });
   let timer: ReturnType<typeof setInterval> | undefined;

@@ -1,8 +1,8 @@
 /**
- * Starts a real, throw-away ZooKeeper *ensemble* on loopback for tests and scripts: `size`
+ * Starts a real, throw-away ZooKeeper *ensemble* on loopback: `size`
  * servers (3 by default), each with its own client, quorum and election port, its own data dir
  * with `myid`, and the same `server.N=127.0.0.1:<quorum>:<election>` lines; every four-letter
- * word allowed, admin server off, a small JVM heap per member (see `jvmFlags` in zookeeper.ts).
+ * word allowed, admin server off, a small JVM heap per member (see `jvmFlags` in _backend.ts).
  *
  * Members can be killed (SIGKILL), halted (SIGTERM), frozen and restarted one by one; the
  * ensemble finds its leader with `srvr`. Needs a local ZooKeeper (Debian package,
@@ -10,9 +10,20 @@
  *
  * @module
  */
-import { type Backend, findLocalBackend, LaunchedServer, mntr, serverMode } from "./zookeeper.ts";
+import { type Backend, findLocalBackend } from "./_backend.ts";
+import { mntr, serverMode } from "./_four_letter_words.ts";
+import { LaunchedServer } from "./_launched_server.ts";
 
-/** Options of {@linkcode startZooKeeperEnsemble}. */
+/**
+ * Options of {@linkcode startZooKeeperEnsemble}.
+ *
+ * @example Five members with a fast tick
+ * ```ts
+ * import type { ZooKeeperEnsembleOptions } from "./mod.ts";
+ * const options: ZooKeeperEnsembleOptions = { size: 5, tickTime: 200 };
+ * console.log(options.size); // 5
+ * ```
+ */
 export interface ZooKeeperEnsembleOptions {
   /** Number of servers (odd, 1..7). Default 3. */
   size?: number;
@@ -28,10 +39,33 @@ export interface ZooKeeperEnsembleOptions {
   startTimeoutMs?: number;
 }
 
-/** What `srvr` says a member is; undefined when it does not serve (down, or no quorum). */
+/**
+ * What `srvr` says a member is; undefined when it does not serve (down, or no quorum).
+ *
+ * @example
+ * ```ts
+ * import type { MemberMode } from "./mod.ts";
+ * function describe(mode: MemberMode): string {
+ *   return mode ?? "not serving";
+ * }
+ * console.log(describe(undefined)); // "not serving"
+ * ```
+ */
 export type MemberMode = "leader" | "follower" | "observer" | "standalone" | undefined;
 
-/** One server of a {@linkcode ZooKeeperEnsemble}. */
+/**
+ * One server of a {@linkcode ZooKeeperEnsemble}.
+ *
+ * @example Freeze a follower, then thaw it
+ * ```ts ignore
+ * import { startZooKeeperEnsemble } from "./mod.ts";
+ * await using zk = await startZooKeeperEnsemble();
+ * const leader = await zk.waitQuorum();
+ * const follower = zk.members.find((m) => m !== leader)!;
+ * await follower.pause();
+ * await follower.resume();
+ * ```
+ */
 export interface ZooKeeperMember {
   /** Its `myid` (1..size). */
   readonly id: number;
@@ -64,7 +98,17 @@ export interface ZooKeeperMember {
   logTail(lines?: number): Promise<string>;
 }
 
-/** A running ensemble; see {@linkcode startZooKeeperEnsemble}. */
+/**
+ * A running ensemble; see {@linkcode startZooKeeperEnsemble}. `stop()` (or leaving an
+ * `await using` scope) ends every member and deletes the temp dir.
+ *
+ * @example Clients take the whole connect string
+ * ```ts ignore
+ * import { startZooKeeperEnsemble } from "./mod.ts";
+ * await using zk = await startZooKeeperEnsemble({ size: 3 });
+ * console.log(zk.connect); // 127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3
+ * ```
+ */
 export interface ZooKeeperEnsemble extends AsyncDisposable {
   /** `"127.0.0.1:p1,127.0.0.1:p2,..."`, for clients. */
   readonly connect: string;
@@ -88,9 +132,11 @@ export interface ZooKeeperEnsemble extends AsyncDisposable {
 /**
  * Whether {@linkcode startZooKeeperEnsemble} can run here (a local ZooKeeper install).
  *
+ * @returns true when a local install was found.
+ *
  * @example
  * ```ts
- * import { zkEnsembleAvailable } from "./zookeeper_ensemble.ts";
+ * import { zkEnsembleAvailable } from "./mod.ts";
  * Deno.test({ name: "needs an ensemble", ignore: !(await zkEnsembleAvailable()), fn() {} });
  * ```
  */
@@ -101,11 +147,15 @@ export async function zkEnsembleAvailable(): Promise<boolean> {
 /**
  * Starts an ensemble on loopback and waits until it has a leader and every member serves.
  *
+ * @param opts Size, tick, session timeout bounds, client ports and start timeout; all optional.
+ * @returns The running ensemble.
+ *
  * @throws {Error} when no local ZooKeeper is installed, for a bad size, or with the members'
  *   log tails when no quorum forms within `startTimeoutMs`.
  *
  * @example Three servers, the leader killed
  * ```ts ignore
+ * import { startZooKeeperEnsemble } from "./mod.ts";
  * await using zk = await startZooKeeperEnsemble();
  * const leader = await zk.waitQuorum();
  * await leader.kill();

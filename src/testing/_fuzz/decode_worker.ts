@@ -1,15 +1,15 @@
 /**
- * Worker of the fuzzer's decoder stage (`fuzz_decoders.ts`): decodes generated inputs in a
+ * Worker of the fuzzer's decoder stage (`decoders.ts`): decodes generated inputs in a
  * tight loop and publishes, in shared memory, which input it is on and how many it finished,
  * so the main thread can tell a decoder that never returns and stop this Worker.
  */
 /// <reference lib="deno.worker" />
-import { parseProto } from "../src/schema/load_proto.ts";
-import { describeService } from "../src/schema/method_descriptor.ts";
-import { FrameDecoder, FrameError } from "../src/wire/frame.ts";
-import { decodeLegacyHeader, LegacyError, LegacyRequestDecoder } from "../src/wire/legacy.ts";
-import { decodeMeta, MetaError, type RpcMeta } from "../src/wire/meta.ts";
-import { DECODER_KINDS, type DecoderCase, decoderCase } from "./_fuzz_inputs.ts";
+import { parseProto } from "../../schema/load_proto.ts";
+import { describeService } from "../../schema/method_descriptor.ts";
+import { FrameDecoder, FrameError } from "../../wire/frame.ts";
+import { decodeLegacyHeader, LegacyError, LegacyRequestDecoder } from "../../wire/legacy.ts";
+import { decodeMeta, MetaError, type RpcMeta } from "../../wire/meta.ts";
+import { DECODER_KINDS, type DecoderCase, decoderCase } from "./inputs.ts";
 
 /** Slot of the shared progress array: the input being decoded. */
 export const PROGRESS_CURRENT = 0;

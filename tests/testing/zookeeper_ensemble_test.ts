@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "../../src/deps.ts";
 import { eventually } from "../_helpers/eventually.ts";
-import { connectZkClient } from "../_helpers/zookeeper.ts";
-import { startZooKeeperEnsemble, zkEnsembleAvailable } from "../_helpers/zookeeper_ensemble.ts";
+import { connectZkClient } from "../../src/testing/_zk_client.ts";
+import { startZooKeeperEnsemble, zkEnsembleAvailable } from "../../src/testing/mod.ts";
 
 const ignore = !(await zkEnsembleAvailable());
 if (ignore) console.log("zookeeper_ensemble_launcher_test: skipped, no local ZooKeeper install");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Buffer } from "../../src/deps.ts";
-import { connectZkClient, startZooKeeper, zkAvailable } from "../_helpers/zookeeper.ts";
+import { connectZkClient } from "../../src/testing/_zk_client.ts";
+import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
 
 const ignore = !(await zkAvailable());
 
