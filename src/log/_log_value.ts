@@ -345,6 +345,7 @@ function render(v: unknown, text: (s: string) => string): string {
  * ```
  */
 export function cloneableFields(fields: LogFields): LogFields {
+  fields = asFields(fields) ?? {};
   const out: LogFields = Object.create(null);
   let keys: string[];
   try {
@@ -372,4 +373,25 @@ export function cloneableFields(fields: LogFields): LogFields {
     }
   }
   return out;
+}
+
+/**
+ * `fields` as a fields object: a plain object as it is; anything else a JavaScript caller passes
+ * in its place (`log.info("id", 12345678901234567890n)`, `log.error("failed", err)`, a string, an
+ * array) becomes one field, `error` for an Error and `value` otherwise, so it is written instead
+ * of lost or spread into one field per character.
+ */
+export function asFields(fields: unknown): LogFields | undefined {
+  if (fields === undefined || fields === null) return undefined;
+  if (typeof fields === "object") {
+    let proto: unknown;
+    try {
+      proto = Object.getPrototypeOf(fields);
+    } catch {
+      return { fields }; // a revoked proxy: written as one unreadable value
+    }
+    if (proto === Object.prototype || proto === null) return fields as LogFields;
+    if (Error.prototype.isPrototypeOf(fields)) return { error: fields };
+  }
+  return { value: fields };
 }

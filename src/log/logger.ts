@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatText, formatValue, unreadable } from "./_log_value.ts";
+import { asFields, formatText, formatValue, unreadable } from "./_log_value.ts";
 
 /** Level names, following the usual Deno (std/log) convention. */
 export type LevelName = "NOTSET" | "DEBUG" | "INFO" | "WARN" | "ERROR" | "CRITICAL";
@@ -46,7 +46,8 @@ export interface Logger {
  * other values that JSON cannot hold are rendered too. Never throws.
  */
 export function formatFields(fields: LogFields | undefined): string {
-  if (fields === undefined || fields === null) return "";
+  fields = asFields(fields);
+  if (fields === undefined) return "";
   let out = "";
   try {
     for (const key in fields) {

@@ -1,6 +1,7 @@
 /** ConsoleLogger: whatever a caller logs, the call returns and the line is printed. */
 import assert from "node:assert/strict";
 import { ConsoleLogger } from "../../src/log/logger.ts";
+import { type PostedLogLine, PostingLogger } from "../../src/log/_posted_logger.ts";
 
 /** Runs `fn` with console.error captured. */
 function captureStderr(fn: () => void): string[] {
@@ -45,4 +46,32 @@ Deno.test("ConsoleLogger: a log call returns even when stderr throws", () => {
   } finally {
     console.error = original;
   }
+});
+
+Deno.test("a value passed where the fields object goes is written, not lost or spread (every logger)", async () => {
+  // JavaScript callers write `log.info("id", 12345678901234567890n)` or `log.error("failed", err)`.
+  // deno-lint-ignore no-explicit-any
+  const log = new ConsoleLogger("DEBUG") as any;
+  const lines = captureStderr(() => {
+    log.info("id", 12345678901234567890n);
+    log.info("text", "hello");
+    log.error("failed", new Error("boom", { cause: "socket closed" }));
+    log.info("list", [1, 2]);
+  });
+  assert.match(lines[0]!, / INFO id value=12345678901234567890$/);
+  assert.match(lines[1]!, / INFO text value=hello$/);
+  assert.match(
+    lines[2]!,
+    / ERROR failed error=\{"name":"Error","message":"boom","cause":"socket closed"/,
+  );
+  assert.match(lines[3]!, / INFO list value=\[1,2\]$/);
+  // Across a thread boundary (provider Workers) the value survives too.
+  const posted: PostedLogLine[] = [];
+  // deno-lint-ignore no-explicit-any
+  const worker = new PostingLogger((line) => posted.push(structuredClone(line))) as any;
+  worker.info("id", 12345678901234567890n);
+  worker.error("failed", new Error("boom"));
+  assert.equal(posted[0]!.fields!["value"], 12345678901234567890n);
+  assert.match(JSON.stringify(posted[1]!.fields!["error"]), /boom/);
+  await Promise.resolve();
 });
