@@ -98,8 +98,8 @@ export interface RpcProviderOptions {
    * `workerModule`. Default 1.
    *
    * Each Worker's provider gets the limits and timeouts of these options (`maxMessageBytes`,
-   * `maxConnections`, `maxInflightPerConnection`, `slowCallMs`, `idleTimeoutMs`,
-   * `readTimeoutMs`, `legacy`), applied per event loop, and logs into `logger`. Functions cannot
+   * `maxConnections`, `maxInflightPerConnection`, `slowCallMs`, `maxUnsentBytes`,
+   * `idleTimeoutMs`, `readTimeoutMs`, `legacy`), applied per event loop, and logs into `logger`. Functions cannot
    * reach a Worker, so with `workers > 1` `start()` throws a `TypeError` when `interceptors` or
    * `tls` is set, or when services or interceptors were added to this provider outside
    * `setup(provider)`: add them in the worker module instead, so every event loop has them.
