@@ -179,6 +179,24 @@ export async function startZooKeeperEnsemble(
         "(or scripts/install_zookeeper.sh), or ZOOKEEPER_HOME, or zkServer.sh on PATH",
     );
   }
+  // A port picked free may be taken by another process before the member binds it (another
+  // test launching servers at the same time): the member then exits, and a fresh set of ports is
+  // tried. Ports given by the caller are not changed, so those get one attempt.
+  const attempts = opts.clientPorts === undefined ? 3 : 1;
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await launchEnsemble(size, backend, opts);
+    } catch (err) {
+      if (attempt >= attempts || !(err instanceof MemberExitedError)) throw err;
+    }
+  }
+}
+
+async function launchEnsemble(
+  size: number,
+  backend: Backend,
+  opts: ZooKeeperEnsembleOptions,
+): Promise<ZooKeeperEnsemble> {
   const tickTime = opts.tickTime ?? 500;
   const dir = await Deno.makeTempDir({ prefix: "mprpc_zk_ensemble_" });
   const ids = Array.from({ length: size }, (_, i) => i + 1);
@@ -229,6 +247,13 @@ export async function startZooKeeperEnsemble(
   return ensemble;
 }
 
+const handedOut = new Set<number>();
+
+/** A member's process exited by itself (e.g. one of its ports was taken). */
+class MemberExitedError extends Error {
+  override name = "MemberExitedError";
+}
+
 /**
  * A free loopback port *below* Linux's ephemeral range (32768..60999): a member restarted after
  * a kill must bind its ports again, and a port from the ephemeral range may meanwhile be the
@@ -238,6 +263,9 @@ export async function startZooKeeperEnsemble(
 function stablePort(): number {
   for (let attempt = 0; attempt < 200; attempt++) {
     const port = 20_000 + Math.floor(Math.random() * 12_000);
+    // Never the same port twice in one process (two members, or two ensembles of one run).
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
     try {
       Deno.listen({ hostname: "127.0.0.1", port }).close();
       return port;
@@ -306,7 +334,7 @@ class Ensemble implements ZooKeeperEnsemble {
     for (;;) {
       const crashed = this.members.find((m) => m.server.crashed && !except.includes(m));
       if (crashed) {
-        throw new Error(
+        throw new MemberExitedError(
           `ZooKeeper ensemble member ${crashed.id} (${crashed.connect}) exited by itself; log ` +
             `tail:\n${await crashed.logTail(15)}`,
         );
