@@ -17,8 +17,24 @@ export { DEFAULT_MAX_MESSAGE_BYTES } from "./wire/frame.ts";
  */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** The ZooKeeper session timeout of the configuration's `sessiontimeoutms`: 30 s. */
+/**
+ * The ZooKeeper session timeout of the configuration's `sessiontimeoutms`: 30 s.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_SESSION_TIMEOUT_MS } from "./defaults.ts";
+ * if (DEFAULT_SESSION_TIMEOUT_MS !== 30_000) throw new Error();
+ * ```
+ */
 export const DEFAULT_SESSION_TIMEOUT_MS = 30_000;
 
-/** How long the configuration's `zookeeperconnecttimeoutms` waits for a session: 10 s. */
+/**
+ * How long the configuration's `zookeeperconnecttimeoutms` waits for a session: 10 s.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS } from "./defaults.ts";
+ * if (DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS !== 10_000) throw new Error();
+ * ```
+ */
 export const DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS = 10_000;
