@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { protobuf } from "../deps.ts";
+import { protobuf } from "./_protobuf_internals.ts";
 
 /** Converts and checks a plain object of one message type; returns the object to encode. */
 export type MessageCheck = (message: object) => object;
