@@ -82,7 +82,7 @@ export interface ZkSessionOptions {
   /** Upper bound of the random pause between connection attempts, ms. Default 200. */
   spinDelayMs?: number;
   /** Auth added before connecting (sent again on every reconnect). */
-  auth?: { scheme: string; id: string };
+  auth?: { scheme: string; id: string } | undefined;
   /** Called on each state change, from a microtask (never inside the client's socket callback). */
   onState?: (state: ZkState) => void;
   /** Called when the client choked on a reply (the connection is then reset). */
