@@ -9,6 +9,7 @@
  * @module
  */
 import { protobuf } from "./_protobuf_internals.ts";
+import { isLongType } from "./message_check.ts";
 
 /** A plain-object message as it crosses the API. */
 // deno-lint-ignore no-explicit-any
@@ -20,8 +21,6 @@ export type DefaultsFiller = (o: Message) => void;
 /** The value of every absent `bytes` field: one shared, empty, frozen array. */
 const EMPTY_BYTES: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
 
-const LONG_TYPES = new Set(["int64", "uint64", "sint64", "fixed64", "sfixed64"]);
-
 const fillers = new WeakMap<protobuf.Type, DefaultsFiller>();
 
 function defaultOf(f: protobuf.Field): unknown {
@@ -30,7 +29,7 @@ function defaultOf(f: protobuf.Field): unknown {
     return f.resolvedType.valuesById[n] ?? n;
   }
   if (f.type === "bytes") return EMPTY_BYTES;
-  if (LONG_TYPES.has(f.type)) return f.typeDefault == null ? "0" : String(f.typeDefault);
+  if (isLongType(f.type)) return f.typeDefault == null ? "0" : String(f.typeDefault);
   return f.typeDefault;
 }
 
