@@ -16,7 +16,7 @@ export type ShapeName = "small" | "64k";
 /** Every shape name, in report order. */
 export const SHAPES: readonly ShapeName[] = ["small", "64k"];
 
-/** The same conversions as mprpc's own codec (src/schema/method_descriptor.ts). */
+/** The same conversions as mprpc's own codec (src/schema/type_codec.ts). */
 const TO_OBJECT: protobuf.IConversionOptions = {
   longs: String,
   enums: String,

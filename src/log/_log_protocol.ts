@@ -26,7 +26,7 @@ export interface AckMessage {
   id: number;
   /** The batch buffer, transferred back so the main thread can reuse it. */
   buffer: ArrayBuffer;
-  error?: string;
+  error?: string | undefined;
 }
 
 /** Worker → main thread: the file is closed; the Worker may be terminated. */

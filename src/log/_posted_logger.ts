@@ -8,6 +8,7 @@
  */
 
 import { formatFields, formatMessage, type LogFields, type Logger } from "./logger.ts";
+import { printToStderr } from "./_stderr.ts";
 import { cloneableFields } from "./_log_value.ts";
 
 /** The level methods of a {@linkcode Logger}. */
@@ -80,11 +81,7 @@ export class PostingLogger implements Logger {
     try {
       this.#post({ type: "log", level, msg: text + flat });
     } catch {
-      try {
-        console.error(`${level.toUpperCase()} ${text}${flat}`);
-      } catch {
-        // stderr is gone as well: nothing left to tell.
-      }
+      printToStderr(`${level.toUpperCase()} ${text}${flat}`);
     }
   }
 }

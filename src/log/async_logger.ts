@@ -6,6 +6,7 @@
  * @module
  */
 
+import { printToStderr } from "./_stderr.ts";
 import {
   formatFields,
   formatMessage,
@@ -32,25 +33,47 @@ import { formatValue } from "./_log_value.ts";
  */
 export type OverflowPolicy = "drop-newest" | "drop-oldest";
 
+/** Lowest level an {@linkcode AsyncLogger} writes when no `level` is given. */
+export const DEFAULT_LOG_LEVEL: LevelName = "INFO";
+
+/** Most lines an {@linkcode AsyncLogger} queues when no `maxQueue` is given. */
+export const DEFAULT_LOG_MAX_QUEUE = 100_000;
+
+/** What an {@linkcode AsyncLogger} drops beyond `maxQueue` when no `overflow` is given. */
+export const DEFAULT_LOG_OVERFLOW: OverflowPolicy = "drop-newest";
+
+/** Most lines in one batch sent to the log Worker when no `batchLines` is given. */
+export const DEFAULT_LOG_BATCH_LINES = 8192;
+
+/** Delay before the first batch after an idle period when no `flushIntervalMs` is given (0: next microtask). */
+export const DEFAULT_LOG_FLUSH_INTERVAL_MS = 0;
+
+/** Longest `flushIntervalMs` an {@linkcode AsyncLogger} accepts. */
+export const MAX_LOG_FLUSH_INTERVAL_MS = 60_000;
+
 /** Options of {@linkcode AsyncLogger}. */
 export interface AsyncLoggerOptions {
   /** Directory of the log files, created if missing. Undefined: no files, console only. */
   dir?: string;
-  /** Lowest level written. Default `"INFO"`. */
+  /** Lowest level written. Default {@linkcode DEFAULT_LOG_LEVEL}. */
   level?: LevelName;
   /** Also print each line to stderr, synchronously, in the log call. Default: `dir === undefined`. */
   console?: boolean;
   /** File name for a line logged at `date`; a new name starts a new file. Default {@linkcode defaultLogFileName}. */
   fileName?: (date: Date) => string;
-  /** Most lines queued or unacknowledged by the Worker at once. Default 100,000. */
+  /** Most lines queued or unacknowledged by the Worker at once. Default {@linkcode DEFAULT_LOG_MAX_QUEUE}. */
   maxQueue?: number;
-  /** What happens to lines beyond `maxQueue`. Default `"drop-newest"`. */
+  /** What happens to lines beyond `maxQueue`. Default {@linkcode DEFAULT_LOG_OVERFLOW}. */
   overflow?: OverflowPolicy;
   /** Time source for timestamps and file names (injectable for tests). Default `Date.now`. */
   clock?: () => Date | number;
-  /** Most lines in one batch sent to the Worker. Default 8192 (and at most a quarter of `maxQueue`). */
+  /** Most lines in one batch sent to the Worker. Default {@linkcode DEFAULT_LOG_BATCH_LINES} (and at most a quarter of `maxQueue`). */
   batchLines?: number;
-  /** Delay before sending the first batch after an idle period; 0 (default) sends on the next microtask. */
+  /**
+   * Delay before sending the first batch after an idle period, ms (0 sends on the next
+   * microtask), at most {@linkcode MAX_LOG_FLUSH_INTERVAL_MS}. Default
+   * {@linkcode DEFAULT_LOG_FLUSH_INTERVAL_MS}.
+   */
   flushIntervalMs?: number;
 }
 
@@ -153,25 +176,27 @@ export class AsyncLogger implements Logger {
 
   /** Creates the logger; with `dir`, creates the directory (synchronously) and starts the Worker. */
   constructor(options: AsyncLoggerOptions = {}) {
-    this.#levelName = checkLevel(options.level ?? "INFO");
+    this.#levelName = checkLevel(options.level ?? DEFAULT_LOG_LEVEL);
     this.#threshold = LogLevels[this.#levelName];
     this.#dir = options.dir;
     this.#console = options.console ?? options.dir === undefined;
     this.#fileName = options.fileName ?? defaultLogFileName;
     this.#clock = options.clock ?? Date.now;
-    this.#maxQueue = positiveInt("maxQueue", options.maxQueue, 100_000);
-    const overflow = options.overflow ?? "drop-newest";
+    this.#maxQueue = positiveInt("maxQueue", options.maxQueue, DEFAULT_LOG_MAX_QUEUE);
+    const overflow = options.overflow ?? DEFAULT_LOG_OVERFLOW;
     if (overflow !== "drop-newest" && overflow !== "drop-oldest") {
       throw new TypeError(`overflow must be "drop-newest" or "drop-oldest", got ${overflow}`);
     }
     this.#overflow = overflow;
     this.#batchLines = Math.min(
-      positiveInt("batchLines", options.batchLines, 8192),
+      positiveInt("batchLines", options.batchLines, DEFAULT_LOG_BATCH_LINES),
       Math.ceil(this.#maxQueue / 4),
     );
-    const interval = options.flushIntervalMs ?? 0;
-    if (!(interval >= 0 && interval <= 60_000)) {
-      throw new RangeError(`flushIntervalMs must be between 0 and 60000, got ${interval}`);
+    const interval = options.flushIntervalMs ?? DEFAULT_LOG_FLUSH_INTERVAL_MS;
+    if (!(interval >= 0 && interval <= MAX_LOG_FLUSH_INTERVAL_MS)) {
+      throw new RangeError(
+        `flushIntervalMs must be between 0 and ${MAX_LOG_FLUSH_INTERVAL_MS}, got ${interval}`,
+      );
     }
     this.#intervalMs = interval;
     if (this.#dir !== undefined) {
@@ -329,13 +354,8 @@ export class AsyncLogger implements Logger {
     const line = `${this.#stamp} ${level} ${formatMessage(msg)}${
       fields === undefined ? "" : formatFields(fields)
     }`;
-    if (this.#console) {
-      try {
-        console.error(line);
-      } catch {
-        // stderr is gone: the file (if any) still gets the line.
-      }
-    }
+    // The file (if any) gets the line even when stderr is gone.
+    if (this.#console) printToStderr(line);
     return line;
   }
 
@@ -354,11 +374,8 @@ export class AsyncLogger implements Logger {
       if (this.#dir !== undefined) this.#unreported++;
       if (!this.#formatFailing) {
         this.#formatFailing = true;
-        try {
-          console.error(`AsyncLogger: cannot format a log line: ${formatValue(err)}`);
-        } catch {
-          // stderr is gone too: the drop counter keeps the count.
-        }
+        // If stderr is gone too, the drop counter keeps the count.
+        printToStderr(`AsyncLogger: cannot format a log line: ${formatValue(err)}`);
       }
       return;
     }
@@ -429,7 +446,7 @@ export class AsyncLogger implements Logger {
       this.#dropped += flight.count;
       this.#unreported += flight.count;
       this.#failure = new Error(`log write failed: ${m.error}`);
-      if (!this.#failing) console.error(`AsyncLogger: ${this.#failure.message}`);
+      if (!this.#failing) printToStderr(`AsyncLogger: ${this.#failure.message}`);
       this.#failing = true;
     } else {
       this.#failing = false;
@@ -466,7 +483,7 @@ export class AsyncLogger implements Logger {
 
   #onWorkerError(message: string): void {
     const lost = this.#queue.clear() + this.#inFlightLines;
-    console.error(`AsyncLogger: log writer Worker failed: ${message} (${lost} lines lost)`);
+    printToStderr(`AsyncLogger: log writer Worker failed: ${message} (${lost} lines lost)`);
     this.#dropped += lost;
     this.#flights = [];
     this.#inFlightLines = 0;

@@ -6,6 +6,7 @@
  */
 
 import { asFields, formatText, formatValue, unreadable } from "./_log_value.ts";
+import { printToStderr } from "./_stderr.ts";
 
 /** Level names, following the usual Deno (std/log) convention. */
 export type LevelName = "NOTSET" | "DEBUG" | "INFO" | "WARN" | "ERROR" | "CRITICAL";
@@ -74,10 +75,14 @@ export function formatMessage(msg: unknown): string {
   return typeof msg === "string" ? msg : formatText(msg);
 }
 
+/** Lowest level a {@linkcode ConsoleLogger} prints when no level is given. */
+export const DEFAULT_CONSOLE_LEVEL: LevelName = "WARN";
+
 /**
  * A synchronous logger that writes lines at or above `level` to stderr. A log call never throws
  * (see {@linkcode formatFields} for how values are written). The default logger of
- * the provider and channel (level WARN), so errors are never silent.
+ * the provider, channel and registries (level {@linkcode DEFAULT_CONSOLE_LEVEL}), so errors are
+ * never silent.
  *
  * @example
  * ```ts
@@ -89,7 +94,7 @@ export function formatMessage(msg: unknown): string {
 export class ConsoleLogger implements Logger {
   #threshold: number;
   /** Creates a logger that prints lines at `level` and above. */
-  constructor(level: LevelName = "WARN") {
+  constructor(level: LevelName = DEFAULT_CONSOLE_LEVEL) {
     this.#threshold = LogLevels[level];
   }
   #log(level: LevelName, msg: string, fields?: LogFields): void {
@@ -97,11 +102,7 @@ export class ConsoleLogger implements Logger {
     const line = `${new Date().toISOString()} ${level} ${formatMessage(msg)}${
       formatFields(fields)
     }`;
-    try {
-      console.error(line);
-    } catch {
-      // stderr is gone: a log call must not fail the program that logs.
-    }
+    printToStderr(line);
   }
   /** Logs at DEBUG. */
   debug(msg: string, fields?: LogFields): void {

@@ -7,6 +7,7 @@
  */
 
 import { formatMessage, type LevelName, type LogFields, type Logger, LogLevels } from "./logger.ts";
+import { printToStderr } from "./_stderr.ts";
 import { formatValue, unreadable } from "./_log_value.ts";
 
 /** The fields of a std/log `LogRecord` that the handler reads. */
@@ -68,11 +69,7 @@ function spread(fields: LogFields, obj: Record<string, unknown>): void {
 
 /** Last resort when the logger itself threw: say so on stderr rather than fail the log call. */
 function reportLost(err: unknown): void {
-  try {
-    console.error(`AsyncLoggerHandler: a log record was lost: ${formatValue(err)}`);
-  } catch {
-    // stderr is gone as well: nothing left to tell.
-  }
+  printToStderr(`AsyncLoggerHandler: a log record was lost: ${formatValue(err)}`);
 }
 
 function levelNameOf(level: number): LevelName {

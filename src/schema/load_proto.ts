@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { protobuf } from "../deps.ts";
+import { bundledProtoJson, protobuf, setParseFilename } from "./_protobuf_internals.ts";
 
 /** A protobufjs root namespace holding the loaded types and services. */
 export type Root = protobuf.Root;
@@ -52,8 +52,7 @@ function displayName(url: URL): string {
 }
 
 function parseInto(root: protobuf.Root, text: string, file: string): protobuf.IParserResult {
-  // protobufjs stamps `filename` on every type and field it parses from here on.
-  (protobuf.parse as unknown as { filename: string | null }).filename = file;
+  setParseFilename(file);
   try {
     return protobuf.parse(text, root, { keepCase: false, alternateCommentMode: true });
   } catch (e) {
@@ -98,8 +97,7 @@ const commonsAdded = new WeakMap<protobuf.Root, Set<string>>();
 
 function addCommon(root: protobuf.Root, name: string, file: string): boolean {
   // google/protobuf/*.proto well-known types ship with protobufjs.
-  const json = (protobuf.common as unknown as { get(n: string): protobuf.INamespace | null })
-    .get(name);
+  const json = bundledProtoJson(name);
   if (!json) return false;
   let added = commonsAdded.get(root);
   if (added === undefined) commonsAdded.set(root, added = new Set());

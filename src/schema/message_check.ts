@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { protobuf } from "../deps.ts";
+import { protobuf } from "./_protobuf_internals.ts";
 
 /** Converts and checks a plain object of one message type; returns the object to encode. */
 export type MessageCheck = (message: object) => object;
@@ -134,6 +134,7 @@ const SCALAR_TEST: Record<string, string> = {
   bytes: `$ instanceof Uint8Array`,
 };
 
+/** The 64-bit integer types, and whether each is unsigned. */
 const LONG_UNSIGNED: Record<string, boolean> = {
   int64: false,
   sint64: false,
@@ -141,6 +142,11 @@ const LONG_UNSIGNED: Record<string, boolean> = {
   uint64: true,
   fixed64: true,
 };
+
+/** Whether a field type is a 64-bit integer (crossing the API as a decimal string). */
+export function isLongType(type: string): boolean {
+  return LONG_UNSIGNED[type] !== undefined;
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !ArrayBuffer.isView(v);

@@ -326,6 +326,24 @@ Deno.test("a failed write rejects flush(), counts the lines as dropped, and late
   });
 });
 
+Deno.test("a failed write while stderr throws still rejects flush() and counts the drop (no uncaught error)", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/blocked`); // a directory where the file should be: open fails
+    const original = console.error;
+    console.error = () => {
+      throw new Deno.errors.BrokenPipe("stderr closed");
+    };
+    try {
+      await using log = new AsyncLogger({ dir, fileName: () => "blocked" });
+      log.info("lost");
+      await assert.rejects(log.flush(), /log write failed/);
+      assert.equal(log.dropped, 1);
+    } finally {
+      console.error = original;
+    }
+  });
+});
+
 Deno.test("a log call with bigint, self-referencing, Error or non-cloneable fields never throws and reaches the file", async () => {
   await withTempDir(async (dir) => {
     await using log = new AsyncLogger({ dir, clock: () => FIXED });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { typeCodec } from "../../src/schema/method_descriptor.ts";
+import { typeCodec } from "../../src/schema/type_codec.ts";
 import { messageCheck } from "../../src/schema/message_check.ts";
 import { fidelityRoot } from "../_helpers/fidelity.ts";
 

@@ -74,16 +74,19 @@ export function isTransient(err: unknown): boolean {
     code === ZkCode.SESSION_MOVED;
 }
 
+/** Upper bound of the random pause between connection attempts, ms, when no `spinDelayMs` is given. */
+export const DEFAULT_SPIN_DELAY_MS = 200;
+
 /** Options of {@linkcode ZkSession}. */
 export interface ZkSessionOptions {
   /** Requested session timeout, ms (the server may grant another). */
   sessionTimeoutMs: number;
   /** How long an operation may take before it fails and the connection is reset, ms. */
   opTimeoutMs: number;
-  /** Upper bound of the random pause between connection attempts, ms. Default 200. */
+  /** Upper bound of the random pause between connection attempts, ms. Default {@linkcode DEFAULT_SPIN_DELAY_MS}. */
   spinDelayMs?: number;
   /** Auth added before connecting (sent again on every reconnect). */
-  auth?: { scheme: string; id: string };
+  auth?: { scheme: string; id: string } | undefined;
   /** Called on each state change, from a microtask (never inside the client's socket callback). */
   onState?: (state: ZkState) => void;
   /** Called when the client choked on a reply (the connection is then reset). */
@@ -124,7 +127,7 @@ export class ZkSession {
   /** Creates the client and starts connecting. */
   constructor(connect: string, opts: ZkSessionOptions) {
     this.#opts = opts;
-    const spinDelay = opts.spinDelayMs ?? 200;
+    const spinDelay = opts.spinDelayMs ?? DEFAULT_SPIN_DELAY_MS;
     this.#raw = zookeeper.createClient(connect, {
       sessionTimeout: opts.sessionTimeoutMs,
       spinDelay,

@@ -18,9 +18,17 @@ import {
 import { abortReason, raceSignal } from "../../util/signals.ts";
 import { copyEndpoint, ProviderCache } from "./provider_cache.ts";
 import { checkRegistration, ProviderNodes } from "./provider_nodes.ts";
-import { buildAcl, checkAcl, type ZooKeeperAclEntry } from "./zk_acl.ts";
+import { buildAcl, checkAcl } from "./zk_acl.ts";
 import { loadZooKeeperClient } from "./zk_client.ts";
 import { checkServiceName, legacyMethodPath, normalizeRoot, providerPath } from "./zk_layout.ts";
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_DEBOUNCE_MS,
+  DEFAULT_EMPTY_GRACE_MS,
+  DEFAULT_SESSION_TIMEOUT_MS,
+  DEFAULT_ZOOKEEPER_ROOT,
+  type ZooKeeperRegistryOptions,
+} from "./zookeeper_registry_options.ts";
 import {
   isTransient,
   ZkCode,
@@ -31,42 +39,7 @@ import {
   type ZkState,
 } from "./zk_session.ts";
 
-/** Options of {@linkcode ZooKeeperRegistry}. */
-export interface ZooKeeperRegistryOptions {
-  /** Ensemble, `"host:port[,host:port...]"`. */
-  connect: string;
-  /** Path under which services live. Default `"/mprpc"`. */
-  root?: string;
-  /** Requested session timeout, ms (the server clamps it to its min/max). Default 30000. */
-  sessionTimeoutMs?: number;
-  /** How long `register`/`resolve` wait for ZooKeeper before failing UNAVAILABLE, ms. Default 10000. */
-  connectTimeoutMs?: number;
-  /** Digest credentials, `{ scheme: "digest", id: "user:password" }`, sent on every connect. */
-  auth?: { scheme: "digest"; id: string };
-  /**
-   * ACL of the nodes this registry creates. Default: with `auth`, ALL for that identity and
-   * READ for everyone; without, open (world ALL).
-   */
-  acl?: ZooKeeperAclEntry[];
-  /**
-   * The C++ mprpc's `/<Service>/<Method>` = `ip:port` nodes. By default (undefined) they are
-   * written for registrations with `legacy: true`, i.e. for every `RpcProvider` that speaks the
-   * C++ protocol, so C++ callers find it by themselves; `true` also writes them for registrations
-   * that do not say (a registration with `legacy: false` is never written: one WARN says why);
-   * `false` never writes them. Reading them with
-   * {@linkcode ZooKeeperRegistry.resolveLegacy} works either way.
-   */
-  legacyLayout?: boolean;
-  /** Where to log. Default a {@linkcode ConsoleLogger} at WARN. */
-  logger?: Logger;
-  /** Delay that coalesces bursts of watch events into one re-read, ms. Default 50. */
-  debounceMs?: number;
-  /**
-   * After a (re)connection, an empty provider list does not replace a non-empty cached one
-   * until this much time has passed (providers may still be re-registering), ms. Default 3000.
-   */
-  emptyGraceMs?: number;
-}
+export type { ZooKeeperRegistryOptions } from "./zookeeper_registry_options.ts";
 
 /**
  * A {@linkcode Registry} on ZooKeeper. Providers own ephemeral nodes
@@ -131,11 +104,21 @@ export class ZooKeeperRegistry implements Registry {
       );
     }
     this.#connect = connect.trim();
-    this.#root = normalizeRoot(options.root ?? "/mprpc");
-    this.#sessionTimeoutMs = positive("sessionTimeoutMs", options.sessionTimeoutMs ?? 30_000);
-    this.#connectTimeoutMs = positive("connectTimeoutMs", options.connectTimeoutMs ?? 10_000);
-    const debounceMs = positive("debounceMs", options.debounceMs ?? 50, true);
-    const emptyGraceMs = positive("emptyGraceMs", options.emptyGraceMs ?? 3000, true);
+    this.#root = normalizeRoot(options.root ?? DEFAULT_ZOOKEEPER_ROOT);
+    this.#sessionTimeoutMs = positive(
+      "sessionTimeoutMs",
+      options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+    );
+    this.#connectTimeoutMs = positive(
+      "connectTimeoutMs",
+      options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    );
+    const debounceMs = positive("debounceMs", options.debounceMs ?? DEFAULT_DEBOUNCE_MS, true);
+    const emptyGraceMs = positive(
+      "emptyGraceMs",
+      options.emptyGraceMs ?? DEFAULT_EMPTY_GRACE_MS,
+      true,
+    );
     if (options.auth !== undefined) {
       const { scheme, id } = options.auth;
       if (scheme !== "digest" || typeof id !== "string" || id.indexOf(":") <= 0) {
@@ -149,7 +132,7 @@ export class ZooKeeperRegistry implements Registry {
     }
     if (options.acl !== undefined) checkAcl(options.acl);
     const acl = options.acl?.map((e) => ({ ...e }));
-    this.#log = options.logger ?? new ConsoleLogger("WARN");
+    this.#log = options.logger ?? new ConsoleLogger();
     this.#nodes = new ProviderNodes({
       root: this.#root,
       legacyLayout: options.legacyLayout,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { protobuf } from "../../src/deps.ts";
-import { typeCodec } from "../../src/schema/method_descriptor.ts";
+import { typeCodec } from "../../src/schema/type_codec.ts";
 import { allSamples, fidelityRoot, KEY_TYPES, SCALAR_VALUES } from "../_helpers/fidelity.ts";
 
 const root = await fidelityRoot();
