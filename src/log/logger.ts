@@ -11,7 +11,15 @@ import { printToStderr } from "./_stderr.ts";
 /** Level names, following the usual Deno (std/log) convention. */
 export type LevelName = "NOTSET" | "DEBUG" | "INFO" | "WARN" | "ERROR" | "CRITICAL";
 
-/** Level numbers, as in std/log: NOTSET 0, DEBUG 10, INFO 20, WARN 30, ERROR 40, CRITICAL 50. */
+/**
+ * Level numbers, as in std/log: NOTSET 0, DEBUG 10, INFO 20, WARN 30, ERROR 40, CRITICAL 50.
+ *
+ * @example
+ * ```ts
+ * import { LogLevels } from "./logger.ts";
+ * if (!(LogLevels.WARN > LogLevels.INFO)) throw new Error();
+ * ```
+ */
 export const LogLevels: Readonly<Record<LevelName, number>> = {
   NOTSET: 0,
   DEBUG: 10,

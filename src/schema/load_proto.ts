@@ -8,7 +8,20 @@ import { bundledProtoJson, protobuf, setParseFilename } from "./_protobuf_intern
 /** A protobufjs root namespace holding the loaded types and services. */
 export type Root = protobuf.Root;
 
-/** Raised when a `.proto` cannot be read or parsed; the message names the file and line. */
+/**
+ * Raised when a `.proto` cannot be read or parsed; the message names the file and line.
+ *
+ * @example
+ * ```ts
+ * import { parseProto, ProtoError } from "./load_proto.ts";
+ * try {
+ *   parseProto(`syntax = "proto3"; message M { strin name = 1; }`, "bad.proto");
+ *   throw new Error("parsed");
+ * } catch (e) {
+ *   if (!(e instanceof ProtoError) || !e.message.includes("bad.proto")) throw e;
+ * }
+ * ```
+ */
 export class ProtoError extends Error {
   /** The file (path or URL) at fault. */
   readonly file: string;

@@ -11,7 +11,7 @@
  * - `int64`, `sint64`, `sfixed64`, `uint64`, `fixed64`: an integer `number`, a `bigint`, a
  *   decimal string (`"-9223372036854775808"`, `"18446744073709551615"`) or a protobufjs `Long`,
  *   within the type's range.
- * - `double`, `float`: any `number`. `bool`: a `boolean`. `string`: a `string`.
+ * - `double`: any `number`; `float`: a `number` within float's range (or NaN, ±Infinity). `bool`: a `boolean`. `string`: a `string`.
  * - `bytes`: a `Uint8Array` (a base64 string is refused: it would be ambiguous with text).
  * - enums: a value name (`"GREEN"`) or a defined value number (`1`).
  * - messages and maps: a plain object (map keys as the object's keys: decimal strings for
@@ -123,7 +123,10 @@ function int32Key(k: string, unsigned: boolean): boolean {
 /** Scalar checks: a JavaScript expression over `$` that is true when `$` is valid. */
 const SCALAR_TEST: Record<string, string> = {
   double: `typeof $ === "number"`,
-  float: `typeof $ === "number"`,
+  // Finite values beyond float's range would be written as Infinity: refused (NaN and the
+  // infinities themselves are floats).
+  float: `typeof $ === "number" && !($ > 3.4028234663852886e38 && $ !== Infinity) && ` +
+    `!($ < -3.4028234663852886e38 && $ !== -Infinity)`,
   int32: `typeof $ === "number" && ($ | 0) === $`,
   sint32: `typeof $ === "number" && ($ | 0) === $`,
   sfixed32: `typeof $ === "number" && ($ | 0) === $`,

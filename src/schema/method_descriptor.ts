@@ -29,11 +29,25 @@ export interface MethodDescriptor {
 }
 
 /** `Login` → `login`. */
-export function lowerCamel(name: string): string {
+function lowerCamel(name: string): string {
   return name.charAt(0).toLowerCase() + name.slice(1);
 }
 
-/** `.fixbug.UserServiceRpc` → `fixbug.UserServiceRpc`. */
+/**
+ * The package-qualified name of `service`, without protobufjs's leading dot: the name providers
+ * register and callers look up.
+ *
+ * @example
+ * ```ts
+ * import { parseProto } from "./load_proto.ts";
+ * import { serviceName } from "./method_descriptor.ts";
+ * const root = parseProto(`syntax = "proto3"; package fixbug;
+ *   message M {} service UserServiceRpc { rpc Login(M) returns (M); }`);
+ * if (serviceName(root.lookupService("fixbug.UserServiceRpc")) !== "fixbug.UserServiceRpc") {
+ *   throw new Error();
+ * }
+ * ```
+ */
 export function serviceName(service: protobuf.Service): string {
   return service.fullName.replace(/^\./, "");
 }

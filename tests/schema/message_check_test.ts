@@ -50,6 +50,16 @@ const WRONG: Array<[string, unknown, string]> = [
     "singular.vFixed32: expected fixed32, got 4294967296",
   ],
   ["1.5 for an int32", { singular: { vInt32: 1.5 } }, "singular.vInt32: expected int32, got 1.5"],
+  [
+    "1e300 for a float (would be written as Infinity)",
+    { singular: { vFloat: 1e300 } },
+    "singular.vFloat: expected float, got 1e+300",
+  ],
+  [
+    "-1e39 for a float",
+    { singular: { vFloat: -1e39 } },
+    "singular.vFloat: expected float, got -1e+39",
+  ],
   ["NaN for an int32", { singular: { vInt32: NaN } }, "singular.vInt32: expected int32, got NaN"],
   [
     "a bigint for an int32",

@@ -6,7 +6,16 @@
 import { loadZooKeeperClient, zookeeper } from "./zk_client.ts";
 import type { ZkRawAcl } from "./zk_session.ts";
 
-/** ZooKeeper permission bits. */
+/**
+ * ZooKeeper permission bits, for {@linkcode ZooKeeperAclEntry.perms}.
+ *
+ * @example
+ * ```ts
+ * import { ZooKeeperPerms } from "./zk_acl.ts";
+ * const readWrite = ZooKeeperPerms.READ | ZooKeeperPerms.WRITE;
+ * if (readWrite !== 3) throw new Error(String(readWrite));
+ * ```
+ */
 export const ZooKeeperPerms = {
   READ: 1,
   WRITE: 2,

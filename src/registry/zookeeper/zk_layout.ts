@@ -65,11 +65,6 @@ export function checkServiceName(service: string): void {
   }
 }
 
-/** `/<root>/<service>` */
-export function servicePath(root: string, service: string): string {
-  return `${root}/${service}`;
-}
-
 /** `/<root>/<service>/providers` */
 export function providersPath(root: string, service: string): string {
   return `${root}/${service}/providers`;
