@@ -7,7 +7,11 @@
 import { parseProto } from "../src/schema/load_proto.ts";
 import { describeService } from "../src/schema/method_descriptor.ts";
 import { FrameDecoder, FrameError } from "../src/wire/frame.ts";
-import { decodeLegacyHeader, LegacyError, LegacyRequestDecoder } from "../src/wire/legacy.ts";
+import {
+  decodeLegacyHeader,
+  LegacyError,
+  LegacyRequestDecoder,
+} from "../src/legacy/legacy_codec.ts";
 import { decodeMeta, MetaError, type RpcMeta } from "../src/wire/meta.ts";
 import { DECODER_KINDS, type DecoderCase, decoderCase } from "./_fuzz_inputs.ts";
 

@@ -29,8 +29,12 @@ import {
 } from "./client_connection.ts";
 import { RpcController } from "./rpc_controller.ts";
 import { type EndpointState, ServiceDirectory, type ServiceState } from "./service_directory.ts";
-// legacy mprpc (issue 7)
-import { type ChannelProtocol, LegacyCaller, type LegacyEmptyReply } from "./legacy_call.ts";
+
+import {
+  type ChannelProtocol,
+  LegacyCaller,
+  type LegacyEmptyReply,
+} from "../legacy/legacy_call.ts";
 
 /** Options of {@linkcode RpcChannel}. */
 export interface RpcChannelOptions {
@@ -65,7 +69,7 @@ export interface RpcChannelOptions {
   tls?: TlsClientOptions;
   /** Metadata sent with every call (e.g. an auth token); a call's own metadata wins. */
   metadata?: Record<string, string>;
-  // --- legacy mprpc (issue 7)
+  // The C++ mprpc protocol (src/legacy/).
   /**
    * `"native"` (default), or `"mprpc-legacy"` to call C++ mprpc providers: one connection per
    * call, no metadata; providers found by `registry.resolveLegacy(Service, Method)` when the
@@ -74,7 +78,6 @@ export interface RpcChannelOptions {
   protocol?: ChannelProtocol;
   /** With `"mprpc-legacy"`: an empty reply is an `"error"` (default) or an empty `"message"`. */
   legacyEmptyReply?: LegacyEmptyReply;
-  // --- end legacy mprpc
 }
 
 const EMPTY: CallOptions = {};
@@ -137,7 +140,7 @@ export class RpcChannel {
   #closing: Promise<void> | undefined;
   #connections = new Set<ClientConnection>();
   #background = new Set<Promise<void>>();
-  #legacy: LegacyCaller | undefined; // legacy mprpc (issue 7)
+  #legacy: LegacyCaller | undefined;
 
   /** Creates a channel; it connects lazily, on the first call to each provider. */
   constructor(options: RpcChannelOptions) {
@@ -168,7 +171,7 @@ export class RpcChannel {
     if (!(this.#timeoutMs >= 0)) {
       throw new RangeError(`timeoutMs must be >= 0, got ${options.timeoutMs}`);
     }
-    // --- legacy mprpc (issue 7)
+    // The C++ mprpc protocol (src/legacy/).
     if (options.protocol === "mprpc-legacy") {
       this.#legacy = new LegacyCaller({
         registry: options.registry,
@@ -184,7 +187,6 @@ export class RpcChannel {
         `protocol must be "native" or "mprpc-legacy", got ${JSON.stringify(options.protocol)}`,
       );
     }
-    // --- end legacy mprpc
   }
 
   /**
@@ -343,7 +345,7 @@ export class RpcChannel {
     // A connection leaves #connections only once fully closed, so this awaits every socket.
     await Promise.all([...this.#connections].map((c) => c.close(reason)));
     await Promise.all([...this.#background]);
-    await this.#legacy?.close(); // legacy mprpc (issue 7)
+    await this.#legacy?.close();
     this.#wheel.close();
   }
 
@@ -380,7 +382,7 @@ export class RpcChannel {
     }
     const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
     const deadline = timeoutMs > 0 && timeoutMs < 2 ** 31 ? Date.now() + timeoutMs : 0;
-    // legacy mprpc (issue 7): one connection per call, see legacy_call.ts.
+    // The C++ protocol: one connection per call (src/legacy/legacy_call.ts).
     if (this.#legacy !== undefined) {
       return this.#legacy.call(desc, payloadBytes(payload), decoder, opts, deadline);
     }

@@ -25,7 +25,11 @@ import { workerOptions, WorkerPool } from "./worker_pool.ts";
 import { AcceptBackoff } from "./accept_backoff.ts";
 import { defaultMaxConnections } from "./_max_connections.ts";
 import { type ByteStream, DEFAULT_MAX_UNSENT_BYTES } from "../transport/framed_connection.ts";
-import { LegacyConnection, type LegacyHost, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
+import {
+  LegacyConnection,
+  type LegacyHost,
+  legacyServiceNames,
+} from "../legacy/legacy_connection.ts"; // legacy mprpc
 
 /** Options of {@linkcode RpcProvider}. */
 export interface RpcProviderOptions {
@@ -488,7 +492,7 @@ export class RpcProvider {
       }
       this.#acceptBackoff.succeeded();
       const { conn, peer } = accepted;
-      // --- legacy mprpc (issue 7): sniff the first bytes; native ones come back via handOff().
+      // Sniff the first bytes; native ones come back via handOff().
       if (this.#options.legacy && !this.#closing) {
         const lc = new LegacyConnection(this.#host, conn, peer, {
           maxConnections: this.#maxConnections,
@@ -497,7 +501,6 @@ export class RpcProvider {
         lc.start();
         continue;
       }
-      // --- end legacy mprpc
       this.#serveNative(conn, peer, undefined);
     }
   }
@@ -611,7 +614,7 @@ export class RpcProvider {
     }
   }
 
-  // --- legacy mprpc (issue 7)
+  // The C++ mprpc protocol (src/legacy/).
   /** Route of a service named without package (the legacy protocol's names). */
   #legacyRoute(serviceName: string, methodName: string): Route | string {
     const full = this.#legacyNames.get(serviceName);
@@ -624,7 +627,6 @@ export class RpcProvider {
     this.#connections.delete(from);
     this.#serveNative(conn, from.peer, initial);
   }
-  // --- end legacy mprpc
 
   #connectionClosed(conn: ServerConnection | LegacyConnection): void {
     this.#connections.delete(conn);

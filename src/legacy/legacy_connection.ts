@@ -1,6 +1,6 @@
 /**
  * The provider side of one connection of the original C++ mprpc's protocol (see
- * `src/wire/legacy.ts`), on the same port as the native protocol: the first four bytes decide.
+ * `legacy_codec.ts`), on the same port as the native protocol: the first four bytes decide.
  *
  * Unlike the original, a request may arrive in any number of reads, a malformed or unknown one
  * closes the connection with one log line (instead of hanging or crashing), and a handler error
@@ -12,7 +12,7 @@
  */
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
-import { renderThrown, thrownToRpcError } from "./_thrown.ts";
+import { renderThrown, thrownToRpcError } from "../server/_thrown.ts";
 import type { Logger } from "../log/logger.ts";
 import { type ByteStream, MIN_PROGRESS_BYTES } from "../transport/framed_connection.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
@@ -23,9 +23,9 @@ import {
   type LegacyRequest,
   LegacyRequestDecoder,
   shortServiceName,
-} from "../wire/legacy.ts";
-import { CallContext, type PeerAddress } from "./call_context.ts";
-import { peerText, type Route } from "./server_connection.ts";
+} from "./legacy_codec.ts";
+import { CallContext, type PeerAddress } from "../server/call_context.ts";
+import { peerText, type Route } from "../server/server_connection.ts";
 
 /** What a legacy connection needs from its provider. */
 export interface LegacyHost {

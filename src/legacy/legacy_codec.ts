@@ -17,8 +17,8 @@
  *
  * @module
  */
-import { varintSize, writeVarint } from "./meta.ts";
-import { WireReader } from "./wire_reader.ts";
+import { varintSize, writeVarint } from "../wire/meta.ts";
+import { WireReader } from "../wire/wire_reader.ts";
 
 /** Default limit on a legacy request header: 16 KiB (it holds two names and a number). */
 export const LEGACY_MAX_HEADER_BYTES = 16 * 1024;
@@ -55,7 +55,7 @@ export type LegacyErrorReason = "BAD_HEADER_SIZE" | "TOO_LARGE" | "BAD_HEADER";
  *
  * @example
  * ```ts
- * import { LegacyError, LegacyRequestDecoder } from "./legacy.ts";
+ * import { LegacyError, LegacyRequestDecoder } from "./legacy_codec.ts";
  * const d = new LegacyRequestDecoder({ maxMessageBytes: 1024 });
  * try {
  *   d.push(new Uint8Array([0, 0, 0, 0])); // header size 0
@@ -84,7 +84,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
- * import { shortServiceName } from "./legacy.ts";
+ * import { shortServiceName } from "./legacy_codec.ts";
  * if (shortServiceName("fixbug.UserServiceRpc") !== "UserServiceRpc") throw new Error();
  * ```
  */
@@ -111,7 +111,7 @@ function checkSize(what: string, n: number): void {
  *
  * @example The original's Login request, byte for byte
  * ```ts
- * import { LegacyRequestEncoder } from "./legacy.ts";
+ * import { LegacyRequestEncoder } from "./legacy_codec.ts";
  * const enc = new LegacyRequestEncoder("UserServiceRpc", "Login");
  * const bytes = enc.encode(new Uint8Array(15));
  * if (bytes.length !== 4 + 25 + 15 || bytes[0] !== 25) throw new Error();
@@ -172,7 +172,7 @@ export class LegacyRequestEncoder {
  *
  * @example
  * ```ts
- * import { decodeLegacyHeader, encodeLegacyHeader } from "./legacy.ts";
+ * import { decodeLegacyHeader, encodeLegacyHeader } from "./legacy_codec.ts";
  * const h = { serviceName: "UserServiceRpc", methodName: "Login", argsSize: 15 };
  * const back = decodeLegacyHeader(encodeLegacyHeader(h));
  * if (back.methodName !== "Login" || back.argsSize !== 15) throw new Error();
@@ -187,7 +187,7 @@ export function encodeLegacyHeader(header: LegacyHeader): Uint8Array {
  *
  * @example
  * ```ts
- * import { encodeLegacyRequest } from "./legacy.ts";
+ * import { encodeLegacyRequest } from "./legacy_codec.ts";
  * const bytes = encodeLegacyRequest("UserServiceRpc", "Login", new Uint8Array());
  * if (bytes[0] !== 23) throw new Error(); // no args_size field when 0
  * ```
@@ -269,7 +269,7 @@ export interface LegacyRequestDecoderOptions {
  *
  * @example
  * ```ts
- * import { encodeLegacyRequest, LegacyRequestDecoder } from "./legacy.ts";
+ * import { encodeLegacyRequest, LegacyRequestDecoder } from "./legacy_codec.ts";
  * const bytes = encodeLegacyRequest("UserServiceRpc", "Login", new Uint8Array([8, 1]));
  * const d = new LegacyRequestDecoder({ maxMessageBytes: 1024 });
  * let req;

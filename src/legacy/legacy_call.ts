@@ -1,5 +1,5 @@
 /**
- * The caller side of the original C++ mprpc's protocol (see `src/wire/legacy.ts`): one TCP
+ * The caller side of the original C++ mprpc's protocol (see `legacy_codec.ts`): one TCP
  * connection per call, the request in one write, the reply read until the provider closes.
  * Used by {@linkcode RpcChannel} when it is created with `protocol: "mprpc-legacy"`.
  *
@@ -22,9 +22,9 @@ import type { MethodDescriptor } from "../schema/method_descriptor.ts";
 import type { ByteStream } from "../transport/framed_connection.ts";
 import { connect, type TlsClientOptions } from "../transport/listen.ts";
 import { abortReason, type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
-import { LegacyRequestEncoder, shortServiceName } from "../wire/legacy.ts";
-import type { CallOptions } from "./call_options.ts";
-import type { ResponseDecoder } from "./client_connection.ts";
+import { LegacyRequestEncoder, shortServiceName } from "./legacy_codec.ts";
+import type { CallOptions } from "../client/call_options.ts";
+import type { ResponseDecoder } from "../client/client_connection.ts";
 
 /** The protocol a channel speaks: `"native"` (default) or the C++ mprpc's `"mprpc-legacy"`. */
 export type ChannelProtocol = "native" | "mprpc-legacy";
@@ -103,7 +103,7 @@ function closeQuietly(conn: ByteStream): void {
  * @example
  * ```ts ignore
  * import { legacyCall } from "./legacy_call.ts";
- * import { LegacyRequestEncoder } from "../wire/legacy.ts";
+ * import { LegacyRequestEncoder } from "./legacy_codec.ts";
  * const request = new LegacyRequestEncoder("UserServiceRpc", "Login").encode(loginBytes);
  * const reply = await legacyCall({ host: "127.0.0.1", port: 8000, request, maxMessageBytes: 1 << 22, connectTimeoutMs: 3000 });
  * ```
