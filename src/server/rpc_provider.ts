@@ -14,7 +14,6 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
 import {
   ConnectionTimeout,
   type Handler,
-  peerText,
   type Route,
   ServerConnection,
   type ServerHost,
@@ -25,11 +24,12 @@ import { workerOptions, WorkerPool } from "./worker_pool.ts";
 import { AcceptBackoff } from "./accept_backoff.ts";
 import { defaultMaxConnections } from "./_max_connections.ts";
 import { type ByteStream, DEFAULT_MAX_UNSENT_BYTES } from "../transport/framed_connection.ts";
-import {
-  LegacyConnection,
-  type LegacyHost,
-  legacyServiceNames,
-} from "../legacy/legacy_connection.ts"; // legacy mprpc
+import type { AcceptedConnection, ServerProtocol } from "./accepted_connection.ts";
+import type { PeerAddress } from "./call_context.ts";
+import { Sniffer } from "./sniffer.ts";
+import { hasMagic } from "../wire/frame.ts";
+import { endpointKey } from "../util/endpoint_key.ts";
+import { legacyProtocol } from "../legacy/legacy_protocol.ts";
 
 /** Options of {@linkcode RpcProvider}. */
 export interface RpcProviderOptions {
@@ -168,15 +168,16 @@ export class RpcProvider {
   #wheel: DeadlineWheel = new DeadlineWheel();
   #maxMessageBytes: number;
   /** What connections see of the provider (kept off the public surface). */
-  #host: ServerHost & LegacyHost;
+  #host: ServerHost;
   #options: RpcProviderOptions;
   #routes = new Map<string, Map<string, Route>>();
   #services = new Map<string, string[]>();
   #registrations: ServiceRegistration[] = [];
   #listener: Listener | undefined;
   #acceptLoop: Promise<void> | undefined;
-  #connections = new Set<ServerConnection | LegacyConnection>();
-  #legacyNames = new Map<string, string>(); // legacy mprpc: service name without package → full
+  #connections = new Set<AcceptedConnection>();
+  /** The protocol served next to the native one on the port (sniffed), if any. */
+  #other: ServerProtocol | undefined;
   #closing: Promise<void> | undefined;
   #started: Promise<void> | undefined;
   #running = 0;
@@ -203,7 +204,6 @@ export class RpcProvider {
       );
     }
     this.#acceptBackoff = new AcceptBackoff(this.#logger);
-    const connections = this.#connections;
     const maxUnsentBytes = options.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_BYTES;
     this.#host = {
       logger: this.#logger,
@@ -212,14 +212,9 @@ export class RpcProvider {
       maxInflightPerConnection: options.maxInflightPerConnection ?? 100_000,
       slowCallMs: options.slowCallMs ?? 1000,
       maxUnsentBytes,
-      get connectionCount() {
-        return connections.size;
-      },
       route: (service, method) => this.#route(service, method),
-      legacyRoute: (service, method) => this.#legacyRoute(service, method),
       callDelta: (delta) => this.#callDelta(delta),
       connectionClosed: (conn) => this.#connectionClosed(conn),
-      handOff: (from, conn, initial) => this.#handOff(from, conn, initial),
     };
     if (!(maxUnsentBytes > 0)) {
       throw new RangeError(`maxUnsentBytes must be positive, got ${options.maxUnsentBytes}`);
@@ -400,8 +395,11 @@ export class RpcProvider {
         throw e;
       }
     }
-    this.#logger.info("provider listening", { address: `${host}:${port}`, tls: !!o.tls });
-    if (o.legacy) this.#legacyNames = legacyServiceNames(this.#services.keys(), this.#logger);
+    this.#logger.info("provider listening", {
+      address: endpointKey(this.#listener.addr),
+      tls: !!o.tls,
+    });
+    if (o.legacy) this.#other = legacyProtocol(this.#host, this.#services.keys());
     this.#acceptLoop = this.#accept(this.#listener);
     this.#startSweep(o.readTimeoutMs ?? 30_000, o.idleTimeoutMs ?? 0);
     if (o.registry) {
@@ -414,7 +412,7 @@ export class RpcProvider {
           host: advertised,
           port,
           weight: o.weight ?? 1,
-          legacy: o.legacy === true, // legacy mprpc: the C++ layout only for a provider speaking it
+          legacy: o.legacy === true, // the C++ layout only for a provider speaking its protocol
         };
         try {
           await o.registry.register(reg);
@@ -491,40 +489,52 @@ export class RpcProvider {
         continue;
       }
       this.#acceptBackoff.succeeded();
-      const { conn, peer } = accepted;
-      // Sniff the first bytes; native ones come back via handOff().
-      if (this.#options.legacy && !this.#closing) {
-        const lc = new LegacyConnection(this.#host, conn, peer, {
-          maxConnections: this.#maxConnections,
-        });
-        this.#connections.add(lc);
-        lc.start();
-        continue;
-      }
-      this.#serveNative(conn, peer, undefined);
+      this.#serve(accepted.conn, accepted.peer);
     }
   }
 
-  #serveNative(
-    conn: ByteStream,
-    peer: { host: string; port: number },
-    initial: Uint8Array | undefined,
-  ): void {
+  /**
+   * The one seam between an accepted socket and a protocol: native, or (when the port serves
+   * another protocol too) whichever the first bytes name.
+   */
+  #serve(conn: ByteStream, peer: PeerAddress): void {
+    const other = this.#other;
+    if (other === undefined || this.#closing) {
+      this.#admit(new ServerConnection(this.#host, conn, peer));
+      return;
+    }
+    const sniffer = new Sniffer(conn, peer, {
+      logger: this.#logger,
+      onSniffed: (s, c, head) => {
+        this.#connections.delete(s);
+        this.#admit(
+          hasMagic(head)
+            ? new ServerConnection(this.#host, c, peer, head)
+            : other.accept(c, peer, head),
+        );
+      },
+      onClosed: (s) => this.#connectionClosed(s),
+    });
+    this.#connections.add(sniffer);
+    sniffer.start();
+  }
+
+  /** Holds and starts `c`, or refuses it while shutting down or above `maxConnections`. */
+  #admit(c: AcceptedConnection): void {
     const max = this.#maxConnections;
-    const sc = new ServerConnection(this.#host, conn, peer, initial);
-    this.#connections.add(sc);
+    this.#connections.add(c);
     if (this.#closing) {
-      sc.goAway(Code.UNAVAILABLE, "provider is shutting down");
+      c.goAway(Code.UNAVAILABLE, "provider is shutting down");
     } else if (this.#connections.size > max) {
       this.#logger.warn("connection refused: too many connections", {
-        peer: peerText(peer),
+        peer: endpointKey(c.peer),
         limit: max,
       });
-      sc.goAway(Code.RESOURCE_EXHAUSTED, `too many connections (limit ${max})`);
-      void sc.close().catch(() => {}); // closing a refused socket cannot fail meaningfully
+      c.goAway(Code.RESOURCE_EXHAUSTED, `too many connections (limit ${max})`);
+      void c.close().catch(() => {}); // closing a refused socket cannot fail meaningfully
     }
-    sc.start();
-    this.#logger.debug("connection accepted", { peer: peerText(peer) });
+    c.start();
+    this.#logger.debug("connection accepted", { peer: endpointKey(c.peer) });
   }
 
   #startSweep(readMs: number, idleMs: number): void {
@@ -549,7 +559,7 @@ export class RpcProvider {
           if (c instanceof ServerConnection) {
             if (c.draining) continue; // already closing
             this.#logger.info("closing idle connection", {
-              peer: peerText(c.peer),
+              peer: endpointKey(c.peer),
               idleMs: now - c.lastReadAt,
             });
             // GOAWAY first, so a call crossing the close is sent again, not failed.
@@ -559,7 +569,7 @@ export class RpcProvider {
           why = `idle for ${now - c.lastReadAt} ms`;
         }
         if (why !== undefined) {
-          this.#logger.warn("closing connection: read timeout", { peer: peerText(c.peer), why });
+          this.#logger.warn("closing connection: read timeout", { peer: endpointKey(c.peer), why });
           void c.close(new ConnectionTimeout(why)).catch(() => {}); // the sweep must not stop for one socket
         }
       }
@@ -614,22 +624,8 @@ export class RpcProvider {
     }
   }
 
-  // The C++ mprpc protocol (src/legacy/).
-  /** Route of a service named without package (the legacy protocol's names). */
-  #legacyRoute(serviceName: string, methodName: string): Route | string {
-    const full = this.#legacyNames.get(serviceName);
-    if (full === undefined) return `unknown legacy service "${serviceName}"`;
-    return this.#route(full, methodName);
-  }
-
-  /** A sniffed connection turned out native: serve it with the bytes read so far. */
-  #handOff(from: LegacyConnection, conn: ByteStream, initial: Uint8Array): void {
-    this.#connections.delete(from);
-    this.#serveNative(conn, from.peer, initial);
-  }
-
-  #connectionClosed(conn: ServerConnection | LegacyConnection): void {
+  #connectionClosed(conn: AcceptedConnection): void {
     this.#connections.delete(conn);
-    this.#logger.debug("connection closed", { peer: peerText(conn.peer) });
+    this.#logger.debug("connection closed", { peer: endpointKey(conn.peer) });
   }
 }

@@ -15,6 +15,8 @@ import type { EncodedPayload } from "../wire/frame_writer.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { CallContext, type PeerAddress } from "./call_context.ts";
 import { renderThrown, thrownToRpcError } from "./_thrown.ts";
+import type { AcceptedConnection } from "./accepted_connection.ts";
+import { endpointKey } from "../util/endpoint_key.ts";
 
 /** A handler: `(request, ctx) => response | Promise<response>`. */
 // deno-lint-ignore no-explicit-any
@@ -40,11 +42,11 @@ export interface ServerHost {
   /** A call started (+1) or ended (-1). */
   callDelta(delta: number): void;
   /** The connection ended. */
-  connectionClosed(conn: ServerConnection): void;
+  connectionClosed(conn: AcceptedConnection): void;
 }
 
 /** The provider side of one connection. */
-export class ServerConnection {
+export class ServerConnection implements AcceptedConnection {
   readonly peer: PeerAddress;
   #host: ServerHost;
   #fc: FramedConnection;
@@ -222,7 +224,7 @@ export class ServerConnection {
     }
     if (!this.#draining) this.#lastCallId = meta.callId; // answered before any GOAWAY
     this.#host.logger.warn("request too large", {
-      peer: peerText(this.peer),
+      peer: endpointKey(this.peer),
       method: `${meta.service}.${meta.method}`,
       bytes: bodyLength,
       limit,
@@ -260,7 +262,7 @@ export class ServerConnection {
     }
     const route = host.route(meta.service, meta.method);
     if (typeof route === "string") {
-      host.logger.warn("unimplemented call", { peer: peerText(this.peer), reason: route });
+      host.logger.warn("unimplemented call", { peer: endpointKey(this.peer), reason: route });
       this.#sendError(callId, new RpcError(Code.UNIMPLEMENTED, route));
       return;
     }
@@ -272,7 +274,7 @@ export class ServerConnection {
       const msg = `cannot decode ${
         desc.request.type.fullName.slice(1)
       } for ${desc.service}.${desc.name}: ${e instanceof Error ? e.message : e}`;
-      host.logger.warn("bad request", { peer: peerText(this.peer), error: msg });
+      host.logger.warn("bad request", { peer: endpointKey(this.peer), error: msg });
       this.#sendError(callId, new RpcError(Code.INVALID_ARGUMENT, msg));
       return;
     }
@@ -399,14 +401,14 @@ export class ServerConnection {
       const reason = err instanceof Error ? err.message : String(err);
       if (err instanceof FrameError) {
         this.#host.logger.warn("closing connection: protocol error", {
-          peer: peerText(this.peer),
+          peer: endpointKey(this.peer),
           error: reason,
         });
       } else if (
         !(err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe) &&
         !(err instanceof ConnectionTimeout)
       ) {
-        this.#host.logger.warn("connection error", { peer: peerText(this.peer), error: reason });
+        this.#host.logger.warn("connection error", { peer: endpointKey(this.peer), error: reason });
       }
     }
     const gone = new RpcError(Code.CANCELLED, "connection closed");
@@ -428,9 +430,4 @@ export class ConnectionTimeout extends Error {
     super(message);
     this.name = "ConnectionTimeout";
   }
-}
-
-/** `host:port` of a peer. */
-export function peerText(p: PeerAddress): string {
-  return `${p.host}:${p.port}`;
 }
