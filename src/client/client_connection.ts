@@ -12,6 +12,7 @@ import type { DeadlineWheel, Expirable } from "../util/deadline_wheel.ts";
 import { FrameError } from "../wire/frame.ts";
 import { Kind, type RpcMeta } from "../wire/meta.ts";
 import type { Payload } from "../wire/frame_writer.ts";
+import { endpointKey } from "../util/endpoint_key.ts";
 
 /**
  * Decodes a response payload; `borrowed` means `payload` is a view into a read buffer that will
@@ -103,6 +104,8 @@ class PendingCall implements Expirable {
 export class ClientConnection {
   readonly host: string;
   readonly port: number;
+  /** `host:port` of the provider (IPv6 in brackets), as logs and errors name it. */
+  readonly key: string;
   #o: ClientConnectionOptions;
   #fc: FramedConnection | undefined;
   #pending = new Map<number, PendingCall>();
@@ -119,14 +122,13 @@ export class ClientConnection {
   #goAwayInHandshake = false;
   /** True when the connection was closed because the provider stopped answering pings. */
   livenessFailed = false;
-  /** Bytes of requests written since the connection opened (0 means nothing reached the wire). */
-  sentCalls = 0;
 
   /** Creates a connection; nothing happens until {@linkcode ClientConnection.connect}. */
   constructor(options: ClientConnectionOptions) {
     this.#o = options;
     this.host = options.host;
     this.port = options.port;
+    this.key = endpointKey(options);
   }
 
   /** Calls waiting for a response. */
@@ -148,11 +150,6 @@ export class ClientConnection {
   /** Closed, or told by the provider to go away. */
   get gone(): boolean {
     return this.#closed || this.#draining;
-  }
-
-  /** `Date.now()` of the last frame received. */
-  get lastFrameAt(): number {
-    return this.#fc?.lastFrameAt ?? 0;
   }
 
   /** Opens the TCP connection (once); rejects with `UNAVAILABLE` when it cannot. */
@@ -211,7 +208,7 @@ export class ClientConnection {
         : e instanceof Error
         ? e.message
         : String(e);
-      const err = new RpcError(Code.UNAVAILABLE, `cannot connect to ${host}:${port}: ${why}`, {
+      const err = new RpcError(Code.UNAVAILABLE, `cannot connect to ${this.key}: ${why}`, {
         cause: e,
       });
       if (this.#goAwayInHandshake && !timedOut) goingAwayErrors.add(err);
@@ -228,7 +225,7 @@ export class ClientConnection {
       clearTimeout(timer);
     }
     this.#handshake = undefined;
-    this.#o.logger.debug("connected", { provider: `${host}:${port}` });
+    this.#o.logger.debug("connected", { provider: this.key });
   }
 
   /**
@@ -262,7 +259,7 @@ export class ClientConnection {
         reject(
           new RpcError(
             Code.RESOURCE_EXHAUSTED,
-            `${fc.unsentBytes} bytes of requests to ${this.host}:${this.port} are still unsent ` +
+            `${fc.unsentBytes} bytes of requests to ${this.key} are still unsent ` +
               `(limit ${maxUnsent}): the provider is not reading`,
           ),
         );
@@ -295,7 +292,6 @@ export class ClientConnection {
         );
         return;
       }
-      this.sentCalls++;
     });
   }
 
@@ -317,14 +313,14 @@ export class ClientConnection {
       if (fc.lastFrameAt >= this.#pingSentAt) this.#pingSentAt = 0;
       else if (now - this.#pingSentAt >= timeoutMs) {
         this.#o.logger.warn("provider not answering pings, closing connection", {
-          provider: `${this.host}:${this.port}`,
+          provider: this.key,
           silentMs: now - fc.lastFrameAt,
         });
         this.livenessFailed = true;
         this.#closeWith(
           new RpcError(
             Code.UNAVAILABLE,
-            `provider ${this.host}:${this.port} did not answer a ping within ${timeoutMs} ms`,
+            `provider ${this.key} did not answer a ping within ${timeoutMs} ms`,
           ),
         );
         return;
@@ -362,11 +358,6 @@ export class ClientConnection {
     this.#goneOnce();
     const done = this.#fc?.close() ?? Promise.resolve();
     this.#closedPromise = done.then(() => this.#o.onClosed(this));
-  }
-
-  /** Resolves once the connection has fully closed (after it was closed). */
-  get closedPromise(): Promise<void> {
-    return this.#closedPromise ?? Promise.resolve();
   }
 
   #settle(p: PendingCall): void {
@@ -448,7 +439,7 @@ export class ClientConnection {
           }
         }
         this.#o.logger.info("provider going away", {
-          provider: `${this.host}:${this.port}`,
+          provider: this.key,
           status: meta.status,
         });
         this.#goneOnce();
@@ -475,7 +466,7 @@ export class ClientConnection {
       );
     }
     this.#o.logger.warn("response too large", {
-      provider: `${this.host}:${this.port}`,
+      provider: this.key,
       bytes: bodyLength,
       limit,
     });
@@ -503,7 +494,7 @@ export class ClientConnection {
   }
 
   #onClose(err: unknown): void {
-    const where = `${this.host}:${this.port}`;
+    const where = this.key;
     if (err instanceof FrameError) {
       this.#o.logger.warn("closing connection: protocol error", {
         provider: where,

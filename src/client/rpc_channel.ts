@@ -7,7 +7,7 @@
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import { ConsoleLogger, type Logger } from "../log/logger.ts";
-import { type Endpoint, endpointKey, parseEndpoint, type Registry } from "../registry/registry.ts";
+import { type Endpoint, parseEndpoint, type Registry } from "../registry/registry.ts";
 import {
   describeMethod,
   describeService,
@@ -667,7 +667,7 @@ export class RpcChannel {
   ): Promise<unknown> | undefined => {
     const call = sent as PendingSend;
     if (this.#closed || call.hops >= MAX_NOT_STARTED_RESENDS) return undefined;
-    const provider = endpointKey(from);
+    const provider = from.key;
     this.#logger.debug("sending again a call the provider never started", {
       method: `${call.desc.service}.${call.desc.name}`,
       provider,

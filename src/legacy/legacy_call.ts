@@ -25,6 +25,7 @@ import { abortReason, type CallSignal, callSignal, raceSignal } from "../util/si
 import { LegacyRequestEncoder, shortServiceName } from "./legacy_codec.ts";
 import type { CallOptions } from "../client/call_options.ts";
 import type { ResponseDecoder } from "../client/client_connection.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
 
 /** The protocol a channel speaks: `"native"` (default) or the C++ mprpc's `"mprpc-legacy"`. */
 export type ChannelProtocol = "native" | "mprpc-legacy";
@@ -82,14 +83,6 @@ export interface LegacyCallOptions {
 
 function reasonOf(signal: AbortSignal): RpcError {
   return abortReason(signal.reason);
-}
-
-function closeQuietly(conn: ByteStream): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
 }
 
 /**

@@ -302,11 +302,6 @@ export class LegacyRequestDecoder {
     return this.#done ? 0 : this.#sizeFill + this.#headerFill + this.#argsFill;
   }
 
-  /** The header, once decoded. */
-  get header(): LegacyHeader | undefined {
-    return this.#parsed;
-  }
-
   /**
    * Consumes `chunk`; returns the request when this chunk completed it, else `undefined`.
    *

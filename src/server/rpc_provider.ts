@@ -30,6 +30,7 @@ import { Sniffer } from "./sniffer.ts";
 import { hasMagic } from "../wire/frame.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
 import { legacyProtocol } from "../legacy/legacy_protocol.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
 
 /** Options of {@linkcode RpcProvider}. */
 export interface RpcProviderOptions {
@@ -452,11 +453,7 @@ export class RpcProvider {
     }
     if (this.#idleTimer !== undefined) clearInterval(this.#idleTimer);
     const pool = this.#pool?.close(graceMs);
-    try {
-      this.#listener?.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(this.#listener);
     this.#acceptBackoff.wake();
     await this.#acceptLoop;
     for (const c of this.#connections) c.goAway();

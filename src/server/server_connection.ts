@@ -79,11 +79,6 @@ export class ServerConnection implements AcceptedConnection {
     return this.#inflight.size;
   }
 
-  /** `Date.now()` of the last frame received. */
-  get lastFrameAt(): number {
-    return this.#fc.lastFrameAt;
-  }
-
   /** `Date.now()` of the last bytes received. */
   get lastReadAt(): number {
     return this.#fc.lastReadAt;

@@ -6,6 +6,7 @@
 import type { ByteStream } from "./framed_connection.ts";
 import { TlsAcceptor, type TlsAcceptorOptions } from "./tls_accept.ts";
 import { raceSignal } from "../util/signals.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
 
 /** TLS settings of a provider: PEM certificate chain and key, inline or by path. */
 export interface TlsServerOptions {
@@ -133,20 +134,12 @@ export async function connect(
     try {
       await raceSignal(conn.handshake(), signal);
     } catch (e) {
-      try {
-        conn.close(); // also ends a handshake still running after an abort
-      } catch {
-        // already closed
-      }
+      closeQuietly(conn); // also ends a handshake still running after an abort
       throw e;
     }
     return conn;
   } catch (e) {
-    try {
-      tcp.close();
-    } catch {
-      // already handed over to TLS and closed
-    }
+    closeQuietly(tcp); // unless already handed over to TLS and closed
     throw e;
   }
 }

@@ -57,7 +57,7 @@ Deno.test("a connection that ends before four bytes is closed and reported", asy
   await sniffer.close();
 });
 
-Deno.test("goAway closes a connection still being sniffed", async () => {
+Deno.test("goAway closes a connection still being sniffed", () => {
   const never: ByteStream & { closed: number } = {
     closed: 0,
     read: () => new Promise<number | null>(() => {}),
