@@ -28,10 +28,25 @@ export interface ResponseDecoder {
 }
 
 /**
- * What the channel needs to send a call again; handed back to
- * {@linkcode ClientConnectionOptions.onNotStarted}. `hops` counts the times it was sent again.
+ * A call as the channel sends it: the one object made per call, handed to
+ * {@linkcode ClientConnection.call} and, when the provider never started it, back to
+ * {@linkcode ClientConnectionOptions.onNotStarted}.
  */
-export interface Resendable {
+export interface OutgoingCall {
+  /** The method (its route bytes name it on the wire). */
+  readonly desc: { readonly route: Uint8Array };
+  /** The request message, encoded or encodable. */
+  readonly payload: Payload;
+  /** Decodes the response. */
+  readonly decoder: ResponseDecoder;
+  /** `Date.now()` deadline, or 0 for none. */
+  readonly deadline: number;
+  /** The call's signal and metadata. */
+  readonly opts: {
+    readonly signal?: AbortSignal | undefined;
+    readonly metadata?: Record<string, string> | undefined;
+  };
+  /** Times it was sent again because a provider never started it. */
   readonly hops: number;
 }
 
@@ -64,7 +79,7 @@ export interface ClientConnectionOptions {
    * the promise of sending it again elsewhere, or undefined to fail it with `error`.
    */
   onNotStarted?: (
-    call: Resendable,
+    call: OutgoingCall,
     error: RpcError,
     conn: ClientConnection,
   ) => Promise<unknown> | undefined;
@@ -93,7 +108,7 @@ class PendingCall implements Expirable {
     readonly decode: ResponseDecoder,
     readonly resolve: (v: unknown) => void,
     readonly reject: (e: RpcError) => void,
-    readonly resend: Resendable | undefined,
+    readonly call: OutgoingCall,
   ) {}
   expire(): void {
     this.conn.fail(this, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"), true);
@@ -231,18 +246,12 @@ export class ClientConnection {
   /**
    * Sends a request on the (connected) connection and returns the promise of its decoded
    * response. A request over the provider's `maxMessageBytes` fails `RESOURCE_EXHAUSTED` without
-   * being sent. With `resend`, a call the provider never started is handed to `onNotStarted`.
+   * being sent. A call the provider never started is handed to `onNotStarted`.
    */
-  call(
-    route: Uint8Array,
-    payload: Payload,
-    decode: ResponseDecoder,
-    deadline: number,
-    signal: AbortSignal | undefined,
-    metadata: Record<string, string> | undefined,
-    resend?: Resendable,
-  ): Promise<unknown> {
+  call(call: OutgoingCall): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      const { payload, deadline } = call;
+      const signal = call.opts.signal;
       const fc = this.#fc;
       if (fc === undefined || this.#closed) {
         reject(this.#closeReason ?? new RpcError(Code.UNAVAILABLE, "connection is closed"));
@@ -250,7 +259,7 @@ export class ClientConnection {
       }
       if (this.#draining) {
         // Told to go away between the channel's pick and now: nothing is sent here.
-        const p = new PendingCall(this, 0, decode, resolve, reject, resend);
+        const p = new PendingCall(this, 0, call.decoder, resolve, reject, call);
         this.#notStarted(p, new RpcError(Code.UNAVAILABLE, "provider is going away"));
         return;
       }
@@ -268,7 +277,7 @@ export class ClientConnection {
       let id = this.#nextId;
       this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
       while (this.#pending.has(id)) id = this.#nextId++;
-      const p = new PendingCall(this, id, decode, resolve, reject, resend);
+      const p = new PendingCall(this, id, call.decoder, resolve, reject, call);
       this.#pending.set(id, p);
       let timeoutMs = 0;
       if (deadline > 0) {
@@ -282,7 +291,13 @@ export class ClientConnection {
           this.fail(p, new RpcError(Code.CANCELLED, "cancelled by the caller"), true);
         signal.addEventListener("abort", p.onAbort, { once: true });
       }
-      if (!fc.send({ kind: Kind.REQUEST, callId: id, route, timeoutMs, metadata }, payload)) {
+      const metadata = call.opts.metadata;
+      if (
+        !fc.send(
+          { kind: Kind.REQUEST, callId: id, route: call.desc.route, timeoutMs, metadata },
+          payload,
+        )
+      ) {
         this.#settle(p);
         reject(
           new RpcError(
@@ -482,7 +497,7 @@ export class ClientConnection {
 
   /** Sends a (settled) call that never started again through the channel, or fails it. */
   #notStarted(p: PendingCall, err: RpcError): void {
-    const again = p.resend !== undefined ? this.#o.onNotStarted?.(p.resend, err, this) : undefined;
+    const again = this.#o.onNotStarted?.(p.call, err, this);
     if (again === undefined) p.reject(err);
     else void again.then(p.resolve, p.reject); // settles the original call; never rejects
   }

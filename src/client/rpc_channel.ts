@@ -24,7 +24,7 @@ import type { CallOptions, Stub } from "./call_options.ts";
 import {
   ClientConnection,
   isGoingAway,
-  type Resendable,
+  type OutgoingCall,
   type ResponseDecoder,
 } from "./client_connection.ts";
 import { RpcController } from "./rpc_controller.ts";
@@ -88,8 +88,8 @@ const EMPTY: CallOptions = {};
  */
 const MAX_NOT_STARTED_RESENDS = 4;
 
-/** A call on its way out, as the slow path (resolve, connect, retry) carries it. */
-interface PendingSend {
+/** A call on its way out: sent as it is on a ready connection, carried by the slow path. */
+interface PendingSend extends OutgoingCall {
   desc: MethodDescriptor;
   payload: Payload;
   decoder: ResponseDecoder;
@@ -435,15 +435,7 @@ export class RpcChannel {
         const conn = ep.conn;
         if (conn !== undefined && conn.ready) {
           const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
-          return conn.call(
-            desc.route,
-            payload,
-            decoder,
-            deadline,
-            opts.signal,
-            opts.metadata,
-            call,
-          );
+          return conn.call(call);
         }
         // Not connected yet: connect in the background and, if another provider is ready,
         // send there now, so no call waits for a handshake while a ready provider exists.
@@ -453,15 +445,7 @@ export class RpcChannel {
         if (ready !== undefined) {
           const other = this.#balancer.pick(ready, this.#key(desc, opts, request));
           const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
-          return other.conn!.call(
-            desc.route,
-            payload,
-            decoder,
-            deadline,
-            opts.signal,
-            opts.metadata,
-            call,
-          );
+          return other.conn!.call(call);
         }
         picked = ep; // nothing ready: connect to it rather than asking the balancer again
       }
@@ -524,7 +508,7 @@ export class RpcChannel {
     avoid: Set<string> | undefined,
     picked?: EndpointState,
   ): Promise<unknown> {
-    const { desc, payload, decoder, opts, deadline } = call;
+    const { desc, opts, deadline } = call;
     const resolving = this.#directory.resolve(desc.service);
     const svc = resolving instanceof Promise
       ? await this.#stage(call, resolving, () => `resolving the providers of ${desc.service}`)
@@ -567,15 +551,7 @@ export class RpcChannel {
         throw e;
       }
       try {
-        return await conn.call(
-          desc.route,
-          payload,
-          decoder,
-          deadline,
-          opts.signal,
-          opts.metadata,
-          call,
-        );
+        return await conn.call(call);
       } catch (e) {
         // A retry (if any) prefers another provider.
         if (e instanceof RpcError && e.code === Code.UNAVAILABLE) avoid?.add(ep.key);
@@ -661,7 +637,7 @@ export class RpcChannel {
    * path, so a going-away connection is replaced; bounded by the deadline and a hop count.
    */
   #sendAgain = (
-    sent: Resendable,
+    sent: OutgoingCall,
     error: RpcError,
     from: ClientConnection,
   ): Promise<unknown> | undefined => {
