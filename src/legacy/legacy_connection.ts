@@ -22,7 +22,7 @@ import {
   type LegacyRequest,
   LegacyRequestDecoder,
 } from "./legacy_codec.ts";
-import { CallContext, type PeerAddress } from "../server/call_context.ts";
+import { CallContext, type CallStart, type PeerAddress } from "../server/call_context.ts";
 import type { AcceptedConnection } from "../server/accepted_connection.ts";
 import type { Route } from "../server/server_connection.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
@@ -95,6 +95,9 @@ function stripDefaults(type: protobuf.Type, m: Record<string, unknown>): boolean
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** A legacy request carries no call id, metadata or deadline. */
+const NO_IDS_NO_DEADLINE: CallStart = { callId: 0, timeoutMs: 0 };
 
 /** Replies longer than the C++ caller's one `recv` have been warned about, per method. */
 const warnedLong = new Set<string>();
@@ -293,16 +296,7 @@ export class LegacyConnection implements AcceptedConnection {
       this.#shutdown();
       return;
     }
-    const ctx = new CallContext(
-      desc.service,
-      desc.name,
-      0,
-      undefined,
-      0,
-      this.peer,
-      host.wheel,
-      Date.now(),
-    );
+    const ctx = new CallContext(desc, NO_IDS_NO_DEADLINE, { peer: this.peer, wheel: host.wheel });
     this.#ctx = ctx;
     host.callDelta(1);
     // The call's outcome is handled inside #serve; it never rejects.

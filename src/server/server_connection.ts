@@ -13,7 +13,7 @@ import { Kind, type RpcMeta } from "../wire/meta.ts";
 import { FrameError } from "../wire/frame.ts";
 import type { EncodedPayload } from "../wire/frame_writer.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
-import { CallContext, type PeerAddress } from "./call_context.ts";
+import { CallContext, type CallSite, type PeerAddress } from "./call_context.ts";
 import { renderThrown, thrownToRpcError } from "./_thrown.ts";
 import type { AcceptedConnection } from "./accepted_connection.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
@@ -50,6 +50,8 @@ export class ServerConnection implements AcceptedConnection {
   readonly peer: PeerAddress;
   #host: ServerHost;
   #fc: FramedConnection;
+  /** Where this connection's calls are served. */
+  #site: CallSite;
   #inflight = new Map<number, CallContext>();
   #draining = false;
   /** Id of the last request accepted (answered or running), for GOAWAY. */
@@ -64,6 +66,7 @@ export class ServerConnection implements AcceptedConnection {
   ) {
     this.#host = host;
     this.peer = peer;
+    this.#site = { peer, wheel: host.wheel };
     this.#fc = new FramedConnection(conn, {
       maxMessageBytes: host.maxMessageBytes,
       initial,
@@ -273,16 +276,7 @@ export class ServerConnection implements AcceptedConnection {
       this.#sendError(callId, new RpcError(Code.INVALID_ARGUMENT, msg));
       return;
     }
-    const ctx = new CallContext(
-      desc.service,
-      desc.name,
-      callId,
-      meta.metadata,
-      meta.timeoutMs,
-      this.peer,
-      host.wheel,
-      Date.now(),
-    );
+    const ctx = new CallContext(desc, meta, this.#site);
     this.#inflight.set(callId, ctx);
     host.callDelta(1);
     let result: unknown;
