@@ -25,6 +25,8 @@ import { abortReason, type CallSignal, callSignal, raceSignal } from "../util/si
 import { LegacyRequestEncoder, shortServiceName } from "./legacy_codec.ts";
 import type { CallOptions } from "../client/call_options.ts";
 import type { ResponseDecoder } from "../client/client_connection.ts";
+import type { Caller } from "../client/caller.ts";
+import { type Payload, payloadBytes } from "../wire/frame_writer.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
 
 /** The protocol a channel speaks: `"native"` (default) or the C++ mprpc's `"mprpc-legacy"`. */
@@ -200,7 +202,7 @@ interface Target {
  * await caller.close();
  * ```
  */
-export class LegacyCaller {
+export class LegacyCaller implements Caller {
   #o: LegacyCallerOptions;
   #targets = new WeakMap<MethodDescriptor, Target>();
   #active = new Map<CallSignal, Promise<unknown>>();
@@ -218,17 +220,19 @@ export class LegacyCaller {
    */
   call(
     desc: MethodDescriptor,
-    payload: Uint8Array,
+    payload: Payload,
     decoder: ResponseDecoder,
     opts: CallOptions,
     deadline: number,
   ): Promise<unknown> {
     // Bounds every stage: registry lookup, connect, write, read, retries.
     const bound = callSignal(opts.signal, deadline);
-    const p = this.#attempts(desc, payload, decoder, opts, bound.signal).finally(() => {
-      bound.cleanup();
-      this.#active.delete(bound);
-    });
+    const p = this.#attempts(desc, payloadBytes(payload), decoder, opts, bound.signal).finally(
+      () => {
+        bound.cleanup();
+        this.#active.delete(bound);
+      },
+    );
     this.#active.set(bound, p);
     return p;
   }
