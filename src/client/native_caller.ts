@@ -9,20 +9,21 @@ import { Code, RpcError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { MethodDescriptor } from "../schema/method_descriptor.ts";
 import type { TlsClientOptions } from "../transport/listen.ts";
-import { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
 import type { Payload } from "../wire/frame_writer.ts";
 import type { Balancer } from "./balancer.ts";
 import type { CallOptions } from "./call_options.ts";
 import type { Caller } from "./caller.ts";
 import {
-  ClientConnection,
+  type ClientConnection,
   isGoingAway,
   type OutgoingCall,
   type ResponseDecoder,
 } from "./client_connection.ts";
 import type { Endpoint, Registry } from "../registry/registry.ts";
-import { type EndpointState, ServiceDirectory, type ServiceState } from "./service_directory.ts";
+import { ServiceDirectory, type ServiceState } from "./service_directory.ts";
+import type { Subchannel } from "./subchannel.ts";
+import { SubchannelPool } from "./subchannel_pool.ts";
 
 /** Options of {@linkcode NativeCaller}. */
 export interface NativeCallerOptions {
@@ -79,36 +80,33 @@ interface PendingSend extends OutgoingCall {
  * ```
  */
 export class NativeCaller implements Caller {
+  #subchannels: SubchannelPool;
   #directory: ServiceDirectory;
   #balancer: Balancer;
   #hashKey: NativeCallerOptions["hashKey"];
-  #maxMessageBytes: number;
   #logger: Logger;
-  #connectTimeoutMs: number;
-  #keepaliveMs: number;
-  #keepaliveTimeoutMs: number;
-  #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
-  #tls: TlsClientOptions | undefined;
-  #wheel = new DeadlineWheel();
   #closed = false;
-  #connections = new Set<ClientConnection>();
-  #background = new Set<Promise<void>>();
 
   /** Creates the caller; it connects lazily, on the first call to each provider. */
   constructor(o: NativeCallerOptions) {
+    this.#subchannels = new SubchannelPool({
+      maxMessageBytes: o.maxMessageBytes,
+      logger: o.logger,
+      connectTimeoutMs: o.connectTimeoutMs,
+      keepaliveMs: o.keepaliveMs,
+      keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+      tls: o.tls,
+      onNotStarted: this.#sendAgain,
+    });
     this.#directory = new ServiceDirectory({
       registry: o.registry,
       fixed: o.fixed,
       logger: o.logger,
+      subchannels: this.#subchannels,
     });
     this.#balancer = o.balancer;
     this.#hashKey = o.hashKey;
-    this.#maxMessageBytes = o.maxMessageBytes;
     this.#logger = o.logger;
-    this.#connectTimeoutMs = o.connectTimeoutMs;
-    this.#keepaliveMs = o.keepaliveMs;
-    this.#keepaliveTimeoutMs = o.keepaliveTimeoutMs;
-    this.#tls = o.tls;
   }
 
   /** Sends the call; hands the response metadata to `opts.onResponseMetadata` on success. */
@@ -129,13 +127,8 @@ export class NativeCaller implements Caller {
   /** Fails calls in flight with `CANCELLED` and closes every connection. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#keepaliveTimer !== undefined) clearInterval(this.#keepaliveTimer);
     this.#directory.close();
-    const reason = new RpcError(Code.CANCELLED, "channel closed");
-    // A connection leaves #connections only once fully closed, so this awaits every socket.
-    await Promise.all([...this.#connections].map((c) => c.close(reason)));
-    await Promise.all([...this.#background]);
-    this.#wheel.close();
+    await this.#subchannels.close();
   }
 
   /** Sends the call and hands the response metadata to `opts.onResponseMetadata` on success. */
@@ -173,13 +166,13 @@ export class NativeCaller implements Caller {
     }
     // Fast path: service resolved, provider picked, connection open.
     const svc = this.#directory.ready(desc.service);
-    let picked: EndpointState | undefined;
+    let picked: Subchannel | undefined;
     if (svc !== undefined) {
       const healthy = this.#directory.healthy(svc);
       if (healthy.length > 0) {
         const ep = this.#balancer.pick(healthy, this.#key(desc, opts, request));
-        const conn = ep.conn;
-        if (conn !== undefined && conn.ready) {
+        const conn = ep.readyConnection;
+        if (conn !== undefined) {
           const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
           return conn.call(call);
         }
@@ -191,7 +184,7 @@ export class NativeCaller implements Caller {
         if (ready !== undefined) {
           const other = this.#balancer.pick(ready, this.#key(desc, opts, request));
           const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
-          return other.conn!.call(call);
+          return other.readyConnection!.call(call);
         }
         picked = ep; // nothing ready: connect to it rather than asking the balancer again
       }
@@ -252,7 +245,7 @@ export class NativeCaller implements Caller {
   async #sendSlow(
     call: PendingSend,
     avoid: Set<string> | undefined,
-    picked?: EndpointState,
+    picked?: Subchannel,
   ): Promise<unknown> {
     const { desc, opts, deadline } = call;
     const resolving = this.#directory.resolve(desc.service);
@@ -311,7 +304,7 @@ export class NativeCaller implements Caller {
     tried: Set<string>,
     avoid: Set<string> | undefined,
     call: PendingSend,
-  ): EndpointState | undefined {
+  ): Subchannel | undefined {
     const untried = svc.endpoints.filter((e) => !tried.has(e.key));
     if (untried.length === 0) return undefined;
     const now = Date.now();
@@ -332,47 +325,20 @@ export class NativeCaller implements Caller {
     return hk(desc.service, desc.name, request);
   }
 
-  async #connection(ep: EndpointState, call: PendingSend | undefined): Promise<ClientConnection> {
-    let conn = ep.conn;
-    if (conn === undefined || conn.gone) {
-      conn = new ClientConnection({
-        host: ep.host,
-        port: ep.port,
-        maxMessageBytes: this.#maxMessageBytes,
-        wheel: this.#wheel,
-        logger: this.#logger,
-        tls: this.#tls,
-        connectTimeoutMs: this.#connectTimeoutMs,
-        onGone: (c) => this.#connectionGone(ep, c),
-        onClosed: (c) => this.#connections.delete(c),
-        onNotStarted: this.#sendAgain,
-      });
-      ep.conn = conn;
-      this.#connections.add(conn);
-      this.#startKeepalive();
-      // The provider's health follows the attempt itself, once, whether or not a call is still
-      // waiting for it (calls may all have hit their deadlines first). A GOAWAY answering the
-      // handshake is a provider going away gracefully, not a failure to back off from.
-      void conn.connect().then(
-        () => this.#directory.markUp(ep),
-        (e) => {
-          if (e instanceof RpcError && e.code === Code.UNAVAILABLE && !isGoingAway(e)) {
-            this.#directory.markDown(ep, e);
-          }
-        },
-      );
-    }
+  /** The connection to `ep`, ready, once the call's deadline and signal allow the wait. */
+  async #connection(ep: Subchannel, call: PendingSend): Promise<ClientConnection> {
+    const conn = ep.connection();
     if (!conn.ready) {
-      const ready = conn.connect();
-      const c = conn;
       // The attempt may be shared with calls whose deadlines are later: this call waits only
       // as long as its own deadline and signal allow.
-      await (call === undefined
-        ? ready
-        : this.#stage(call, ready, () =>
-          c.connected
+      await this.#stage(
+        call,
+        conn.connect(),
+        () =>
+          conn.connected
             ? `waiting for ${ep.key} to answer the connection handshake`
-            : `connecting to ${ep.key}`));
+            : `connecting to ${ep.key}`,
+      );
     }
     return conn;
   }
@@ -404,46 +370,12 @@ export class NativeCaller implements Caller {
   };
 
   /** Starts connecting to `ep` in the background; returns the other ready providers, if any. */
-  #readyOthers(healthy: EndpointState[], ep: EndpointState): EndpointState[] | undefined {
-    let ready: EndpointState[] | undefined;
+  #readyOthers(healthy: Subchannel[], ep: Subchannel): Subchannel[] | undefined {
+    let ready: Subchannel[] | undefined;
     for (const e of healthy) {
-      if (e !== ep && e.conn !== undefined && e.conn.ready) (ready ??= []).push(e);
+      if (e !== ep && e.readyConnection !== undefined) (ready ??= []).push(e);
     }
-    if (ready !== undefined && !this.#closed && !ep.warming) {
-      ep.warming = true;
-      const p: Promise<void> = this.#connection(ep, undefined).then(
-        () => {},
-        () => {}, // already logged and put into backoff by #connection
-      ).finally(() => {
-        ep.warming = false;
-        this.#background.delete(p);
-      });
-      this.#background.add(p);
-    }
+    if (ready !== undefined && !this.#closed) ep.warm();
     return ready;
-  }
-
-  #connectionGone(ep: EndpointState, conn: ClientConnection): void {
-    if (ep.conn === conn) ep.conn = undefined;
-    if (conn.livenessFailed) {
-      // A frozen process still completes TCP handshakes: keep it out of rotation until a new
-      // connection's handshake (a PING answered) proves it is back.
-      this.#directory.markDown(
-        ep,
-        new RpcError(Code.UNAVAILABLE, `provider ${ep.key} stopped answering pings`),
-      );
-    }
-  }
-
-  #startKeepalive(): void {
-    if (this.#keepaliveTimer !== undefined || this.#keepaliveMs <= 0) return;
-    const every = Math.max(5, Math.min(this.#keepaliveMs, this.#keepaliveTimeoutMs) / 2);
-    this.#keepaliveTimer = setInterval(() => {
-      const now = Date.now();
-      for (const c of this.#connections) {
-        c.keepalive(now, this.#keepaliveMs, this.#keepaliveTimeoutMs);
-      }
-    }, every);
-    Deno.unrefTimer(this.#keepaliveTimer as unknown as number);
   }
 }
