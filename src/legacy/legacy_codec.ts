@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { varintSize, writeVarint } from "../wire/meta.ts";
+import { encodeStringField, varintSize, writeVarint } from "../wire/wire_writer.ts";
 import { WireReader } from "../wire/wire_reader.ts";
 
 /** Default limit on a legacy request header: 16 KiB (it holds two names and a number). */
@@ -76,7 +76,6 @@ export class LegacyError extends Error {
   }
 }
 
-const encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -91,13 +90,6 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 export function shortServiceName(fullName: string): string {
   const name = fullName.startsWith(".") ? fullName.slice(1) : fullName;
   return name.slice(name.lastIndexOf(".") + 1);
-}
-
-function bytesField(field: number, bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + varintSize(bytes.length) + bytes.length);
-  const p = writeVarint(out, writeVarint(out, 0, (field << 3) | 2), bytes.length);
-  out.set(bytes, p);
-  return out;
 }
 
 function checkSize(what: string, n: number): void {
@@ -134,8 +126,8 @@ export class LegacyRequestEncoder {
         }`,
       );
     }
-    const s = bytesField(1, encoder.encode(serviceName));
-    const m = bytesField(2, encoder.encode(methodName));
+    const s = encodeStringField(1, serviceName);
+    const m = encodeStringField(2, methodName);
     this.#route = new Uint8Array(s.length + m.length);
     this.#route.set(s, 0);
     this.#route.set(m, s.length);
