@@ -78,11 +78,13 @@ export interface ClientConnectionOptions {
    * A call the provider never started (it said so, or it went away before reading it): returns
    * the promise of sending it again elsewhere, or undefined to fail it with `error`.
    */
-  onNotStarted?: (
-    call: OutgoingCall,
-    error: RpcError,
-    conn: ClientConnection,
-  ) => Promise<unknown> | undefined;
+  onNotStarted?:
+    | ((
+      call: OutgoingCall,
+      error: RpcError,
+      conn: ClientConnection,
+    ) => Promise<unknown> | undefined)
+    | undefined;
 }
 
 /** Connect errors that only mean "this connection is going away": nothing was sent on it. */

@@ -250,7 +250,7 @@ export interface LegacyRequestDecoderOptions {
   /** Largest `args_size` accepted (the provider's `maxMessageBytes`). */
   maxMessageBytes: number;
   /** Largest header accepted; default {@linkcode LEGACY_MAX_HEADER_BYTES}. */
-  maxHeaderBytes?: number;
+  maxHeaderBytes?: number | undefined;
 }
 
 /**

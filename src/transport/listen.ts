@@ -117,20 +117,27 @@ export async function listen(
 
 /** Connects to `host:port`, over TLS when `tls` is given; TCP_NODELAY is set. */
 export async function connect(
-  options: { host: string; port: number; tls?: TlsClientOptions | undefined; signal?: AbortSignal },
+  options: {
+    host: string;
+    port: number;
+    tls?: TlsClientOptions | undefined;
+    signal?: AbortSignal | undefined;
+  },
 ): Promise<ByteStream> {
   const { host, port, tls, signal } = options;
-  const tcp = await Deno.connect({ hostname: host, port, transport: "tcp", signal });
+  const tcp = await Deno.connect(
+    signal === undefined
+      ? { hostname: host, port, transport: "tcp" }
+      : { hostname: host, port, transport: "tcp", signal },
+  );
   tcp.setNoDelay(true);
   if (!tls) return tcp;
   try {
     const caCerts = [...(tls.caCerts ?? [])];
     for (const f of tls.caFiles ?? []) caCerts.push(await Deno.readTextFile(f));
     // `hostname` is the name the certificate must match; the address dialled is `host`.
-    const conn = await Deno.startTls(tcp, {
-      hostname: tls.hostname ?? host,
-      caCerts: caCerts.length ? caCerts : undefined,
-    });
+    const hostname = tls.hostname ?? host;
+    const conn = await Deno.startTls(tcp, caCerts.length ? { hostname, caCerts } : { hostname });
     try {
       await raceSignal(conn.handshake(), signal);
     } catch (e) {
