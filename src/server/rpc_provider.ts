@@ -12,7 +12,6 @@ import { describeService } from "../schema/method_descriptor.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
 import {
-  ConnectionTimeout,
   type Handler,
   type Route,
   ServerConnection,
@@ -27,6 +26,7 @@ import { type ByteStream, DEFAULT_MAX_UNSENT_BYTES } from "../transport/framed_c
 import type { AcceptedConnection, ServerProtocol } from "./accepted_connection.ts";
 import type { PeerAddress } from "./call_context.ts";
 import { Sniffer } from "./sniffer.ts";
+import { sweepConnections } from "./connection_sweep.ts";
 import { hasMagic } from "../wire/frame.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
 import { legacyProtocol } from "../legacy/legacy_protocol.ts";
@@ -423,7 +423,7 @@ export class RpcProvider {
           throw e;
         }
         this.#registrations.push(reg);
-        this.#logger.info("service registered", { service, address: `${advertised}:${port}` });
+        this.#logger.info("service registered", { service, address: endpointKey(reg) });
       }
     }
   }
@@ -537,40 +537,10 @@ export class RpcProvider {
   #startSweep(readMs: number, idleMs: number): void {
     if (readMs <= 0 && idleMs <= 0) return;
     const every = Math.max(10, Math.min(1000, (readMs || idleMs) / 4, (idleMs || readMs) / 4));
-    this.#idleTimer = setInterval(() => {
-      const now = Date.now();
-      for (const c of this.#connections) {
-        let why: string | undefined;
-        // A connection paused by backpressure waits for its peer to read, not to write.
-        const reading = readMs > 0 && !(c instanceof ServerConnection && c.readPaused);
-        if (reading && c.partialSince > 0 && now - c.partialSince >= readMs) {
-          why = `no progress on an unfinished frame (${c.partialBytes} bytes) for ${
-            now - c.partialSince
-          } ms`;
-        } else if (
-          reading && !c.gotFrame && c.partialSince === 0 && now - c.createdAt >= readMs
-        ) {
-          // (A peer holding part of its first frame is timed by the branch above.)
-          why = `no frame within ${now - c.createdAt} ms of connecting`;
-        } else if (idleMs > 0 && c.inflight === 0 && now - c.lastReadAt >= idleMs) {
-          if (c instanceof ServerConnection) {
-            if (c.draining) continue; // already closing
-            this.#logger.info("closing idle connection", {
-              peer: endpointKey(c.peer),
-              idleMs: now - c.lastReadAt,
-            });
-            // GOAWAY first, so a call crossing the close is sent again, not failed.
-            void c.closeIdle().catch(() => {}); // the sweep must not stop for one socket
-            continue;
-          }
-          why = `idle for ${now - c.lastReadAt} ms`;
-        }
-        if (why !== undefined) {
-          this.#logger.warn("closing connection: read timeout", { peer: endpointKey(c.peer), why });
-          void c.close(new ConnectionTimeout(why)).catch(() => {}); // the sweep must not stop for one socket
-        }
-      }
-    }, every);
+    this.#idleTimer = setInterval(
+      () => sweepConnections(this.#connections, { readMs, idleMs, logger: this.#logger }),
+      every,
+    );
     Deno.unrefTimer(this.#idleTimer as unknown as number);
   }
 
