@@ -60,6 +60,12 @@ export interface ByteStream {
   closeWrite?(): Promise<void>;
 }
 
+/** An accepted stream and its peer. */
+export interface Accepted {
+  conn: ByteStream & { setNoDelay?: (on?: boolean) => void };
+  peer: { host: string; port: number };
+}
+
 /**
  * A framed, coalescing connection.
  *

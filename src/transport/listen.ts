@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { ByteStream } from "./framed_connection.ts";
+import type { Accepted, ByteStream } from "./framed_connection.ts";
 import { TlsAcceptor, type TlsAcceptorOptions } from "./tls_accept.ts";
 import { raceSignal } from "../util/signals.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
@@ -30,11 +30,7 @@ export interface TlsClientOptions {
   hostname?: string;
 }
 
-/** An accepted stream and its peer. */
-export interface Accepted {
-  conn: ByteStream & { setNoDelay?: (on?: boolean) => void };
-  peer: { host: string; port: number };
-}
+export type { Accepted };
 
 /** A listening socket. */
 export interface Listener {

@@ -12,7 +12,7 @@
  * @module
  */
 import type { Logger } from "../log/logger.ts";
-import type { Accepted } from "./listen.ts";
+import type { Accepted } from "./framed_connection.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
 
