@@ -44,6 +44,8 @@ export class ServiceDirectory {
   #o: ServiceDirectoryOptions;
   #services = new Map<string, ServiceState>();
   #endpoints = new Map<string, Subchannel>();
+  /** How many services list each provider. */
+  #users = new Map<Subchannel, number>();
   #epoch = 0;
   #closed = false;
   /** Aborted by `close()`: abandons registry lookups still waiting (e.g. for ZooKeeper). */
@@ -144,7 +146,9 @@ export class ServiceDirectory {
     for (const old of svc.endpoints) {
       if (!seen.has(old.key)) this.#release(old);
     }
-    for (const st of next) if (!svc.endpoints.includes(st)) st.users++;
+    for (const st of next) {
+      if (!svc.endpoints.includes(st)) this.#users.set(st, (this.#users.get(st) ?? 0) + 1);
+    }
     if (svc.ready) {
       this.#o.logger.info("providers changed", {
         service: svc.name,
@@ -156,7 +160,12 @@ export class ServiceDirectory {
   }
 
   #release(ep: Subchannel): void {
-    if (--ep.users > 0) return;
+    const users = (this.#users.get(ep) ?? 1) - 1;
+    if (users > 0) {
+      this.#users.set(ep, users);
+      return;
+    }
+    this.#users.delete(ep);
     this.#endpoints.delete(ep.key);
     // In-flight calls finish; no new calls go there; the connection closes when idle.
     ep.retire();

@@ -37,10 +37,8 @@ export interface SubchannelHost {
 export class Subchannel implements Candidate {
   /** `host:port` (IPv6 in brackets). */
   readonly key: string;
-  /** Balancing weight (≥ 1). */
+  /** Balancing weight (≥ 1), as the registry lists it. */
   weight: number;
-  /** Services listing it. */
-  users = 0;
   #host: SubchannelHost;
   #conn: ClientConnection | undefined;
   #downUntil = 0;
