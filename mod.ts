@@ -55,7 +55,7 @@ export {
   type TokenAuthOptions,
 } from "./src/server/interceptor.ts";
 export { RpcChannel, type RpcChannelOptions } from "./src/client/rpc_channel.ts";
-export type { ChannelProtocol, LegacyEmptyReply } from "./src/client/legacy_call.ts";
+export type { ChannelProtocol, LegacyEmptyReply } from "./src/legacy/legacy_call.ts";
 export type { CallOptions, Stub, StubMethod } from "./src/client/call_options.ts";
 export { RpcController } from "./src/client/rpc_controller.ts";
 export {

@@ -53,7 +53,11 @@ class Lane {
 const lanes: Lane[] = [];
 try {
   for (let i = 0; i < num("conns", 1); i++) {
-    const conn = await Deno.connect({ hostname: host, port: Number(port), transport: "tcp" });
+    const conn = await Deno.connect({
+      hostname: host ?? "127.0.0.1",
+      port: Number(port),
+      transport: "tcp",
+    });
     lanes.push(new Lane(conn));
   }
   await Promise.all(lanes.map((l) => l.call()));

@@ -163,7 +163,7 @@ async function main(): Promise<number> {
     connect,
     cases: num("cases"),
     durationMs: num("duration-ms") ?? 60_000,
-    maxMessageBytes,
+    ...(maxMessageBytes === undefined ? {} : { maxMessageBytes }),
     readTimeoutMs,
     slowCall,
     logLines,

@@ -12,6 +12,7 @@ import type { DeadlineWheel, Expirable } from "../util/deadline_wheel.ts";
 import { FrameError } from "../wire/frame.ts";
 import { Kind, type RpcMeta } from "../wire/meta.ts";
 import type { Payload } from "../wire/frame_writer.ts";
+import { endpointKey } from "../util/endpoint_key.ts";
 
 /**
  * Decodes a response payload; `borrowed` means `payload` is a view into a read buffer that will
@@ -27,10 +28,25 @@ export interface ResponseDecoder {
 }
 
 /**
- * What the channel needs to send a call again; handed back to
- * {@linkcode ClientConnectionOptions.onNotStarted}. `hops` counts the times it was sent again.
+ * A call as the channel sends it: the one object made per call, handed to
+ * {@linkcode ClientConnection.call} and, when the provider never started it, back to
+ * {@linkcode ClientConnectionOptions.onNotStarted}.
  */
-export interface Resendable {
+export interface OutgoingCall {
+  /** The method (its route bytes name it on the wire). */
+  readonly desc: { readonly route: Uint8Array };
+  /** The request message, encoded or encodable. */
+  readonly payload: Payload;
+  /** Decodes the response. */
+  readonly decoder: ResponseDecoder;
+  /** `Date.now()` deadline, or 0 for none. */
+  readonly deadline: number;
+  /** The call's signal and metadata. */
+  readonly opts: {
+    readonly signal?: AbortSignal | undefined;
+    readonly metadata?: Record<string, string> | undefined;
+  };
+  /** Times it was sent again because a provider never started it. */
   readonly hops: number;
 }
 
@@ -62,11 +78,13 @@ export interface ClientConnectionOptions {
    * A call the provider never started (it said so, or it went away before reading it): returns
    * the promise of sending it again elsewhere, or undefined to fail it with `error`.
    */
-  onNotStarted?: (
-    call: Resendable,
-    error: RpcError,
-    conn: ClientConnection,
-  ) => Promise<unknown> | undefined;
+  onNotStarted?:
+    | ((
+      call: OutgoingCall,
+      error: RpcError,
+      conn: ClientConnection,
+    ) => Promise<unknown> | undefined)
+    | undefined;
 }
 
 /** Connect errors that only mean "this connection is going away": nothing was sent on it. */
@@ -92,7 +110,7 @@ class PendingCall implements Expirable {
     readonly decode: ResponseDecoder,
     readonly resolve: (v: unknown) => void,
     readonly reject: (e: RpcError) => void,
-    readonly resend: Resendable | undefined,
+    readonly call: OutgoingCall,
   ) {}
   expire(): void {
     this.conn.fail(this, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"), true);
@@ -103,6 +121,8 @@ class PendingCall implements Expirable {
 export class ClientConnection {
   readonly host: string;
   readonly port: number;
+  /** `host:port` of the provider (IPv6 in brackets), as logs and errors name it. */
+  readonly key: string;
   #o: ClientConnectionOptions;
   #fc: FramedConnection | undefined;
   #pending = new Map<number, PendingCall>();
@@ -119,14 +139,13 @@ export class ClientConnection {
   #goAwayInHandshake = false;
   /** True when the connection was closed because the provider stopped answering pings. */
   livenessFailed = false;
-  /** Bytes of requests written since the connection opened (0 means nothing reached the wire). */
-  sentCalls = 0;
 
   /** Creates a connection; nothing happens until {@linkcode ClientConnection.connect}. */
   constructor(options: ClientConnectionOptions) {
     this.#o = options;
     this.host = options.host;
     this.port = options.port;
+    this.key = endpointKey(options);
   }
 
   /** Calls waiting for a response. */
@@ -148,11 +167,6 @@ export class ClientConnection {
   /** Closed, or told by the provider to go away. */
   get gone(): boolean {
     return this.#closed || this.#draining;
-  }
-
-  /** `Date.now()` of the last frame received. */
-  get lastFrameAt(): number {
-    return this.#fc?.lastFrameAt ?? 0;
   }
 
   /** Opens the TCP connection (once); rejects with `UNAVAILABLE` when it cannot. */
@@ -211,7 +225,7 @@ export class ClientConnection {
         : e instanceof Error
         ? e.message
         : String(e);
-      const err = new RpcError(Code.UNAVAILABLE, `cannot connect to ${host}:${port}: ${why}`, {
+      const err = new RpcError(Code.UNAVAILABLE, `cannot connect to ${this.key}: ${why}`, {
         cause: e,
       });
       if (this.#goAwayInHandshake && !timedOut) goingAwayErrors.add(err);
@@ -228,24 +242,18 @@ export class ClientConnection {
       clearTimeout(timer);
     }
     this.#handshake = undefined;
-    this.#o.logger.debug("connected", { provider: `${host}:${port}` });
+    this.#o.logger.debug("connected", { provider: this.key });
   }
 
   /**
    * Sends a request on the (connected) connection and returns the promise of its decoded
    * response. A request over the provider's `maxMessageBytes` fails `RESOURCE_EXHAUSTED` without
-   * being sent. With `resend`, a call the provider never started is handed to `onNotStarted`.
+   * being sent. A call the provider never started is handed to `onNotStarted`.
    */
-  call(
-    route: Uint8Array,
-    payload: Payload,
-    decode: ResponseDecoder,
-    deadline: number,
-    signal: AbortSignal | undefined,
-    metadata: Record<string, string> | undefined,
-    resend?: Resendable,
-  ): Promise<unknown> {
+  call(call: OutgoingCall): Promise<unknown> {
     return new Promise((resolve, reject) => {
+      const { payload, deadline } = call;
+      const signal = call.opts.signal;
       const fc = this.#fc;
       if (fc === undefined || this.#closed) {
         reject(this.#closeReason ?? new RpcError(Code.UNAVAILABLE, "connection is closed"));
@@ -253,7 +261,7 @@ export class ClientConnection {
       }
       if (this.#draining) {
         // Told to go away between the channel's pick and now: nothing is sent here.
-        const p = new PendingCall(this, 0, decode, resolve, reject, resend);
+        const p = new PendingCall(this, 0, call.decoder, resolve, reject, call);
         this.#notStarted(p, new RpcError(Code.UNAVAILABLE, "provider is going away"));
         return;
       }
@@ -262,7 +270,7 @@ export class ClientConnection {
         reject(
           new RpcError(
             Code.RESOURCE_EXHAUSTED,
-            `${fc.unsentBytes} bytes of requests to ${this.host}:${this.port} are still unsent ` +
+            `${fc.unsentBytes} bytes of requests to ${this.key} are still unsent ` +
               `(limit ${maxUnsent}): the provider is not reading`,
           ),
         );
@@ -271,7 +279,7 @@ export class ClientConnection {
       let id = this.#nextId;
       this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
       while (this.#pending.has(id)) id = this.#nextId++;
-      const p = new PendingCall(this, id, decode, resolve, reject, resend);
+      const p = new PendingCall(this, id, call.decoder, resolve, reject, call);
       this.#pending.set(id, p);
       let timeoutMs = 0;
       if (deadline > 0) {
@@ -285,7 +293,13 @@ export class ClientConnection {
           this.fail(p, new RpcError(Code.CANCELLED, "cancelled by the caller"), true);
         signal.addEventListener("abort", p.onAbort, { once: true });
       }
-      if (!fc.send({ kind: Kind.REQUEST, callId: id, route, timeoutMs, metadata }, payload)) {
+      const metadata = call.opts.metadata;
+      if (
+        !fc.send(
+          { kind: Kind.REQUEST, callId: id, route: call.desc.route, timeoutMs, metadata },
+          payload,
+        )
+      ) {
         this.#settle(p);
         reject(
           new RpcError(
@@ -295,7 +309,6 @@ export class ClientConnection {
         );
         return;
       }
-      this.sentCalls++;
     });
   }
 
@@ -317,14 +330,14 @@ export class ClientConnection {
       if (fc.lastFrameAt >= this.#pingSentAt) this.#pingSentAt = 0;
       else if (now - this.#pingSentAt >= timeoutMs) {
         this.#o.logger.warn("provider not answering pings, closing connection", {
-          provider: `${this.host}:${this.port}`,
+          provider: this.key,
           silentMs: now - fc.lastFrameAt,
         });
         this.livenessFailed = true;
         this.#closeWith(
           new RpcError(
             Code.UNAVAILABLE,
-            `provider ${this.host}:${this.port} did not answer a ping within ${timeoutMs} ms`,
+            `provider ${this.key} did not answer a ping within ${timeoutMs} ms`,
           ),
         );
         return;
@@ -362,11 +375,6 @@ export class ClientConnection {
     this.#goneOnce();
     const done = this.#fc?.close() ?? Promise.resolve();
     this.#closedPromise = done.then(() => this.#o.onClosed(this));
-  }
-
-  /** Resolves once the connection has fully closed (after it was closed). */
-  get closedPromise(): Promise<void> {
-    return this.#closedPromise ?? Promise.resolve();
   }
 
   #settle(p: PendingCall): void {
@@ -448,7 +456,7 @@ export class ClientConnection {
           }
         }
         this.#o.logger.info("provider going away", {
-          provider: `${this.host}:${this.port}`,
+          provider: this.key,
           status: meta.status,
         });
         this.#goneOnce();
@@ -475,7 +483,7 @@ export class ClientConnection {
       );
     }
     this.#o.logger.warn("response too large", {
-      provider: `${this.host}:${this.port}`,
+      provider: this.key,
       bytes: bodyLength,
       limit,
     });
@@ -491,7 +499,7 @@ export class ClientConnection {
 
   /** Sends a (settled) call that never started again through the channel, or fails it. */
   #notStarted(p: PendingCall, err: RpcError): void {
-    const again = p.resend !== undefined ? this.#o.onNotStarted?.(p.resend, err, this) : undefined;
+    const again = this.#o.onNotStarted?.(p.call, err, this);
     if (again === undefined) p.reject(err);
     else void again.then(p.resolve, p.reject); // settles the original call; never rejects
   }
@@ -503,7 +511,7 @@ export class ClientConnection {
   }
 
   #onClose(err: unknown): void {
-    const where = `${this.host}:${this.port}`;
+    const where = this.key;
     if (err instanceof FrameError) {
       this.#o.logger.warn("closing connection: protocol error", {
         provider: where,

@@ -1,6 +1,6 @@
 /**
- * What a channel knows about providers: each service's endpoints (from a registry, kept current
- * by its watch, or one fixed address), and each endpoint's health (backoff after failures).
+ * What a channel knows about services: each service's providers (from a registry, kept current
+ * by its watch, or one fixed address), as {@linkcode Subchannel}s, which own their health.
  *
  * @module
  */
@@ -12,47 +12,18 @@ import {
   type Registry,
   type RegistryWatch,
 } from "../registry/registry.ts";
-import type { Candidate } from "./balancer.ts";
-import type { ClientConnection } from "./client_connection.ts";
-
-/** Longest time a failing provider stays out of rotation before it is tried again. */
-const MAX_BACKOFF_MS = 2_000;
-
-/** One provider as the channel sees it; shared by every service it serves. */
-export class EndpointState implements Candidate {
-  /** `host:port`. */
-  readonly key: string;
-  /** Balancing weight (≥ 1). */
-  weight: number;
-  /** The connection to it, when one is open or opening. */
-  conn: ClientConnection | undefined;
-  /** Out of rotation until this `Date.now()` time (0: in rotation). */
-  downUntil = 0;
-  /** Consecutive failures (connects, handshakes, pings). */
-  failures = 0;
-  /** Services listing it. */
-  users = 0;
-  /** A background connection attempt is running. */
-  warming = false;
-  constructor(readonly host: string, readonly port: number, weight: number) {
-    this.key = endpointKey({ host, port });
-    this.weight = weight;
-  }
-  /** Calls in flight to it. */
-  get inflight(): number {
-    return this.conn?.inflight ?? 0;
-  }
-}
+import type { Subchannel } from "./subchannel.ts";
+import type { SubchannelPool } from "./subchannel_pool.ts";
 
 /** One service's providers. */
 export class ServiceState {
   /** Every provider listed. */
-  endpoints: EndpointState[] = [];
+  endpoints: Subchannel[] = [];
   /** Resolved at least once (endpoints are usable). */
   ready = false;
   resolving: Promise<void> | undefined;
   watch: RegistryWatch | undefined;
-  healthy: EndpointState[] = [];
+  healthy: Subchannel[] = [];
   healthyUntil = 0;
   healthyEpoch = -1;
   constructor(readonly name: string) {}
@@ -64,13 +35,17 @@ export interface ServiceDirectoryOptions {
   /** One provider for every service, instead of a registry. */
   fixed?: Endpoint | undefined;
   logger: Logger;
+  /** Makes the subchannels (and tells when their health changed). */
+  subchannels: SubchannelPool;
 }
 
-/** The services a channel has called, their providers, and the providers' health. */
+/** The services a channel has called and their providers. */
 export class ServiceDirectory {
   #o: ServiceDirectoryOptions;
   #services = new Map<string, ServiceState>();
-  #endpoints = new Map<string, EndpointState>();
+  #endpoints = new Map<string, Subchannel>();
+  /** How many services list each provider. */
+  #users = new Map<Subchannel, number>();
   #epoch = 0;
   #closed = false;
   /** Aborted by `close()`: abandons registry lookups still waiting (e.g. for ZooKeeper). */
@@ -108,9 +83,11 @@ export class ServiceDirectory {
   }
 
   /** The endpoints of `svc` in rotation now (cached until something changes). */
-  healthy(svc: ServiceState): EndpointState[] {
+  healthy(svc: ServiceState): Subchannel[] {
     const now = Date.now();
-    if (svc.healthyEpoch !== this.#epoch || now >= svc.healthyUntil) {
+    // Both only grow, so their sum changes whenever either does.
+    const epoch = this.#epoch + this.#o.subchannels.epoch;
+    if (svc.healthyEpoch !== epoch || now >= svc.healthyUntil) {
       let until = Infinity;
       svc.healthy = svc.endpoints.filter((e) => {
         if (e.downUntil > now) {
@@ -120,31 +97,9 @@ export class ServiceDirectory {
         return true;
       });
       svc.healthyUntil = until;
-      svc.healthyEpoch = this.#epoch;
+      svc.healthyEpoch = epoch;
     }
     return svc.healthy;
-  }
-
-  /** Takes `ep` out of rotation with a backoff that doubles per failure (100 ms … 2 s). */
-  markDown(ep: EndpointState, err: RpcError): void {
-    ep.failures++;
-    const backoff = Math.min(MAX_BACKOFF_MS, 100 * 2 ** Math.min(ep.failures - 1, 10));
-    ep.downUntil = Date.now() + backoff * (0.8 + Math.random() * 0.4);
-    this.#epoch++;
-    this.#o.logger.warn("provider unreachable, out of rotation", {
-      provider: ep.key,
-      backoffMs: Math.round(backoff),
-      error: err.message,
-    });
-  }
-
-  /** Puts `ep` back into rotation after a successful connection. */
-  markUp(ep: EndpointState): void {
-    if (ep.failures === 0) return;
-    ep.failures = 0;
-    ep.downUntil = 0;
-    this.#epoch++;
-    this.#o.logger.info("provider reachable again", { provider: ep.key });
   }
 
   /** Stops following the registry. */
@@ -174,7 +129,7 @@ export class ServiceDirectory {
   }
 
   #setEndpoints(svc: ServiceState, list: Endpoint[]): void {
-    const next: EndpointState[] = [];
+    const next: Subchannel[] = [];
     const seen = new Set<string>();
     for (const e of list) {
       const key = endpointKey(e);
@@ -182,7 +137,7 @@ export class ServiceDirectory {
       seen.add(key);
       let st = this.#endpoints.get(key);
       if (st === undefined) {
-        st = new EndpointState(e.host, e.port, e.weight ?? 1);
+        st = this.#o.subchannels.subchannel({ host: e.host, port: e.port }, e.weight ?? 1);
         this.#endpoints.set(key, st);
       }
       st.weight = Math.max(1, Math.round(e.weight ?? 1));
@@ -191,7 +146,9 @@ export class ServiceDirectory {
     for (const old of svc.endpoints) {
       if (!seen.has(old.key)) this.#release(old);
     }
-    for (const st of next) if (!svc.endpoints.includes(st)) st.users++;
+    for (const st of next) {
+      if (!svc.endpoints.includes(st)) this.#users.set(st, (this.#users.get(st) ?? 0) + 1);
+    }
     if (svc.ready) {
       this.#o.logger.info("providers changed", {
         service: svc.name,
@@ -202,10 +159,15 @@ export class ServiceDirectory {
     this.#epoch++;
   }
 
-  #release(ep: EndpointState): void {
-    if (--ep.users > 0) return;
+  #release(ep: Subchannel): void {
+    const users = (this.#users.get(ep) ?? 1) - 1;
+    if (users > 0) {
+      this.#users.set(ep, users);
+      return;
+    }
+    this.#users.delete(ep);
     this.#endpoints.delete(ep.key);
     // In-flight calls finish; no new calls go there; the connection closes when idle.
-    ep.conn?.retire();
+    ep.retire();
   }
 }

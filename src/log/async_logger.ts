@@ -54,27 +54,27 @@ export const MAX_LOG_FLUSH_INTERVAL_MS = 60_000;
 /** Options of {@linkcode AsyncLogger}. */
 export interface AsyncLoggerOptions {
   /** Directory of the log files, created if missing. Undefined: no files, console only. */
-  dir?: string;
+  dir?: string | undefined;
   /** Lowest level written. Default {@linkcode DEFAULT_LOG_LEVEL}. */
-  level?: LevelName;
+  level?: LevelName | undefined;
   /** Also print each line to stderr, synchronously, in the log call. Default: `dir === undefined`. */
-  console?: boolean;
+  console?: boolean | undefined;
   /** File name for a line logged at `date`; a new name starts a new file. Default {@linkcode defaultLogFileName}. */
-  fileName?: (date: Date) => string;
+  fileName?: ((date: Date) => string) | undefined;
   /** Most lines queued or unacknowledged by the Worker at once. Default {@linkcode DEFAULT_LOG_MAX_QUEUE}. */
-  maxQueue?: number;
+  maxQueue?: number | undefined;
   /** What happens to lines beyond `maxQueue`. Default {@linkcode DEFAULT_LOG_OVERFLOW}. */
-  overflow?: OverflowPolicy;
+  overflow?: OverflowPolicy | undefined;
   /** Time source for timestamps and file names (injectable for tests). Default `Date.now`. */
-  clock?: () => Date | number;
+  clock?: (() => Date | number) | undefined;
   /** Most lines in one batch sent to the Worker. Default {@linkcode DEFAULT_LOG_BATCH_LINES} (and at most a quarter of `maxQueue`). */
-  batchLines?: number;
+  batchLines?: number | undefined;
   /**
    * Delay before sending the first batch after an idle period, ms (0 sends on the next
    * microtask), at most {@linkcode MAX_LOG_FLUSH_INTERVAL_MS}. Default
    * {@linkcode DEFAULT_LOG_FLUSH_INTERVAL_MS}.
    */
-  flushIntervalMs?: number;
+  flushIntervalMs?: number | undefined;
 }
 
 /** Lifecycle of an {@linkcode AsyncLogger}. */

@@ -98,10 +98,7 @@ export interface Registry {
   close(): Promise<void>;
 }
 
-/** `"host:port"` of an endpoint (IPv6 hosts in brackets). */
-export function endpointKey(e: { host: string; port: number }): string {
-  return e.host.includes(":") ? `[${e.host}]:${e.port}` : `${e.host}:${e.port}`;
-}
+export { endpointKey } from "../util/endpoint_key.ts";
 
 /**
  * Parses `"host:port"` (or `"[v6]:port"`) into an endpoint.

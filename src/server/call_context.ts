@@ -14,6 +14,24 @@ export interface PeerAddress {
   port: number;
 }
 
+/** What a request says about its call (the native request's meta has these fields). */
+export interface CallStart {
+  /** The call id on its connection (0 for a protocol without ids). */
+  readonly callId: number;
+  /** Request metadata, if any. */
+  readonly metadata?: Record<string, string> | undefined;
+  /** The caller's remaining time, ms; 0 for no deadline. */
+  readonly timeoutMs: number;
+}
+
+/** Where a call is served: the same object for every call of a connection. */
+export interface CallSite {
+  /** The caller's address. */
+  readonly peer: PeerAddress;
+  /** Where the call's deadline is timed (when the handler reads `signal`). */
+  readonly wheel: DeadlineWheel;
+}
+
 /**
  * The second argument of every handler.
  *
@@ -40,7 +58,7 @@ export class CallContext {
   /** Request metadata (headers) sent by the caller. */
   readonly metadata: Record<string, string>;
   /** The caller's deadline as a `Date.now()` timestamp, or `undefined` when it set none. */
-  readonly deadline: number;
+  readonly deadline: number | undefined;
   /** The caller's address. */
   readonly peer: PeerAddress;
   /**
@@ -70,25 +88,24 @@ export class CallContext {
   /** The deadline's entry in the wheel, made when `signal` is first read. */
   #timer: Expirable | undefined;
 
-  /** @internal Created by the provider. */
+  /**
+   * @internal Created by the provider when `request` of method `desc` arrives at `site`
+   * (objects that exist already: nothing is allocated for the arguments).
+   */
   constructor(
-    service: string,
-    method: string,
-    callId: number,
-    metadata: Record<string, string> | undefined,
-    timeoutMs: number,
-    peer: PeerAddress,
-    wheel: DeadlineWheel,
-    now: number,
+    desc: { readonly service: string; readonly name: string },
+    request: CallStart,
+    site: CallSite,
   ) {
-    this.service = service;
-    this.method = method;
-    this.callId = callId;
-    this.metadata = metadata ?? {};
+    const now = Date.now();
+    this.service = desc.service;
+    this.method = desc.name;
+    this.callId = request.callId;
+    this.metadata = request.metadata ?? {};
     this.startedAt = now;
-    this.deadline = timeoutMs > 0 ? now + timeoutMs : (undefined as unknown as number);
-    this.peer = peer;
-    this.#wheel = wheel;
+    this.deadline = request.timeoutMs > 0 ? now + request.timeoutMs : undefined;
+    this.peer = site.peer;
+    this.#wheel = site.wheel;
   }
 
   /** Aborted when the call is cancelled, times out, or the provider shuts down. */

@@ -7,142 +7,34 @@
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import { ConsoleLogger, type Logger } from "../log/logger.ts";
-import type { Registry, ServiceRegistration } from "../registry/registry.ts";
+import type { ServiceRegistration } from "../registry/registry.ts";
 import { describeService } from "../schema/method_descriptor.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
 import {
-  ConnectionTimeout,
   type Handler,
-  peerText,
   type Route,
   ServerConnection,
   type ServerHost,
 } from "./server_connection.ts";
-import { listen, type Listener, type TlsServerOptions } from "../transport/listen.ts";
+import { listen, type Listener } from "../transport/listen.ts";
 import { compose, type Interceptor } from "./interceptor.ts";
 import { workerOptions, WorkerPool } from "./worker_pool.ts";
+import type { CloseOptions, RpcProviderOptions } from "./rpc_provider_options.ts";
 import { AcceptBackoff } from "./accept_backoff.ts";
 import { defaultMaxConnections } from "./_max_connections.ts";
 import { type ByteStream, DEFAULT_MAX_UNSENT_BYTES } from "../transport/framed_connection.ts";
 import { importModule } from "../util/import_module.ts";
-import { LegacyConnection, type LegacyHost, legacyServiceNames } from "./legacy_connection.ts"; // legacy mprpc
+import type { AcceptedConnection, ServerProtocol } from "./accepted_connection.ts";
+import type { PeerAddress } from "./call_context.ts";
+import { Sniffer } from "./sniffer.ts";
+import { sweepConnections } from "./connection_sweep.ts";
+import { hasMagic } from "../wire/frame.ts";
+import { endpointKey } from "../util/endpoint_key.ts";
+import { legacyProtocol } from "../legacy/legacy_protocol.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
 
-/** Options of {@linkcode RpcProvider}. */
-export interface RpcProviderOptions {
-  /** Address to listen on; default `127.0.0.1`. */
-  host?: string;
-  /** Port to listen on; `0` (default) picks a free one, see {@linkcode RpcProvider.address}. */
-  port?: number;
-  /** Where to announce services; none by default. */
-  registry?: Registry;
-  /** Host callers should connect to, when it differs from `host` (e.g. `host` is `0.0.0.0`). */
-  advertiseHost?: string;
-  /** Load-balancing weight announced with the services; default 1. */
-  weight?: number;
-  /**
-   * Largest frame body accepted; default 4 MiB. Callers learn it in the handshake and fail a
-   * larger request with `RESOURCE_EXHAUSTED` before sending it.
-   */
-  maxMessageBytes?: number;
-  /**
-   * Where to log connections, registrations and errors; default: WARN and above to stderr.
-   * With `workers`, the Workers send their lines here (with a `worker` field naming the Worker).
-   */
-  logger?: Logger;
-  /**
-   * Accepted connections at most at once (per event loop); more are refused with
-   * `RESOURCE_EXHAUSTED`. Default 10 000, or less when the process's open-file limit is lower:
-   * that limit minus 64, divided among the `workers` (see docs/security.md).
-   */
-  maxConnections?: number;
-  /**
-   * Backpressure: a connection whose answers waiting to be written pass this many bytes (its
-   * caller sends requests but does not read the answers) is not read from until half of them
-   * have been written. Default 1 MiB (`DEFAULT_MAX_UNSENT_BYTES`).
-   */
-  maxUnsentBytes?: number;
-  /** Calls in flight per connection at most; more are answered `RESOURCE_EXHAUSTED`. */
-  maxInflightPerConnection?: number;
-  /** Calls slower than this are logged as slow; default 1000 ms. */
-  slowCallMs?: number;
-  /**
-   * Closes connections idle (no bytes, no calls) for this long; default 0 = never. The close
-   * sends GOAWAY first, so a call crossing it is sent again by the caller, never failed.
-   */
-  idleTimeoutMs?: number;
-  /**
-   * Closes a stalled connection: one that has sent nothing since it connected, or that holds an
-   * unfinished frame without progress (neither a frame completed nor 1 KiB received) for this
-   * long; default 30000 ms.
-   */
-  readTimeoutMs?: number;
-  /**
-   * Run around every handler, outermost first (authentication, logging, metrics); see also
-   * {@linkcode RpcProvider.use}. With `workers > 1` this option makes `start()` throw (functions
-   * cannot reach a Worker): call `provider.use(...)` in the worker module's `setup(provider)`.
-   */
-  interceptors?: Interceptor[];
-  /** Serve over TLS with these certificates instead of plain TCP. */
-  tls?: TlsServerOptions;
-  /**
-   * With `tls`: TLS handshakes in progress at most; at the limit no more connections are
-   * accepted until one ends. Default 256. A handshake not finished within `readTimeoutMs` is
-   * logged, but its socket stays open until the peer sends or closes (Deno cannot release it
-   * earlier; see docs/security.md), so this is what bounds such peers.
-   */
-  maxPendingTlsHandshakes?: number;
-  /**
-   * Event loops serving the port: `workers - 1` Workers run next to the main thread, each with
-   * its own provider on the same port (`SO_REUSEPORT`: run with `--unstable-net`). Needs
-   * `workerModule`. Default 1.
-   *
-   * Each Worker's provider gets the limits and timeouts of these options (`maxMessageBytes`,
-   * `maxConnections`, `maxInflightPerConnection`, `slowCallMs`, `maxUnsentBytes`,
-   * `idleTimeoutMs`, `readTimeoutMs`, `legacy`), applied per event loop, and logs into `logger`. Functions cannot
-   * reach a Worker, so with `workers > 1` `start()` throws a `TypeError` when `interceptors` or
-   * `tls` is set, or when services or interceptors were added to this provider outside
-   * `setup(provider)`: add them in the worker module instead, so every event loop has them.
-   */
-  workers?: number;
-  /**
-   * With `workers`: a module whose default export `setup(provider)` adds the services
-   * (`provider.notifyService(...)`) and interceptors (`provider.use(...)`). It runs in the main
-   * thread and in every Worker, before `start()`; if it throws anywhere, `start()` rejects and
-   * every Worker is stopped.
-   *
-   * @example A worker module with token authentication on every event loop
-   * ```ts ignore
-   * // services.ts
-   * import { loadProto, type RpcProvider, tokenAuth } from "./mod.ts";
-   * export default async function setup(provider: RpcProvider) {
-   *   const root = await loadProto("examples/user/user.proto");
-   *   provider.use(tokenAuth({ verify: (t) => t === Deno.env.get("API_TOKEN") }));
-   *   provider.notifyService(root.lookupService("fixbug.UserServiceRpc"), {
-   *     Login: () => ({ success: true }),
-   *   });
-   * }
-   * // main.ts
-   * const provider = new RpcProvider({ port: 8000, workers: 4, workerModule: "./services.ts" });
-   * await provider.run();
-   * ```
-   */
-  workerModule?: string | URL;
-  /** Listen with `SO_REUSEPORT` (needs `--unstable-net`); set by `workers`. */
-  reusePort?: boolean;
-  /**
-   * Also serve the original C++ mprpc's protocol on the same port (told apart by the first four
-   * bytes; see docs/mprpc-compat.md), and ask the registry to write its ZooKeeper layout too.
-   * Default false.
-   */
-  legacy?: boolean;
-}
-
-/** Options of {@linkcode RpcProvider.close}. */
-export interface CloseOptions {
-  /** How long in-flight calls may run before they are failed; default 5000 ms. */
-  graceMs?: number;
-}
+export type { CloseOptions, RpcProviderOptions };
 
 /**
  * Serves protobuf services.
@@ -165,15 +57,16 @@ export class RpcProvider {
   #wheel: DeadlineWheel = new DeadlineWheel();
   #maxMessageBytes: number;
   /** What connections see of the provider (kept off the public surface). */
-  #host: ServerHost & LegacyHost;
+  #host: ServerHost;
   #options: RpcProviderOptions;
   #routes = new Map<string, Map<string, Route>>();
   #services = new Map<string, string[]>();
   #registrations: ServiceRegistration[] = [];
   #listener: Listener | undefined;
   #acceptLoop: Promise<void> | undefined;
-  #connections = new Set<ServerConnection | LegacyConnection>();
-  #legacyNames = new Map<string, string>(); // legacy mprpc: service name without package → full
+  #connections = new Set<AcceptedConnection>();
+  /** The protocol served next to the native one on the port (sniffed), if any. */
+  #other: ServerProtocol | undefined;
   #closing: Promise<void> | undefined;
   #started: Promise<void> | undefined;
   #running = 0;
@@ -200,7 +93,6 @@ export class RpcProvider {
       );
     }
     this.#acceptBackoff = new AcceptBackoff(this.#logger);
-    const connections = this.#connections;
     const maxUnsentBytes = options.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_BYTES;
     this.#host = {
       logger: this.#logger,
@@ -209,14 +101,9 @@ export class RpcProvider {
       maxInflightPerConnection: options.maxInflightPerConnection ?? 100_000,
       slowCallMs: options.slowCallMs ?? 1000,
       maxUnsentBytes,
-      get connectionCount() {
-        return connections.size;
-      },
       route: (service, method) => this.#route(service, method),
-      legacyRoute: (service, method) => this.#legacyRoute(service, method),
       callDelta: (delta) => this.#callDelta(delta),
       connectionClosed: (conn) => this.#connectionClosed(conn),
-      handOff: (from, conn, initial) => this.#handOff(from, conn, initial),
     };
     if (!(maxUnsentBytes > 0)) {
       throw new RangeError(`maxUnsentBytes must be positive, got ${options.maxUnsentBytes}`);
@@ -397,8 +284,11 @@ export class RpcProvider {
         throw e;
       }
     }
-    this.#logger.info("provider listening", { address: `${host}:${port}`, tls: !!o.tls });
-    if (o.legacy) this.#legacyNames = legacyServiceNames(this.#services.keys(), this.#logger);
+    this.#logger.info("provider listening", {
+      address: endpointKey(this.#listener.addr),
+      tls: !!o.tls,
+    });
+    if (o.legacy) this.#other = legacyProtocol(this.#host, this.#services.keys());
     this.#acceptLoop = this.#accept(this.#listener);
     this.#startSweep(o.readTimeoutMs ?? 30_000, o.idleTimeoutMs ?? 0);
     if (o.registry) {
@@ -411,7 +301,7 @@ export class RpcProvider {
           host: advertised,
           port,
           weight: o.weight ?? 1,
-          legacy: o.legacy === true, // legacy mprpc: the C++ layout only for a provider speaking it
+          legacy: o.legacy === true, // the C++ layout only for a provider speaking its protocol
         };
         try {
           await o.registry.register(reg);
@@ -421,7 +311,7 @@ export class RpcProvider {
           throw e;
         }
         this.#registrations.push(reg);
-        this.#logger.info("service registered", { service, address: `${advertised}:${port}` });
+        this.#logger.info("service registered", { service, address: endpointKey(reg) });
       }
     }
   }
@@ -451,11 +341,7 @@ export class RpcProvider {
     }
     if (this.#idleTimer !== undefined) clearInterval(this.#idleTimer);
     const pool = this.#pool?.close(graceMs);
-    try {
-      this.#listener?.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(this.#listener);
     this.#acceptBackoff.wake();
     await this.#acceptLoop;
     for (const c of this.#connections) c.goAway();
@@ -488,80 +374,61 @@ export class RpcProvider {
         continue;
       }
       this.#acceptBackoff.succeeded();
-      const { conn, peer } = accepted;
-      // --- legacy mprpc (issue 7): sniff the first bytes; native ones come back via handOff().
-      if (this.#options.legacy && !this.#closing) {
-        const lc = new LegacyConnection(this.#host, conn, peer, {
-          maxConnections: this.#maxConnections,
-        });
-        this.#connections.add(lc);
-        lc.start();
-        continue;
-      }
-      // --- end legacy mprpc
-      this.#serveNative(conn, peer, undefined);
+      this.#serve(accepted.conn, accepted.peer);
     }
   }
 
-  #serveNative(
-    conn: ByteStream,
-    peer: { host: string; port: number },
-    initial: Uint8Array | undefined,
-  ): void {
+  /**
+   * The one seam between an accepted socket and a protocol: native, or (when the port serves
+   * another protocol too) whichever the first bytes name.
+   */
+  #serve(conn: ByteStream, peer: PeerAddress): void {
+    const other = this.#other;
+    if (other === undefined || this.#closing) {
+      this.#admit(new ServerConnection(this.#host, conn, peer));
+      return;
+    }
+    const sniffer = new Sniffer(conn, peer, {
+      logger: this.#logger,
+      onSniffed: (s, c, head) => {
+        this.#connections.delete(s);
+        this.#admit(
+          hasMagic(head)
+            ? new ServerConnection(this.#host, c, peer, head)
+            : other.accept(c, peer, head),
+        );
+      },
+      onClosed: (s) => this.#connectionClosed(s),
+    });
+    this.#connections.add(sniffer);
+    sniffer.start();
+  }
+
+  /** Holds and starts `c`, or refuses it while shutting down or above `maxConnections`. */
+  #admit(c: AcceptedConnection): void {
     const max = this.#maxConnections;
-    const sc = new ServerConnection(this.#host, conn, peer, initial);
-    this.#connections.add(sc);
+    this.#connections.add(c);
     if (this.#closing) {
-      sc.goAway(Code.UNAVAILABLE, "provider is shutting down");
+      c.goAway(Code.UNAVAILABLE, "provider is shutting down");
     } else if (this.#connections.size > max) {
       this.#logger.warn("connection refused: too many connections", {
-        peer: peerText(peer),
+        peer: endpointKey(c.peer),
         limit: max,
       });
-      sc.goAway(Code.RESOURCE_EXHAUSTED, `too many connections (limit ${max})`);
-      void sc.close().catch(() => {}); // closing a refused socket cannot fail meaningfully
+      c.goAway(Code.RESOURCE_EXHAUSTED, `too many connections (limit ${max})`);
+      void c.close().catch(() => {}); // closing a refused socket cannot fail meaningfully
     }
-    sc.start();
-    this.#logger.debug("connection accepted", { peer: peerText(peer) });
+    c.start();
+    this.#logger.debug("connection accepted", { peer: endpointKey(c.peer) });
   }
 
   #startSweep(readMs: number, idleMs: number): void {
     if (readMs <= 0 && idleMs <= 0) return;
     const every = Math.max(10, Math.min(1000, (readMs || idleMs) / 4, (idleMs || readMs) / 4));
-    this.#idleTimer = setInterval(() => {
-      const now = Date.now();
-      for (const c of this.#connections) {
-        let why: string | undefined;
-        // A connection paused by backpressure waits for its peer to read, not to write.
-        const reading = readMs > 0 && !(c instanceof ServerConnection && c.readPaused);
-        if (reading && c.partialSince > 0 && now - c.partialSince >= readMs) {
-          why = `no progress on an unfinished frame (${c.partialBytes} bytes) for ${
-            now - c.partialSince
-          } ms`;
-        } else if (
-          reading && !c.gotFrame && c.partialSince === 0 && now - c.createdAt >= readMs
-        ) {
-          // (A peer holding part of its first frame is timed by the branch above.)
-          why = `no frame within ${now - c.createdAt} ms of connecting`;
-        } else if (idleMs > 0 && c.inflight === 0 && now - c.lastReadAt >= idleMs) {
-          if (c instanceof ServerConnection) {
-            if (c.draining) continue; // already closing
-            this.#logger.info("closing idle connection", {
-              peer: peerText(c.peer),
-              idleMs: now - c.lastReadAt,
-            });
-            // GOAWAY first, so a call crossing the close is sent again, not failed.
-            void c.closeIdle().catch(() => {}); // the sweep must not stop for one socket
-            continue;
-          }
-          why = `idle for ${now - c.lastReadAt} ms`;
-        }
-        if (why !== undefined) {
-          this.#logger.warn("closing connection: read timeout", { peer: peerText(c.peer), why });
-          void c.close(new ConnectionTimeout(why)).catch(() => {}); // the sweep must not stop for one socket
-        }
-      }
-    }, every);
+    this.#idleTimer = setInterval(
+      () => sweepConnections(this.#connections, { readMs, idleMs, logger: this.#logger }),
+      every,
+    );
     Deno.unrefTimer(this.#idleTimer as unknown as number);
   }
 
@@ -612,23 +479,8 @@ export class RpcProvider {
     }
   }
 
-  // --- legacy mprpc (issue 7)
-  /** Route of a service named without package (the legacy protocol's names). */
-  #legacyRoute(serviceName: string, methodName: string): Route | string {
-    const full = this.#legacyNames.get(serviceName);
-    if (full === undefined) return `unknown legacy service "${serviceName}"`;
-    return this.#route(full, methodName);
-  }
-
-  /** A sniffed connection turned out native: serve it with the bytes read so far. */
-  #handOff(from: LegacyConnection, conn: ByteStream, initial: Uint8Array): void {
-    this.#connections.delete(from);
-    this.#serveNative(conn, from.peer, initial);
-  }
-  // --- end legacy mprpc
-
-  #connectionClosed(conn: ServerConnection | LegacyConnection): void {
+  #connectionClosed(conn: AcceptedConnection): void {
     this.#connections.delete(conn);
-    this.#logger.debug("connection closed", { peer: peerText(conn.peer) });
+    this.#logger.debug("connection closed", { peer: endpointKey(conn.peer) });
   }
 }

@@ -13,8 +13,10 @@ import { Kind, type RpcMeta } from "../wire/meta.ts";
 import { FrameError } from "../wire/frame.ts";
 import type { EncodedPayload } from "../wire/frame_writer.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
-import { CallContext, type PeerAddress } from "./call_context.ts";
+import { CallContext, type CallSite, type PeerAddress } from "./call_context.ts";
 import { renderThrown, thrownToRpcError } from "./_thrown.ts";
+import type { AcceptedConnection } from "./accepted_connection.ts";
+import { endpointKey } from "../util/endpoint_key.ts";
 
 /** A handler: `(request, ctx) => response | Promise<response>`. */
 // deno-lint-ignore no-explicit-any
@@ -40,14 +42,16 @@ export interface ServerHost {
   /** A call started (+1) or ended (-1). */
   callDelta(delta: number): void;
   /** The connection ended. */
-  connectionClosed(conn: ServerConnection): void;
+  connectionClosed(conn: AcceptedConnection): void;
 }
 
 /** The provider side of one connection. */
-export class ServerConnection {
+export class ServerConnection implements AcceptedConnection {
   readonly peer: PeerAddress;
   #host: ServerHost;
   #fc: FramedConnection;
+  /** Where this connection's calls are served. */
+  #site: CallSite;
   #inflight = new Map<number, CallContext>();
   #draining = false;
   /** Id of the last request accepted (answered or running), for GOAWAY. */
@@ -62,6 +66,7 @@ export class ServerConnection {
   ) {
     this.#host = host;
     this.peer = peer;
+    this.#site = { peer, wheel: host.wheel };
     this.#fc = new FramedConnection(conn, {
       maxMessageBytes: host.maxMessageBytes,
       initial,
@@ -75,11 +80,6 @@ export class ServerConnection {
   /** Calls being served on this connection. */
   get inflight(): number {
     return this.#inflight.size;
-  }
-
-  /** `Date.now()` of the last frame received. */
-  get lastFrameAt(): number {
-    return this.#fc.lastFrameAt;
   }
 
   /** `Date.now()` of the last bytes received. */
@@ -222,7 +222,7 @@ export class ServerConnection {
     }
     if (!this.#draining) this.#lastCallId = meta.callId; // answered before any GOAWAY
     this.#host.logger.warn("request too large", {
-      peer: peerText(this.peer),
+      peer: endpointKey(this.peer),
       method: `${meta.service}.${meta.method}`,
       bytes: bodyLength,
       limit,
@@ -260,7 +260,7 @@ export class ServerConnection {
     }
     const route = host.route(meta.service, meta.method);
     if (typeof route === "string") {
-      host.logger.warn("unimplemented call", { peer: peerText(this.peer), reason: route });
+      host.logger.warn("unimplemented call", { peer: endpointKey(this.peer), reason: route });
       this.#sendError(callId, new RpcError(Code.UNIMPLEMENTED, route));
       return;
     }
@@ -272,20 +272,11 @@ export class ServerConnection {
       const msg = `cannot decode ${
         desc.request.type.fullName.slice(1)
       } for ${desc.service}.${desc.name}: ${e instanceof Error ? e.message : e}`;
-      host.logger.warn("bad request", { peer: peerText(this.peer), error: msg });
+      host.logger.warn("bad request", { peer: endpointKey(this.peer), error: msg });
       this.#sendError(callId, new RpcError(Code.INVALID_ARGUMENT, msg));
       return;
     }
-    const ctx = new CallContext(
-      desc.service,
-      desc.name,
-      callId,
-      meta.metadata,
-      meta.timeoutMs,
-      this.peer,
-      host.wheel,
-      Date.now(),
-    );
+    const ctx = new CallContext(desc, meta, this.#site);
     this.#inflight.set(callId, ctx);
     host.callDelta(1);
     let result: unknown;
@@ -399,14 +390,14 @@ export class ServerConnection {
       const reason = err instanceof Error ? err.message : String(err);
       if (err instanceof FrameError) {
         this.#host.logger.warn("closing connection: protocol error", {
-          peer: peerText(this.peer),
+          peer: endpointKey(this.peer),
           error: reason,
         });
       } else if (
         !(err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe) &&
         !(err instanceof ConnectionTimeout)
       ) {
-        this.#host.logger.warn("connection error", { peer: peerText(this.peer), error: reason });
+        this.#host.logger.warn("connection error", { peer: endpointKey(this.peer), error: reason });
       }
     }
     const gone = new RpcError(Code.CANCELLED, "connection closed");
@@ -428,9 +419,4 @@ export class ConnectionTimeout extends Error {
     super(message);
     this.name = "ConnectionTimeout";
   }
-}
-
-/** `host:port` of a peer. */
-export function peerText(p: PeerAddress): string {
-  return `${p.host}:${p.port}`;
 }

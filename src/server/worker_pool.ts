@@ -12,7 +12,7 @@
  */
 import type { Logger } from "../log/logger.ts";
 import { deliverPostedLog, isPostedLog, type PostedLogLine } from "../log/_posted_logger.ts";
-import type { RpcProviderOptions } from "./rpc_provider.ts";
+import type { RpcProviderOptions } from "./rpc_provider_options.ts";
 
 /**
  * What becomes of each provider option when `workers > 1`:

@@ -8,6 +8,7 @@
 import { type FrameCallback, FrameDecoder, type OversizeCallback } from "../wire/frame.ts";
 import { FrameWriter, type Payload } from "../wire/frame_writer.ts";
 import type { MetaFields } from "../wire/meta.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
 
 /** First size of a connection's read buffer (small: idle connections cost little); it grows when reads fill it. */
 const INITIAL_READ_BUFFER = 4 * 1024;
@@ -59,6 +60,12 @@ export interface ByteStream {
   closeWrite?(): Promise<void>;
 }
 
+/** An accepted stream and its peer. */
+export interface Accepted {
+  conn: ByteStream & { setNoDelay?: (on?: boolean) => void };
+  peer: { host: string; port: number };
+}
+
 /**
  * A framed, coalescing connection.
  *
@@ -77,7 +84,6 @@ export class FramedConnection {
   #onClose: (error: unknown) => void;
   #readBufferSize: number;
   #readBuf: Uint8Array;
-  #retain = false;
   #initial: Uint8Array | undefined;
   #readLoop: Promise<void> | undefined;
   #writeLoop: Promise<void> | undefined;
@@ -158,14 +164,6 @@ export class FramedConnection {
   /** Starts the read loop. */
   start(): void {
     this.#readLoop ??= this.#read();
-  }
-
-  /**
-   * Asks the connection not to reuse the current read buffer, because a frame callback kept a
-   * view into it (e.g. a decoded `bytes` field). Called from inside a frame callback.
-   */
-  retainReadBuffer(): void {
-    this.#retain = true;
   }
 
   /**
@@ -296,11 +294,7 @@ export class FramedConnection {
         }
         if (n === this.#readBuf.length && n < this.#readBufferSize) {
           // A full read: more is waiting; read in bigger gulps from now on.
-          this.#retain = false;
           this.#readBuf = new Uint8Array(Math.min(n * 4, this.#readBufferSize));
-        } else if (this.#retain) {
-          this.#retain = false;
-          this.#readBuf = new Uint8Array(this.#readBuf.length);
         }
       }
       this.#shutdown(undefined);
@@ -327,11 +321,7 @@ export class FramedConnection {
     this.#closed = true;
     this.#closeError = error;
     this.#resumeRead?.();
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed by the peer or the runtime.
-    }
+    closeQuietly(this.#conn);
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const w of waiters) w();

@@ -3,9 +3,10 @@
  *
  * @module
  */
-import type { ByteStream } from "./framed_connection.ts";
+import type { Accepted, ByteStream } from "./framed_connection.ts";
 import { TlsAcceptor, type TlsAcceptorOptions } from "./tls_accept.ts";
 import { raceSignal } from "../util/signals.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
 
 /** TLS settings of a provider: PEM certificate chain and key, inline or by path. */
 export interface TlsServerOptions {
@@ -29,11 +30,7 @@ export interface TlsClientOptions {
   hostname?: string;
 }
 
-/** An accepted stream and its peer. */
-export interface Accepted {
-  conn: ByteStream & { setNoDelay?: (on?: boolean) => void };
-  peer: { host: string; port: number };
-}
+export type { Accepted };
 
 /** A listening socket. */
 export interface Listener {
@@ -116,37 +113,36 @@ export async function listen(
 
 /** Connects to `host:port`, over TLS when `tls` is given; TCP_NODELAY is set. */
 export async function connect(
-  options: { host: string; port: number; tls?: TlsClientOptions | undefined; signal?: AbortSignal },
+  options: {
+    host: string;
+    port: number;
+    tls?: TlsClientOptions | undefined;
+    signal?: AbortSignal | undefined;
+  },
 ): Promise<ByteStream> {
   const { host, port, tls, signal } = options;
-  const tcp = await Deno.connect({ hostname: host, port, transport: "tcp", signal });
+  const tcp = await Deno.connect(
+    signal === undefined
+      ? { hostname: host, port, transport: "tcp" }
+      : { hostname: host, port, transport: "tcp", signal },
+  );
   tcp.setNoDelay(true);
   if (!tls) return tcp;
   try {
     const caCerts = [...(tls.caCerts ?? [])];
     for (const f of tls.caFiles ?? []) caCerts.push(await Deno.readTextFile(f));
     // `hostname` is the name the certificate must match; the address dialled is `host`.
-    const conn = await Deno.startTls(tcp, {
-      hostname: tls.hostname ?? host,
-      caCerts: caCerts.length ? caCerts : undefined,
-    });
+    const hostname = tls.hostname ?? host;
+    const conn = await Deno.startTls(tcp, caCerts.length ? { hostname, caCerts } : { hostname });
     try {
       await raceSignal(conn.handshake(), signal);
     } catch (e) {
-      try {
-        conn.close(); // also ends a handshake still running after an abort
-      } catch {
-        // already closed
-      }
+      closeQuietly(conn); // also ends a handshake still running after an abort
       throw e;
     }
     return conn;
   } catch (e) {
-    try {
-      tcp.close();
-    } catch {
-      // already handed over to TLS and closed
-    }
+    closeQuietly(tcp); // unless already handed over to TLS and closed
     throw e;
   }
 }

@@ -12,7 +12,9 @@
  * @module
  */
 import type { Logger } from "../log/logger.ts";
-import type { Accepted } from "./listen.ts";
+import type { Accepted } from "./framed_connection.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
+import { endpointKey } from "../util/endpoint_key.ts";
 
 /** Default of `maxPendingHandshakes`: TLS handshakes in progress at most, per listener. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 256;
@@ -110,11 +112,7 @@ export class TlsAcceptor {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    try {
-      this.#listener.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(this.#listener);
     for (const c of this.#pending) closeQuietly(c);
     for (const r of this.#ready.splice(0)) closeQuietly(r.conn);
     this.#wake?.();
@@ -129,7 +127,7 @@ export class TlsAcceptor {
     const timer = this.#timeoutMs > 0
       ? setTimeout(() => {
         this.#logger?.warn("TLS handshake not finished; its socket stays until the peer acts", {
-          peer: `${peer.host}:${peer.port}`,
+          peer: endpointKey(peer),
           ms: Date.now() - started,
         });
       }, this.#timeoutMs)
@@ -153,19 +151,11 @@ export class TlsAcceptor {
         closeQuietly(conn);
         if (!this.#closed) {
           this.#logger?.debug("TLS handshake failed", {
-            peer: `${peer.host}:${peer.port}`,
+            peer: endpointKey(peer),
             error: e instanceof Error ? e.message : String(e),
           });
         }
       },
     );
-  }
-}
-
-function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch {
-    // already closed
   }
 }

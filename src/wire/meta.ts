@@ -6,6 +6,7 @@
  * @module
  */
 import { WireReader } from "./wire_reader.ts";
+import { encodeStringField, varintSize, writeVarint } from "./wire_writer.ts";
 
 /** Frame kinds, the `RpcMeta.Kind` enum. */
 export const Kind = {
@@ -44,7 +45,6 @@ export interface RpcMeta {
   notStarted?: boolean;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Raised when meta bytes are not a valid `RpcMeta`. */
@@ -53,34 +53,6 @@ export class MetaError extends Error {
     super(message);
     this.name = "MetaError";
   }
-}
-
-/** Bytes a varint of `v` (0..2^32-1) takes. */
-export function varintSize(v: number): number {
-  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
-}
-
-/** Writes a varint of `v` (0..2^32-1) at `pos`; returns the position after it. */
-export function writeVarint(buf: Uint8Array, pos: number, v: number): number {
-  while (v > 0x7f) {
-    buf[pos++] = (v & 0x7f) | 0x80;
-    v = v >>> 7;
-  }
-  buf[pos++] = v;
-  return pos;
-}
-
-/**
- * A length-delimited field (tag + length + bytes), pre-encoded: used for strings that repeat on
- * every call (service and method names) so they are UTF-8 encoded once.
- */
-export function encodeStringField(field: number, value: string): Uint8Array {
-  const bytes = encoder.encode(value);
-  const out = new Uint8Array(1 + varintSize(bytes.length) + bytes.length);
-  let p = writeVarint(out, 0, (field << 3) | 2);
-  p = writeVarint(out, p, bytes.length);
-  out.set(bytes, p);
-  return out;
 }
 
 /** The pre-encoded `service` and `method` fields of a request meta. */

@@ -1,6 +1,6 @@
 /**
  * Bounds-checked reading of protobuf wire data: the one varint reader of both protocols' hand
- * written codecs (`RpcMeta` in `meta.ts`, the C++ protocol's `RpcHeader` in `legacy.ts`).
+ * written codecs (`RpcMeta` in `meta.ts`, the C++ protocol's `RpcHeader` in `src/legacy/legacy_codec.ts`).
  *
  * Every read either advances within `[pos, end)` or throws, so a loop that reads until `end`
  * always finishes:

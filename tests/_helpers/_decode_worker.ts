@@ -4,7 +4,7 @@
  */
 /// <reference lib="deno.worker" />
 import { FrameDecoder } from "../../src/wire/frame.ts";
-import { decodeLegacyHeader } from "../../src/wire/legacy.ts";
+import { decodeLegacyHeader } from "../../src/legacy/legacy_codec.ts";
 import { decodeMeta } from "../../src/wire/meta.ts";
 import { describeService, type MethodDescriptor } from "../../src/schema/method_descriptor.ts";
 import type { DecodeOutcome, DecoderName } from "./bounded_decode.ts";

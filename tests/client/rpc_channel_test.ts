@@ -241,6 +241,7 @@ Deno.test("a handler slower than the deadline fails with DEADLINE_EXCEEDED on ti
     assert.ok(elapsed >= timeoutMs - 1, `rejected early, after ${elapsed} ms`);
     assert.ok(elapsed <= timeoutMs + 100, `rejected ${elapsed - timeoutMs} ms after the deadline`);
     const ctx = await k.events.wait<CallContext>("started:slow");
+    assert.ok(ctx.deadline !== undefined, "ctx.deadline is set");
     assert.ok(
       ctx.deadline >= started + timeoutMs - 5 && ctx.deadline <= Date.now(),
       "ctx.deadline",

@@ -259,7 +259,7 @@ Deno.test("the handler sees the caller's deadline, and metadata it sets goes bac
     assert.deepEqual(e.metadata, { retry: "later", "trace-id": "t-1" });
     return true;
   });
-  assert.ok(seen !== undefined);
+  assert.ok(seen !== undefined && seen.deadline !== undefined);
   assert.ok(
     seen.deadline >= before + 4900 && seen.deadline <= Date.now() + 5000,
     `deadline ${seen.deadline}`,

@@ -8,9 +8,8 @@ import {
   MetaError,
   type MetaFields,
   type RpcMeta,
-  varintSize,
-  writeVarint,
 } from "../../src/wire/meta.ts";
+import { varintSize, writeVarint } from "../../src/wire/wire_writer.ts";
 
 import { decodeBounded } from "../_helpers/bounded_decode.ts";
 

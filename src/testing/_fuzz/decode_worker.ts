@@ -7,7 +7,11 @@
 import { parseProto } from "../../schema/load_proto.ts";
 import { describeService } from "../../schema/method_descriptor.ts";
 import { FrameDecoder, FrameError } from "../../wire/frame.ts";
-import { decodeLegacyHeader, LegacyError, LegacyRequestDecoder } from "../../wire/legacy.ts";
+import {
+  decodeLegacyHeader,
+  LegacyError,
+  LegacyRequestDecoder,
+} from "../../legacy/legacy_codec.ts";
 import { decodeMeta, MetaError, type RpcMeta } from "../../wire/meta.ts";
 import { DECODER_KINDS, type DecoderCase, decoderCase } from "./inputs.ts";
 

@@ -23,13 +23,13 @@ import { DECODER_KINDS, decoderCase } from "./inputs.ts";
 export interface DecoderFuzzOptions {
   seed: number;
   /** Inputs to run (default: as many as fit in `durationMs`). */
-  cases?: number;
+  cases?: number | undefined;
   /** How long to run when `cases` is not given, ms; default 2000. */
-  durationMs?: number;
+  durationMs?: number | undefined;
   /** Time one input may take before it counts as a hang, ms; default 2000. */
-  budgetMs?: number;
+  budgetMs?: number | undefined;
   /** Stop after this many hangs; default 5. */
-  maxHangs?: number;
+  maxHangs?: number | undefined;
 }
 
 /** What {@linkcode runDecoderFuzz} found. */

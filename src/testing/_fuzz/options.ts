@@ -18,35 +18,35 @@ export interface FuzzOptions {
   /** Seed of the case generator. */
   seed: number;
   /** How many cases to run (default: as many as fit in `durationMs`). */
-  cases?: number;
+  cases?: number | undefined;
   /** How long to run, ms, when `cases` is not given; default 5000. */
-  durationMs?: number;
+  durationMs?: number | undefined;
   /** The provider under test, `"host:port"` or `{ host, port }`. */
   connect: string | { host: string; port: number };
   /** The target's `maxMessageBytes`; default 4 MiB. */
   maxMessageBytes?: number;
   /** The target's `readTimeoutMs`; stalled-frame cases run only when it is at most 2000. */
-  readTimeoutMs?: number;
+  readTimeoutMs?: number | undefined;
   /** A call that stays in flight for a while (for duplicate-call-id cases); none: skipped. */
-  slowCall?: { service: string; method: string; payload: Uint8Array };
+  slowCall?: { service: string; method: string; payload: Uint8Array } | undefined;
   /** The target's log so far, to check each bad connection cost one line (in-process only). */
-  logLines?: () => readonly FuzzLogLine[];
+  logLines?: (() => readonly FuzzLogLine[]) | undefined;
   /** Cases run at once; default 4. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Also fuzz a caller (RpcChannel) with a fake provider; default true. */
-  callerCases?: boolean;
+  callerCases?: boolean | undefined;
   /** Largest RSS growth allowed over the run, bytes; default 160 MiB. */
-  maxRssGrowthBytes?: number;
+  maxRssGrowthBytes?: number | undefined;
   /** Largest growth of this isolate's V8 heap over the run, bytes; default 128 MiB. */
-  maxHeapGrowthBytes?: number;
+  maxHeapGrowthBytes?: number | undefined;
   /**
    * Inputs of the decoder stage, run first (hostile bytes straight into the decoders, in a
    * Worker under a watchdog: see `decoders.ts`); default 0. When it finds a decoder that
    * hangs, the network cases are skipped: they would hang the in-process provider.
    */
-  decoderCases?: number;
+  decoderCases?: number | undefined;
   /** Time one decoder input may take before it counts as a hang, ms; default 2000. */
-  decoderBudgetMs?: number;
+  decoderBudgetMs?: number | undefined;
 }
 
 /** What {@linkcode runFuzz} found. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isLegacyResolver } from "../../src/client/legacy_call.ts";
+import { isLegacyResolver } from "../../src/legacy/legacy_call.ts";
 import { RpcChannel } from "../../src/client/rpc_channel.ts";
 import { RpcController } from "../../src/client/rpc_controller.ts";
 import { Code, RpcError } from "../../src/errors.ts";

@@ -9,7 +9,7 @@ import {
   LegacyRequestDecoder,
   LegacyRequestEncoder,
   shortServiceName,
-} from "../../src/wire/legacy.ts";
+} from "../../src/legacy/legacy_codec.ts";
 import { MAGIC } from "../../src/wire/frame.ts";
 import {
   hex,

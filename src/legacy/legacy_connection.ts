@@ -1,6 +1,6 @@
 /**
  * The provider side of one connection of the original C++ mprpc's protocol (see
- * `src/wire/legacy.ts`), on the same port as the native protocol: the first four bytes decide.
+ * `legacy_codec.ts`), on the same port as the native protocol: the first four bytes decide.
  *
  * Unlike the original, a request may arrive in any number of reads, a malformed or unknown one
  * closes the connection with one log line (instead of hanging or crashing), and a handler error
@@ -12,20 +12,21 @@
  */
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
-import { renderThrown, thrownToRpcError } from "./_thrown.ts";
+import { renderThrown, thrownToRpcError } from "../server/_thrown.ts";
 import type { Logger } from "../log/logger.ts";
 import { type ByteStream, MIN_PROGRESS_BYTES } from "../transport/framed_connection.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
-import { hasMagic } from "../wire/frame.ts";
 import {
   LEGACY_CPP_RECV_BYTES,
   LegacyError,
   type LegacyRequest,
   LegacyRequestDecoder,
-  shortServiceName,
-} from "../wire/legacy.ts";
-import { CallContext, type PeerAddress } from "./call_context.ts";
-import { peerText, type Route } from "./server_connection.ts";
+} from "./legacy_codec.ts";
+import { CallContext, type CallStart, type PeerAddress } from "../server/call_context.ts";
+import type { AcceptedConnection } from "../server/accepted_connection.ts";
+import type { Route } from "../server/server_connection.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
+import { endpointKey } from "../util/endpoint_key.ts";
 
 /** What a legacy connection needs from its provider. */
 export interface LegacyHost {
@@ -33,27 +34,21 @@ export interface LegacyHost {
   readonly wheel: DeadlineWheel;
   readonly maxMessageBytes: number;
   readonly slowCallMs: number;
-  /** Open connections, this one included. */
-  readonly connectionCount: number;
   /** Finds the route of a service named without package, or explains why there is none. */
-  legacyRoute(serviceName: string, methodName: string): Route | string;
+  route(serviceName: string, methodName: string): Route | string;
   /** A call started (+1) or ended (-1). */
   callDelta(delta: number): void;
   /** The connection ended. */
-  connectionClosed(conn: LegacyConnection): void;
-  /** The first bytes were the native magic: serve `conn` natively, starting with `initial`. */
-  handOff(from: LegacyConnection, conn: ByteStream, initial: Uint8Array): void;
+  connectionClosed(conn: AcceptedConnection): void;
 }
 
 /** Options of {@linkcode LegacyConnection}. */
 export interface LegacyConnectionOptions {
   /** Largest legacy header accepted; default 16 KiB. */
   maxHeaderBytes?: number | undefined;
-  /** Refuse the legacy call when more connections than this are open. */
-  maxConnections?: number | undefined;
 }
 
-type State = "sniffing" | "reading" | "calling" | "closed";
+type State = "reading" | "calling" | "closed";
 
 /**
  * Re-encodes `bytes` of `type` the way protobuf C++ does in proto3: fields without presence
@@ -99,54 +94,24 @@ function stripDefaults(type: protobuf.Type, m: Record<string, unknown>): boolean
   return changed;
 }
 
+const EMPTY = new Uint8Array(0);
+
+/** A legacy request carries no call id, metadata or deadline. */
+const NO_IDS_NO_DEADLINE: CallStart = { callId: 0, timeoutMs: 0 };
+
 /** Replies longer than the C++ caller's one `recv` have been warned about, per method. */
 const warnedLong = new Set<string>();
 
 /**
- * Builds the map from a service's name without package to its full name, warning when two
- * services share a short name (the first one added keeps it).
+ * One accepted connection whose first bytes were not the native magic: serves one legacy call.
  *
- * @example
- * ```ts
- * import { legacyServiceNames } from "./legacy_connection.ts";
- * import { ConsoleLogger } from "../log/logger.ts";
- * const names = legacyServiceNames(["fixbug.UserServiceRpc"], new ConsoleLogger());
- * if (names.get("UserServiceRpc") !== "fixbug.UserServiceRpc") throw new Error();
- * ```
- */
-export function legacyServiceNames(
-  services: Iterable<string>,
-  logger: Logger,
-): Map<string, string> {
-  const names = new Map<string, string>();
-  for (const full of services) {
-    const short = shortServiceName(full);
-    const taken = names.get(short);
-    if (taken !== undefined) {
-      logger.warn("legacy protocol: two services share a name without package", {
-        name: short,
-        served: taken,
-        unreachable: full,
-      });
-      continue;
-    }
-    names.set(short, full);
-  }
-  return names;
-}
-
-/**
- * One accepted connection of a provider with `legacy: true`: sniffs the first four bytes,
- * hands native connections back to the provider, and serves one legacy call on the others.
- *
- * @example What the provider does with each accepted connection
+ * @example What the legacy protocol does with a sniffed connection
  * ```ts ignore
- * const lc = new LegacyConnection(provider, conn, peer, { maxConnections: 1000 });
- * connections.add(lc);
- * lc.start(); // -> provider.handOff(lc, conn, firstBytes) when the bytes are "MRPC"
+ * const lc = new LegacyConnection(host, conn, peer, firstBytes);
+ * lc.start();
  * ```
  */
-export class LegacyConnection {
+export class LegacyConnection implements AcceptedConnection {
   readonly peer: PeerAddress;
   /** `Date.now()` when the connection was accepted. */
   readonly createdAt: number = Date.now();
@@ -158,26 +123,31 @@ export class LegacyConnection {
   #progressBytes = 0;
   #host: LegacyHost;
   #conn: ByteStream;
-  #options: LegacyConnectionOptions;
   #decoder: LegacyRequestDecoder;
-  #state: State = "sniffing";
-  #received = 0;
-  #handedOff = false;
+  #state: State = "reading";
+  #initial: Uint8Array;
+  #received: number;
   #ctx: CallContext | undefined;
   #readLoop: Promise<void> | undefined;
   #writing: Promise<unknown> | undefined;
 
-  /** Wraps an accepted stream; call {@linkcode LegacyConnection.start} to begin. */
+  /**
+   * Wraps an accepted stream whose first bytes (`initial`) have been read; call
+   * {@linkcode LegacyConnection.start} to begin.
+   */
   constructor(
     host: LegacyHost,
     conn: ByteStream,
     peer: PeerAddress,
+    initial: Uint8Array,
     options: LegacyConnectionOptions = {},
   ) {
     this.#host = host;
     this.#conn = conn;
     this.peer = peer;
-    this.#options = options;
+    this.#initial = initial;
+    this.#received = initial.length;
+    if (initial.length > 0) this.#progressAt = this.lastReadAt;
     this.#decoder = new LegacyRequestDecoder({
       maxMessageBytes: host.maxMessageBytes,
       maxHeaderBytes: options.maxHeaderBytes,
@@ -196,7 +166,7 @@ export class LegacyConnection {
 
   /** `Date.now()` since which an unfinished request has been held, or 0. */
   get partialSince(): number {
-    return this.#state === "sniffing" || this.#state === "reading" ? this.#progressAt : 0;
+    return this.#state === "reading" ? this.#progressAt : 0;
   }
 
   /** Whether the request is complete (the provider's read-timeout sweep reads this). */
@@ -204,16 +174,19 @@ export class LegacyConnection {
     return this.#state === "calling";
   }
 
-  /** Starts sniffing and reading. */
+  /** Starts reading. */
   start(): void {
     this.#readLoop ??= this.#read();
   }
 
-  /** The provider is shutting down: a connection with no call running closes now. */
-  goAway(): void {
-    if (this.#state === "sniffing" || this.#state === "reading") {
-      this.#host.logger.debug("closing legacy connection: provider is shutting down", {
-        peer: peerText(this.peer),
+  /**
+   * No new call: a connection with no call running closes now (the protocol has no way to say
+   * so). `message` says why (default: the provider is shutting down).
+   */
+  goAway(_status?: Code, message = "provider is shutting down"): void {
+    if (this.#state === "reading") {
+      this.#host.logger.debug(`closing legacy connection: ${message}`, {
+        peer: endpointKey(this.peer),
       });
       this.#shutdown();
     }
@@ -237,8 +210,11 @@ export class LegacyConnection {
 
   async #read(): Promise<void> {
     const buf = new Uint8Array(16 * 1024);
-    let head: Uint8Array | undefined;
+    if ((this.#state as State) === "closed") return; // refused before it started
     try {
+      const initial = this.#initial;
+      this.#initial = EMPTY;
+      if (initial.length > 0 && this.#push(initial)) return;
       for (;;) {
         const n = await this.#conn.read(buf);
         if (this.#state === "closed") return;
@@ -252,42 +228,19 @@ export class LegacyConnection {
           this.#progressBytes = 0;
         }
         this.#received += n;
-        let chunk: Uint8Array = buf.subarray(0, n);
-        if (this.#state === "sniffing") {
-          if (head === undefined) head = chunk.slice();
-          else {
-            const both = new Uint8Array(head.length + n);
-            both.set(head, 0);
-            both.set(chunk, head.length);
-            head = both;
-          }
-          if (head.length < 4) continue;
-          if (hasMagic(head)) {
-            this.#handOffNative(head);
-            return;
-          }
-          if (!this.#admit()) return;
-          this.#state = "reading";
-          chunk = head;
-          head = undefined;
-        }
-        const req = this.#decoder.push(chunk);
-        if (req !== undefined) {
-          this.#startCall(req);
-          if ((this.#state as State) === "closed") return;
-        }
+        if (this.#push(buf.subarray(0, n))) return;
       }
     } catch (e) {
       if (this.#state === "closed") return;
       if (e instanceof LegacyError) {
         this.#host.logger.warn("closing connection: malformed legacy request", {
-          peer: peerText(this.peer),
+          peer: endpointKey(this.peer),
           error: e.message,
         });
       } else {
         // Reset or broken pipe: the caller is gone.
         this.#host.logger.debug("legacy connection error", {
-          peer: peerText(this.peer),
+          peer: endpointKey(this.peer),
           error: e instanceof Error ? e.message : String(e),
         });
         this.#ctx?.abort(new RpcError(Code.CANCELLED, "the caller closed the connection"));
@@ -300,43 +253,31 @@ export class LegacyConnection {
     if (this.#state === "calling") return; // half-close: the reply can still be written
     if (this.#received === 0) {
       this.#host.logger.debug("connection closed before sending anything", {
-        peer: peerText(this.peer),
+        peer: endpointKey(this.peer),
       });
     } else {
       this.#host.logger.warn("closing connection: legacy request truncated", {
-        peer: peerText(this.peer),
+        peer: endpointKey(this.peer),
         received: this.#received,
       });
     }
     this.#shutdown();
   }
 
-  #admit(): boolean {
-    const max = this.#options.maxConnections;
-    if (max !== undefined && this.#host.connectionCount > max) {
-      this.#host.logger.warn("connection refused: too many connections", {
-        peer: peerText(this.peer),
-        limit: max,
-      });
-      this.#shutdown();
-      return false;
-    }
-    return true;
-  }
-
-  #handOffNative(initial: Uint8Array): void {
-    this.#handedOff = true;
-    this.#state = "closed";
-    this.#host.handOff(this, this.#conn, initial);
+  /** Decodes `chunk`; true when the connection is closed (no more reading). */
+  #push(chunk: Uint8Array): boolean {
+    const req = this.#decoder.push(chunk);
+    if (req !== undefined) this.#startCall(req);
+    return this.#state === "closed";
   }
 
   #startCall(req: LegacyRequest): void {
     this.#state = "calling";
     const host = this.#host;
-    const route = host.legacyRoute(req.serviceName, req.methodName);
+    const route = host.route(req.serviceName, req.methodName);
     if (typeof route === "string") {
       host.logger.warn("closing connection: legacy call refused", {
-        peer: peerText(this.peer),
+        peer: endpointKey(this.peer),
         reason: route,
       });
       this.#shutdown();
@@ -348,23 +289,14 @@ export class LegacyConnection {
       request = desc.request.decode(req.args);
     } catch (e) {
       host.logger.warn("closing connection: bad legacy request", {
-        peer: peerText(this.peer),
+        peer: endpointKey(this.peer),
         method: `${desc.service}.${desc.name}`,
         error: e instanceof Error ? e.message : String(e),
       });
       this.#shutdown();
       return;
     }
-    const ctx = new CallContext(
-      desc.service,
-      desc.name,
-      0,
-      undefined,
-      0,
-      this.peer,
-      host.wheel,
-      Date.now(),
-    );
+    const ctx = new CallContext(desc, NO_IDS_NO_DEADLINE, { peer: this.peer, wheel: host.wheel });
     this.#ctx = ctx;
     host.callDelta(1);
     // The call's outcome is handled inside #serve; it never rejects.
@@ -388,7 +320,7 @@ export class LegacyConnection {
         this.#ctx = undefined;
         const err = thrownToRpcError(e);
         host.logger.error("legacy call failed, closing without a reply", {
-          peer: peerText(this.peer),
+          peer: endpointKey(this.peer),
           method,
           code: err.codeName,
           error: err.message,
@@ -429,7 +361,7 @@ export class LegacyConnection {
       }
     } catch (e) {
       this.#host.logger.debug("legacy reply not delivered", {
-        peer: peerText(this.peer),
+        peer: endpointKey(this.peer),
         error: e instanceof Error ? e.message : String(e),
       });
     }
@@ -442,11 +374,7 @@ export class LegacyConnection {
       // The call is still running (the connection broke or was closed under it).
       this.#ctx.abort(new RpcError(Code.CANCELLED, "connection closed"));
     }
-    try {
-      this.#conn.close();
-    } catch {
-      // Already closed by the peer or the runtime.
-    }
-    if (!this.#handedOff) this.#host.connectionClosed(this);
+    closeQuietly(this.#conn);
+    this.#host.connectionClosed(this);
   }
 }

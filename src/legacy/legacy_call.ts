@@ -1,5 +1,5 @@
 /**
- * The caller side of the original C++ mprpc's protocol (see `src/wire/legacy.ts`): one TCP
+ * The caller side of the original C++ mprpc's protocol (see `legacy_codec.ts`): one TCP
  * connection per call, the request in one write, the reply read until the provider closes.
  * Used by {@linkcode RpcChannel} when it is created with `protocol: "mprpc-legacy"`.
  *
@@ -22,9 +22,12 @@ import type { MethodDescriptor } from "../schema/method_descriptor.ts";
 import type { ByteStream } from "../transport/framed_connection.ts";
 import { connect, type TlsClientOptions } from "../transport/listen.ts";
 import { abortReason, type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
-import { LegacyRequestEncoder, shortServiceName } from "../wire/legacy.ts";
-import type { CallOptions } from "./call_options.ts";
-import type { ResponseDecoder } from "./client_connection.ts";
+import { LegacyRequestEncoder, shortServiceName } from "./legacy_codec.ts";
+import type { CallOptions } from "../client/call_options.ts";
+import type { ResponseDecoder } from "../client/client_connection.ts";
+import type { Caller } from "../client/caller.ts";
+import { type Payload, payloadBytes } from "../wire/frame_writer.ts";
+import { closeQuietly } from "../util/close_quietly.ts";
 
 /** The protocol a channel speaks: `"native"` (default) or the C++ mprpc's `"mprpc-legacy"`. */
 export type ChannelProtocol = "native" | "mprpc-legacy";
@@ -84,14 +87,6 @@ function reasonOf(signal: AbortSignal): RpcError {
   return abortReason(signal.reason);
 }
 
-function closeQuietly(conn: ByteStream): void {
-  try {
-    conn.close();
-  } catch {
-    // Already closed.
-  }
-}
-
 /**
  * One legacy call on a fresh connection: connects, writes `request` in one write, reads until
  * the provider closes, returns the reply bytes.
@@ -103,7 +98,7 @@ function closeQuietly(conn: ByteStream): void {
  * @example
  * ```ts ignore
  * import { legacyCall } from "./legacy_call.ts";
- * import { LegacyRequestEncoder } from "../wire/legacy.ts";
+ * import { LegacyRequestEncoder } from "./legacy_codec.ts";
  * const request = new LegacyRequestEncoder("UserServiceRpc", "Login").encode(loginBytes);
  * const reply = await legacyCall({ host: "127.0.0.1", port: 8000, request, maxMessageBytes: 1 << 22, connectTimeoutMs: 3000 });
  * ```
@@ -207,7 +202,7 @@ interface Target {
  * await caller.close();
  * ```
  */
-export class LegacyCaller {
+export class LegacyCaller implements Caller {
   #o: LegacyCallerOptions;
   #targets = new WeakMap<MethodDescriptor, Target>();
   #active = new Map<CallSignal, Promise<unknown>>();
@@ -225,17 +220,19 @@ export class LegacyCaller {
    */
   call(
     desc: MethodDescriptor,
-    payload: Uint8Array,
+    payload: Payload,
     decoder: ResponseDecoder,
     opts: CallOptions,
     deadline: number,
   ): Promise<unknown> {
     // Bounds every stage: registry lookup, connect, write, read, retries.
     const bound = callSignal(opts.signal, deadline);
-    const p = this.#attempts(desc, payload, decoder, opts, bound.signal).finally(() => {
-      bound.cleanup();
-      this.#active.delete(bound);
-    });
+    const p = this.#attempts(desc, payloadBytes(payload), decoder, opts, bound.signal).finally(
+      () => {
+        bound.cleanup();
+        this.#active.delete(bound);
+      },
+    );
     this.#active.set(bound, p);
     return p;
   }

@@ -17,8 +17,8 @@
  *
  * @module
  */
-import { varintSize, writeVarint } from "./meta.ts";
-import { WireReader } from "./wire_reader.ts";
+import { encodeStringField, varintSize, writeVarint } from "../wire/wire_writer.ts";
+import { WireReader } from "../wire/wire_reader.ts";
 
 /** Default limit on a legacy request header: 16 KiB (it holds two names and a number). */
 export const LEGACY_MAX_HEADER_BYTES = 16 * 1024;
@@ -55,7 +55,7 @@ export type LegacyErrorReason = "BAD_HEADER_SIZE" | "TOO_LARGE" | "BAD_HEADER";
  *
  * @example
  * ```ts
- * import { LegacyError, LegacyRequestDecoder } from "./legacy.ts";
+ * import { LegacyError, LegacyRequestDecoder } from "./legacy_codec.ts";
  * const d = new LegacyRequestDecoder({ maxMessageBytes: 1024 });
  * try {
  *   d.push(new Uint8Array([0, 0, 0, 0])); // header size 0
@@ -76,7 +76,6 @@ export class LegacyError extends Error {
   }
 }
 
-const encoder = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -84,20 +83,13 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
- * import { shortServiceName } from "./legacy.ts";
+ * import { shortServiceName } from "./legacy_codec.ts";
  * if (shortServiceName("fixbug.UserServiceRpc") !== "UserServiceRpc") throw new Error();
  * ```
  */
 export function shortServiceName(fullName: string): string {
   const name = fullName.startsWith(".") ? fullName.slice(1) : fullName;
   return name.slice(name.lastIndexOf(".") + 1);
-}
-
-function bytesField(field: number, bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(1 + varintSize(bytes.length) + bytes.length);
-  const p = writeVarint(out, writeVarint(out, 0, (field << 3) | 2), bytes.length);
-  out.set(bytes, p);
-  return out;
 }
 
 function checkSize(what: string, n: number): void {
@@ -111,7 +103,7 @@ function checkSize(what: string, n: number): void {
  *
  * @example The original's Login request, byte for byte
  * ```ts
- * import { LegacyRequestEncoder } from "./legacy.ts";
+ * import { LegacyRequestEncoder } from "./legacy_codec.ts";
  * const enc = new LegacyRequestEncoder("UserServiceRpc", "Login");
  * const bytes = enc.encode(new Uint8Array(15));
  * if (bytes.length !== 4 + 25 + 15 || bytes[0] !== 25) throw new Error();
@@ -134,8 +126,8 @@ export class LegacyRequestEncoder {
         }`,
       );
     }
-    const s = bytesField(1, encoder.encode(serviceName));
-    const m = bytesField(2, encoder.encode(methodName));
+    const s = encodeStringField(1, serviceName);
+    const m = encodeStringField(2, methodName);
     this.#route = new Uint8Array(s.length + m.length);
     this.#route.set(s, 0);
     this.#route.set(m, s.length);
@@ -172,7 +164,7 @@ export class LegacyRequestEncoder {
  *
  * @example
  * ```ts
- * import { decodeLegacyHeader, encodeLegacyHeader } from "./legacy.ts";
+ * import { decodeLegacyHeader, encodeLegacyHeader } from "./legacy_codec.ts";
  * const h = { serviceName: "UserServiceRpc", methodName: "Login", argsSize: 15 };
  * const back = decodeLegacyHeader(encodeLegacyHeader(h));
  * if (back.methodName !== "Login" || back.argsSize !== 15) throw new Error();
@@ -187,7 +179,7 @@ export function encodeLegacyHeader(header: LegacyHeader): Uint8Array {
  *
  * @example
  * ```ts
- * import { encodeLegacyRequest } from "./legacy.ts";
+ * import { encodeLegacyRequest } from "./legacy_codec.ts";
  * const bytes = encodeLegacyRequest("UserServiceRpc", "Login", new Uint8Array());
  * if (bytes[0] !== 23) throw new Error(); // no args_size field when 0
  * ```
@@ -258,7 +250,7 @@ export interface LegacyRequestDecoderOptions {
   /** Largest `args_size` accepted (the provider's `maxMessageBytes`). */
   maxMessageBytes: number;
   /** Largest header accepted; default {@linkcode LEGACY_MAX_HEADER_BYTES}. */
-  maxHeaderBytes?: number;
+  maxHeaderBytes?: number | undefined;
 }
 
 /**
@@ -269,7 +261,7 @@ export interface LegacyRequestDecoderOptions {
  *
  * @example
  * ```ts
- * import { encodeLegacyRequest, LegacyRequestDecoder } from "./legacy.ts";
+ * import { encodeLegacyRequest, LegacyRequestDecoder } from "./legacy_codec.ts";
  * const bytes = encodeLegacyRequest("UserServiceRpc", "Login", new Uint8Array([8, 1]));
  * const d = new LegacyRequestDecoder({ maxMessageBytes: 1024 });
  * let req;
@@ -300,11 +292,6 @@ export class LegacyRequestDecoder {
   /** Bytes of the unfinished request held. */
   get buffered(): number {
     return this.#done ? 0 : this.#sizeFill + this.#headerFill + this.#argsFill;
-  }
-
-  /** The header, once decoded. */
-  get header(): LegacyHeader | undefined {
-    return this.#parsed;
   }
 
   /**

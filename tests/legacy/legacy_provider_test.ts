@@ -6,7 +6,7 @@ import type { ServiceRegistration } from "../../src/registry/registry.ts";
 import { StaticRegistry } from "../../src/registry/static_registry.ts";
 import { loadProto, parseProto } from "../../src/schema/load_proto.ts";
 import { RpcProvider, type RpcProviderOptions } from "../../src/server/rpc_provider.ts";
-import { encodeLegacyRequest } from "../../src/wire/legacy.ts";
+import { encodeLegacyRequest } from "../../src/legacy/legacy_codec.ts";
 import {
   hex,
   LOGIN_REPLY,

@@ -1,0 +1,28 @@
+/**
+ * The channel's one seam that sends a call: whichever protocol it speaks, a channel encodes the
+ * request, bounds it with a deadline, and hands it to its {@linkcode Caller}.
+ *
+ * @module
+ */
+import type { MethodDescriptor } from "../schema/method_descriptor.ts";
+import type { Payload } from "../wire/frame_writer.ts";
+import type { CallOptions } from "./call_options.ts";
+import type { ResponseDecoder } from "./client_connection.ts";
+
+/** Sends calls to providers in one protocol. */
+export interface Caller {
+  /**
+   * Sends `payload` (the encoded `request`) to a provider of `desc`; resolves with
+   * `decoder.decode(response)`. `deadline` is a `Date.now()` timestamp, 0 for none.
+   */
+  call(
+    desc: MethodDescriptor,
+    payload: Payload,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    request: unknown,
+  ): Promise<unknown>;
+  /** Fails the calls in flight with `CANCELLED` and releases every socket. Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,381 @@
+/**
+ * The native protocol's {@linkcode Caller}: picks a provider of the service (through the
+ * {@linkcode ServiceDirectory} and the balancer), sends the call on its multiplexed connection,
+ * and sends again, elsewhere, a call a provider never started.
+ *
+ * @module
+ */
+import { Code, RpcError } from "../errors.ts";
+import type { Logger } from "../log/logger.ts";
+import type { MethodDescriptor } from "../schema/method_descriptor.ts";
+import type { TlsClientOptions } from "../transport/listen.ts";
+import { type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
+import type { Payload } from "../wire/frame_writer.ts";
+import type { Balancer } from "./balancer.ts";
+import type { CallOptions } from "./call_options.ts";
+import type { Caller } from "./caller.ts";
+import {
+  type ClientConnection,
+  isGoingAway,
+  type OutgoingCall,
+  type ResponseDecoder,
+} from "./client_connection.ts";
+import type { Endpoint, Registry } from "../registry/registry.ts";
+import { ServiceDirectory, type ServiceState } from "./service_directory.ts";
+import type { Subchannel } from "./subchannel.ts";
+import { SubchannelPool } from "./subchannel_pool.ts";
+
+/** Options of {@linkcode NativeCaller}. */
+export interface NativeCallerOptions {
+  /** Where to find providers. Either this or `fixed`. */
+  registry?: Registry | undefined;
+  /** One provider for every service, instead of a registry. */
+  fixed?: Endpoint | undefined;
+  balancer: Balancer;
+  hashKey?:
+    | string
+    | ((service: string, method: string, request: unknown) => string | undefined)
+    | undefined;
+  maxMessageBytes: number;
+  logger: Logger;
+  connectTimeoutMs: number;
+  keepaliveMs: number;
+  keepaliveTimeoutMs: number;
+  tls?: TlsClientOptions | undefined;
+}
+
+/**
+ * How many times a call that a provider never started (GOAWAY, idle close) is sent again, on
+ * top of the first send; each hop is also bounded by the call's deadline.
+ */
+const MAX_NOT_STARTED_RESENDS = 4;
+
+/** A call on its way out: sent as it is on a ready connection, carried by the slow path. */
+interface PendingSend extends OutgoingCall {
+  desc: MethodDescriptor;
+  payload: Payload;
+  decoder: ResponseDecoder;
+  opts: CallOptions;
+  /** `Date.now()` deadline, or 0 for none. */
+  deadline: number;
+  request: unknown;
+  /** Times it was sent again because a provider never started it. */
+  hops: number;
+  /**
+   * Aborts with `DEADLINE_EXCEEDED` or `CANCELLED` (an `RpcError`): bounds every wait before the
+   * request is sent (registry, connect, handshake). Made on the first such wait, only when the
+   * call has a deadline or a signal.
+   */
+  bound?: CallSignal | undefined;
+}
+
+/**
+ * Calls in the native protocol, one multiplexed connection per provider.
+ *
+ * @example What `RpcChannel` does with each call
+ * ```ts ignore
+ * const caller = new NativeCaller({ directory, balancer, maxMessageBytes, logger, ... });
+ * const res = await caller.call(desc, payload, desc.response, {}, Date.now() + 2000, request);
+ * await caller.close();
+ * ```
+ */
+export class NativeCaller implements Caller {
+  #subchannels: SubchannelPool;
+  #directory: ServiceDirectory;
+  #balancer: Balancer;
+  #hashKey: NativeCallerOptions["hashKey"];
+  #logger: Logger;
+  #closed = false;
+
+  /** Creates the caller; it connects lazily, on the first call to each provider. */
+  constructor(o: NativeCallerOptions) {
+    this.#subchannels = new SubchannelPool({
+      maxMessageBytes: o.maxMessageBytes,
+      logger: o.logger,
+      connectTimeoutMs: o.connectTimeoutMs,
+      keepaliveMs: o.keepaliveMs,
+      keepaliveTimeoutMs: o.keepaliveTimeoutMs,
+      tls: o.tls,
+      onNotStarted: this.#sendAgain,
+    });
+    this.#directory = new ServiceDirectory({
+      registry: o.registry,
+      fixed: o.fixed,
+      logger: o.logger,
+      subchannels: this.#subchannels,
+    });
+    this.#balancer = o.balancer;
+    this.#hashKey = o.hashKey;
+    this.#logger = o.logger;
+  }
+
+  /** Sends the call; hands the response metadata to `opts.onResponseMetadata` on success. */
+  call(
+    desc: MethodDescriptor,
+    payload: Payload,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    request: unknown,
+  ): Promise<unknown> {
+    if (opts.onResponseMetadata !== undefined) {
+      return this.#withResponseMetadata(desc, payload, decoder, opts, deadline, request);
+    }
+    return this.#dispatch(desc, payload, decoder, opts, deadline, request);
+  }
+
+  /** Fails calls in flight with `CANCELLED` and closes every connection. Idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#directory.close();
+    await this.#subchannels.close();
+  }
+
+  /** Sends the call and hands the response metadata to `opts.onResponseMetadata` on success. */
+  async #withResponseMetadata(
+    desc: MethodDescriptor,
+    payload: Payload,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    request: unknown,
+  ): Promise<unknown> {
+    let metadata: Record<string, string> = {};
+    const capturing: ResponseDecoder = {
+      decode: (bytes, borrowed) => decoder.decode(bytes, borrowed),
+      onMetadata: (md) => metadata = md,
+    };
+    const value = await this.#dispatch(desc, payload, capturing, opts, deadline, request);
+    opts.onResponseMetadata!(metadata); // a throw here rejects the call with that error
+    return value;
+  }
+
+  #dispatch(
+    desc: MethodDescriptor,
+    payload: Payload,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    request: unknown,
+  ): Promise<unknown> {
+    if ((opts.retries ?? 0) > 0) {
+      return this.#bounded(
+        { desc, payload, decoder, opts, deadline, request, hops: 0 },
+        (call) => this.#sendWithRetries(call),
+      );
+    }
+    // Fast path: service resolved, provider picked, connection open.
+    const svc = this.#directory.ready(desc.service);
+    let picked: Subchannel | undefined;
+    if (svc !== undefined) {
+      const healthy = this.#directory.healthy(svc);
+      if (healthy.length > 0) {
+        const ep = this.#balancer.pick(healthy, this.#key(desc, opts, request));
+        const conn = ep.readyConnection;
+        if (conn !== undefined) {
+          const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
+          return conn.call(call);
+        }
+        // Not connected yet: connect in the background and, if another provider is ready,
+        // send there now, so no call waits for a handshake while a ready provider exists.
+        // (Only for a provider that failed before: a fresh one is worth one handshake's wait,
+        // and sticky balancers keep their choice.)
+        const ready = ep.failures > 0 ? this.#readyOthers(healthy, ep) : undefined;
+        if (ready !== undefined) {
+          const other = this.#balancer.pick(ready, this.#key(desc, opts, request));
+          const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
+          return other.readyConnection!.call(call);
+        }
+        picked = ep; // nothing ready: connect to it rather than asking the balancer again
+      }
+    }
+    return this.#bounded(
+      { desc, payload, decoder, opts, deadline, request, hops: 0 },
+      (call) => this.#sendSlow(call, undefined, picked),
+    );
+  }
+
+  /** Runs the slow path of `call`, then releases `call.bound` if a wait made one. */
+  async #bounded(call: PendingSend, run: (call: PendingSend) => Promise<unknown>) {
+    try {
+      return await run(call);
+    } finally {
+      call.bound?.cleanup();
+    }
+  }
+
+  /**
+   * `p`, or the error of the call's deadline or signal as soon as one fires, saying which stage
+   * it ended (`DEADLINE_EXCEEDED ... while connecting to host:port`); logged at DEBUG.
+   */
+  #stage<T>(call: PendingSend, p: Promise<T>, stage: () => string): Promise<T> {
+    if (call.deadline === 0 && call.opts.signal === undefined) return p;
+    call.bound ??= callSignal(call.opts.signal, call.deadline);
+    return raceSignal(p, call.bound.signal, (reason) => {
+      const base = RpcError.from(reason, Code.CANCELLED);
+      const err = new RpcError(base.code, `${base.message} while ${stage()}`, { cause: reason });
+      this.#logger.debug("call ended before it was sent", {
+        method: `${call.desc.service}.${call.desc.name}`,
+        error: err.message,
+      });
+      return err;
+    });
+  }
+
+  async #sendWithRetries(call: PendingSend): Promise<unknown> {
+    const { desc, opts, deadline } = call;
+    const avoid = new Set<string>();
+    let attemptsLeft = opts.retries ?? 0;
+    for (;;) {
+      try {
+        return await this.#sendSlow(call, avoid);
+      } catch (e) {
+        const retryable = e instanceof RpcError && e.code === Code.UNAVAILABLE;
+        if (!retryable || attemptsLeft-- <= 0 || (deadline > 0 && Date.now() >= deadline)) {
+          throw e;
+        }
+        this.#logger.debug("retrying call", {
+          method: `${desc.service}.${desc.name}`,
+          error: (e as Error).message,
+        });
+      }
+    }
+  }
+
+  async #sendSlow(
+    call: PendingSend,
+    avoid: Set<string> | undefined,
+    picked?: Subchannel,
+  ): Promise<unknown> {
+    const { desc, opts, deadline } = call;
+    const resolving = this.#directory.resolve(desc.service);
+    const svc = resolving instanceof Promise
+      ? await this.#stage(call, resolving, () => `resolving the providers of ${desc.service}`)
+      : resolving;
+    const tried = new Set<string>();
+    let lastError: RpcError | undefined;
+    for (;;) {
+      if (this.#closed) throw new RpcError(Code.CANCELLED, "channel closed");
+      if (opts.signal?.aborted) throw new RpcError(Code.CANCELLED, "cancelled by the caller");
+      if (deadline > 0 && Date.now() >= deadline) {
+        throw new RpcError(
+          Code.DEADLINE_EXCEEDED,
+          `deadline exceeded before the call was sent${lastError ? `: ${lastError.message}` : ""}`,
+        );
+      }
+      const ep = picked !== undefined && svc.endpoints.includes(picked) && !tried.has(picked.key)
+        ? picked
+        : this.#choose(svc, tried, avoid, call);
+      picked = undefined;
+      if (ep === undefined) {
+        throw lastError ??
+          new RpcError(Code.UNAVAILABLE, `no provider available for service ${desc.service}`);
+      }
+      tried.add(ep.key);
+      let conn: ClientConnection;
+      try {
+        conn = await this.#connection(ep, call);
+      } catch (e) {
+        if (isGoingAway(e) && call.hops < MAX_NOT_STARTED_RESENDS) {
+          // The provider closed the new connection as it opened (an idle close crossing it):
+          // nothing was sent; the same provider may be tried again.
+          call = { ...call, hops: call.hops + 1 };
+          tried.delete(ep.key);
+          continue;
+        }
+        if (e instanceof RpcError && e.code === Code.UNAVAILABLE) {
+          lastError = e;
+          continue; // nothing was sent: try another provider transparently
+        }
+        throw e;
+      }
+      try {
+        return await conn.call(call);
+      } catch (e) {
+        // A retry (if any) prefers another provider.
+        if (e instanceof RpcError && e.code === Code.UNAVAILABLE) avoid?.add(ep.key);
+        throw e;
+      }
+    }
+  }
+
+  #choose(
+    svc: ServiceState,
+    tried: Set<string>,
+    avoid: Set<string> | undefined,
+    call: PendingSend,
+  ): Subchannel | undefined {
+    const untried = svc.endpoints.filter((e) => !tried.has(e.key));
+    if (untried.length === 0) return undefined;
+    const now = Date.now();
+    let pool = untried.filter((e) => e.downUntil <= now && !avoid?.has(e.key));
+    if (pool.length === 0) pool = untried.filter((e) => e.downUntil <= now);
+    if (pool.length === 0) {
+      // Every provider is backing off: try the one whose backoff ends first, now.
+      pool = [untried.reduce((a, b) => (a.downUntil <= b.downUntil ? a : b))];
+    }
+    return this.#balancer.pick(pool, this.#key(call.desc, call.opts, call.request));
+  }
+
+  #key(desc: MethodDescriptor, opts: CallOptions, request: unknown): string | undefined {
+    if (opts.hashKey !== undefined) return opts.hashKey;
+    const hk = this.#hashKey;
+    if (hk === undefined) return undefined;
+    if (typeof hk === "string") return opts.metadata?.[hk];
+    return hk(desc.service, desc.name, request);
+  }
+
+  /** The connection to `ep`, ready, once the call's deadline and signal allow the wait. */
+  async #connection(ep: Subchannel, call: PendingSend): Promise<ClientConnection> {
+    const conn = ep.connection();
+    if (!conn.ready) {
+      // The attempt may be shared with calls whose deadlines are later: this call waits only
+      // as long as its own deadline and signal allow.
+      await this.#stage(
+        call,
+        conn.connect(),
+        () =>
+          conn.connected
+            ? `waiting for ${ep.key} to answer the connection handshake`
+            : `connecting to ${ep.key}`,
+      );
+    }
+    return conn;
+  }
+
+  /**
+   * Sends again a call that a provider never started (it answered "not started", or its GOAWAY
+   * named an earlier last call): safe for every method, since no handler ran. Through the slow
+   * path, so a going-away connection is replaced; bounded by the deadline and a hop count.
+   */
+  #sendAgain = (
+    sent: OutgoingCall,
+    error: RpcError,
+    from: ClientConnection,
+  ): Promise<unknown> | undefined => {
+    const call = sent as PendingSend;
+    if (this.#closed || call.hops >= MAX_NOT_STARTED_RESENDS) return undefined;
+    const provider = from.key;
+    this.#logger.debug("sending again a call the provider never started", {
+      method: `${call.desc.service}.${call.desc.name}`,
+      provider,
+      error: error.message,
+    });
+    // Another provider if there is one; the same one (on a new connection) otherwise.
+    // A fresh bound for the new attempt (the first one was released when that attempt ended).
+    return this.#bounded(
+      { ...call, hops: call.hops + 1, bound: undefined },
+      (again) => this.#sendSlow(again, new Set([provider])),
+    );
+  };
+
+  /** Starts connecting to `ep` in the background; returns the other ready providers, if any. */
+  #readyOthers(healthy: Subchannel[], ep: Subchannel): Subchannel[] | undefined {
+    let ready: Subchannel[] | undefined;
+    for (const e of healthy) {
+      if (e !== ep && e.readyConnection !== undefined) (ready ??= []).push(e);
+    }
+    if (ready !== undefined && !this.#closed) ep.warm();
+    return ready;
+  }
+}
