@@ -425,10 +425,16 @@ export class RpcProvider {
   #startSweep(readMs: number, idleMs: number): void {
     if (readMs <= 0 && idleMs <= 0) return;
     const every = Math.max(10, Math.min(1000, (readMs || idleMs) / 4, (idleMs || readMs) / 4));
-    this.#idleTimer = setInterval(
-      () => sweepConnections(this.#connections, { readMs, idleMs, logger: this.#logger }),
-      every,
-    );
+    let last = Date.now();
+    this.#idleTimer = setInterval(() => {
+      const now = Date.now();
+      const late = now - last > 2 * every + 50;
+      last = now;
+      // A sweep that runs late measures this process's own stall (a busy event loop), not the
+      // peers': bytes they sent meanwhile may still wait to be read. The next sweep judges them.
+      if (late) return;
+      sweepConnections(this.#connections, { readMs, idleMs, logger: this.#logger, now });
+    }, every);
     Deno.unrefTimer(this.#idleTimer as unknown as number);
   }
 
