@@ -159,6 +159,11 @@ export class ClientConnection {
       !this.#draining;
   }
 
+  /** Bytes queued for the provider that it has not read yet (as far as the socket knows). */
+  get unsentBytes(): number {
+    return this.#fc?.unsentBytes ?? 0;
+  }
+
   /** The TCP (and TLS) connection is open; the handshake may still be pending. */
   get connected(): boolean {
     return this.#fc !== undefined;
@@ -425,9 +430,15 @@ export class ClientConnection {
         }
         break;
       }
-      case Kind.PING:
-        this.#fc!.send({ kind: Kind.PONG, callId: meta.callId });
+      case Kind.PING: {
+        // A provider that sends pings but does not read the answers gets no more of them once
+        // the unsent bound is passed: the caller's memory does not grow with its pings.
+        const fc = this.#fc!;
+        if (fc.unsentBytes <= (this.#o.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_REQUEST_BYTES)) {
+          fc.send({ kind: Kind.PONG, callId: meta.callId });
+        }
         return;
+      }
       case Kind.PONG:
         if (meta.maxMessageBytes !== undefined && meta.maxMessageBytes > 0) {
           this.#fc!.peerMaxMessageBytes = meta.maxMessageBytes;

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { Code, RpcError } from "../../src/errors.ts";
 import { RpcChannel, type RpcChannelOptions } from "../../src/client/rpc_channel.ts";
 import { Kind } from "../../src/wire/meta.ts";
+import { FrameWriter } from "../../src/wire/frame_writer.ts";
+import { ClientConnection } from "../../src/client/client_connection.ts";
+import { DeadlineWheel } from "../../src/util/deadline_wheel.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { kitchenService, type KitchenStub, startKitchen } from "../_helpers/kitchen.ts";
 import { deadPort, FrameSocket, readToEnd, startRawServer } from "../_helpers/raw_tcp.ts";
@@ -244,5 +247,52 @@ Deno.test("a late response to a call that already timed out is dropped", async (
     assert.equal((await stub.Echo({ text: "fast" })).text, "ok");
   } finally {
     await channel.close();
+  }
+});
+
+Deno.test("a provider that floods pings and never reads does not grow the caller's unsent output past its bound", async () => {
+  const pings = 2_000_000; // about 28 MiB of PINGs, and as many PONGs: more than the socket buffers hold
+  const maxUnsentBytes = 64 * 1024;
+  let flooded!: () => void;
+  const done = new Promise<void>((r) => flooded = r);
+  let finish!: () => void;
+  const over = new Promise<void>((r) => finish = r);
+  await using server = startRawServer(async (conn) => {
+    const s = new FrameSocket(conn);
+    await s.handshake();
+    // From here on the provider never reads: the caller's PONGs pile up in its send queue.
+    const w = new FrameWriter();
+    for (let i = 1; i <= pings; i++) w.writeFrame({ kind: Kind.PING, callId: i }, undefined);
+    await s.write(w.take());
+    flooded();
+    await over;
+    s.close();
+  });
+  const wheel = new DeadlineWheel();
+  const conn = new ClientConnection({
+    host: "127.0.0.1",
+    port: server.port,
+    maxMessageBytes: 4 * 1024 * 1024,
+    wheel,
+    logger: new CaptureLogger(),
+    connectTimeoutMs: 3000,
+    maxUnsentBytes,
+    onGone: () => {},
+    onClosed: () => {},
+  });
+  try {
+    await conn.connect();
+    await done;
+    // Every PING has been read once the provider's write finished and the caller caught up.
+    await new Promise((r) => setTimeout(r, 200));
+    // One PONG may be queued past the bound (the check comes before the send), never thousands.
+    assert.ok(
+      conn.unsentBytes <= maxUnsentBytes + 64,
+      `${conn.unsentBytes} bytes of PONGs unsent (bound ${maxUnsentBytes})`,
+    );
+  } finally {
+    finish();
+    await conn.close(new RpcError(Code.CANCELLED, "test over"));
+    wheel.close();
   }
 });
