@@ -12,7 +12,7 @@
  */
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
-import { renderThrown, thrownToRpcError } from "../server/_thrown.ts";
+import { thrownToRpcError } from "../server/_thrown.ts";
 import type { Logger } from "../log/logger.ts";
 import { type ByteStream, MIN_PROGRESS_BYTES } from "../transport/framed_connection.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
@@ -324,7 +324,7 @@ export class LegacyConnection implements AcceptedConnection {
           method,
           code: err.codeName,
           error: err.message,
-          ...(err === e ? {} : { thrown: renderThrown(e) }),
+          ...(err === e ? {} : { thrown: e }),
         });
         this.#shutdown();
         return;

@@ -1,13 +1,10 @@
 /**
  * What a handler threw, made safe: the {@linkcode RpcError} sent to the caller (never with a
- * stack trace) and a one-line rendering for the provider's log that cannot itself throw.
+ * stack trace). The provider logs the thrown value itself; its loggers render any value.
  *
  * @module
  */
 import { Code, RpcError } from "../errors.ts";
-
-/** Longest rendering of a thrown value in a log line. */
-const MAX_RENDERED = 2000;
 
 /**
  * The status a caller gets for `thrown`: an {@linkcode RpcError} keeps its code and message; an
@@ -27,45 +24,6 @@ export function thrownToRpcError(thrown: unknown): RpcError {
     message = `handler failed: threw ${kindOf(thrown)}`;
   }
   return new RpcError(Code.INTERNAL, message || "handler failed", { cause: thrown });
-}
-
-/**
- * `thrown` as text for a log line: an Error's name, message and stack; other values as JSON
- * where possible. Never throws, whatever getters, proxies or cycles `thrown` holds.
- */
-export function renderThrown(thrown: unknown): string {
-  let text: string;
-  try {
-    text = render(thrown);
-  } catch {
-    text = `[unprintable ${kindOf(thrown)}]`;
-  }
-  return text.length > MAX_RENDERED ? `${text.slice(0, MAX_RENDERED)}...` : text;
-}
-
-function render(thrown: unknown): string {
-  if (thrown instanceof Error) {
-    const stack = thrown.stack;
-    const head = `${thrown.name}: ${errorMessage(thrown)}`;
-    return typeof stack === "string" && stack.length > 0 ? stack : head;
-  }
-  switch (typeof thrown) {
-    case "string":
-      return JSON.stringify(thrown);
-    case "undefined":
-      return "undefined";
-    case "symbol":
-    case "function":
-    case "bigint":
-      return `${kindOf(thrown)} ${String(thrown)}`;
-    case "object": {
-      if (thrown === null) return "null";
-      const json = JSON.stringify(thrown, (_k, v) => typeof v === "bigint" ? `${v}n` : v);
-      return json === undefined ? kindOf(thrown) : `${kindOf(thrown)} ${json}`;
-    }
-    default:
-      return String(thrown);
-  }
 }
 
 function errorMessage(e: Error): string {

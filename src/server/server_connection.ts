@@ -14,7 +14,7 @@ import { FrameError } from "../wire/frame.ts";
 import type { EncodedPayload } from "../wire/frame_writer.ts";
 import type { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { CallContext, type CallSite, type PeerAddress } from "./call_context.ts";
-import { renderThrown, thrownToRpcError } from "./_thrown.ts";
+import { thrownToRpcError } from "./_thrown.ts";
 import type { AcceptedConnection } from "./accepted_connection.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
 
@@ -321,7 +321,7 @@ export class ServerConnection implements AcceptedConnection {
       this.#host.logger.error("handler failed", {
         method: `${desc.service}.${desc.name}`,
         error: err.message,
-        thrown: renderThrown(thrown),
+        thrown, // rendered by the logger, which never throws (cycles, causes, getters)
       });
     }
     this.#sendError(ctx.callId, err, ctx.responseMetadata);
