@@ -5,6 +5,7 @@
  * @module
  */
 import { Code, RpcError } from "../errors.ts";
+import { abortReason } from "../util/signals.ts";
 import type { Logger } from "../log/logger.ts";
 import { type ByteStream, FramedConnection } from "../transport/framed_connection.ts";
 import { connect, type TlsClientOptions } from "../transport/listen.ts";
@@ -294,8 +295,7 @@ export class ClientConnection {
       }
       if (signal !== undefined) {
         p.signal = signal;
-        p.onAbort = () =>
-          this.fail(p, new RpcError(Code.CANCELLED, "cancelled by the caller"), true);
+        p.onAbort = () => this.fail(p, abortReason(signal.reason), true);
         signal.addEventListener("abort", p.onAbort, { once: true });
       }
       const metadata = call.opts.metadata;

@@ -9,7 +9,7 @@ import { Code, RpcError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { MethodDescriptor } from "../schema/method_descriptor.ts";
 import type { TlsClientOptions } from "../transport/listen.ts";
-import { type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
+import { abortReason, type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
 import type { Payload } from "../wire/frame_writer.ts";
 import type { Balancer } from "./balancer.ts";
 import type { CallOptions } from "./call_options.ts";
@@ -256,7 +256,7 @@ export class NativeCaller implements Caller {
     let lastError: RpcError | undefined;
     for (;;) {
       if (this.#closed) throw new RpcError(Code.CANCELLED, "channel closed");
-      if (opts.signal?.aborted) throw new RpcError(Code.CANCELLED, "cancelled by the caller");
+      if (opts.signal?.aborted) throw abortReason(opts.signal.reason);
       if (deadline > 0 && Date.now() >= deadline) {
         throw new RpcError(
           Code.DEADLINE_EXCEEDED,

@@ -6,6 +6,7 @@
  */
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
+import { abortReason } from "../util/signals.ts";
 import { ConsoleLogger, type Logger } from "../log/logger.ts";
 import { type Endpoint, parseEndpoint, type Registry } from "../registry/registry.ts";
 import {
@@ -331,9 +332,7 @@ export class RpcChannel {
     if (this.#metadata !== undefined) {
       opts = { ...opts, metadata: { ...this.#metadata, ...opts.metadata } };
     }
-    if (opts.signal?.aborted) {
-      return Promise.reject(new RpcError(Code.CANCELLED, "cancelled by the caller"));
-    }
+    if (opts.signal?.aborted) return Promise.reject(abortReason(opts.signal.reason));
     const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
     const deadline = timeoutMs > 0 && timeoutMs < 2 ** 31 ? Date.now() + timeoutMs : 0;
     return this.#caller.call(desc, payload, decoder, opts, deadline, request);

@@ -420,3 +420,24 @@ Deno.test("an unsigned 64-bit field given a number of 2^63 or more keeps its val
   assert.equal(res.f64, "9223372036854777856");
   assert.deepEqual(res.counts, { a: "4611686018427387904" });
 });
+
+Deno.test("an abort whose reason is an RpcError fails the call with that error, before or after the request is sent", async () => {
+  await using k = await startKitchen();
+  const reason = new RpcError(Code.DEADLINE_EXCEEDED, "the request's budget ran out");
+  // Before anything is sent.
+  const early = new AbortController();
+  early.abort(reason);
+  await assert.rejects(k.stub.Echo({ text: "x" }, { signal: early.signal }), (e) => e === reason);
+  // After the request reached the handler.
+  const late = new AbortController();
+  const call = k.stub.Sleep({ ms: 10_000, token: "aborted-late" }, { signal: late.signal });
+  await k.events.wait("started:aborted-late");
+  late.abort(reason);
+  await assert.rejects(call, (e) => e === reason);
+  // A plain abort is CANCELLED, as before.
+  const plain = new AbortController();
+  const other = k.stub.Sleep({ ms: 10_000, token: "aborted-plain" }, { signal: plain.signal });
+  await k.events.wait("started:aborted-plain");
+  plain.abort();
+  await assert.rejects(other, (e) => e instanceof RpcError && e.code === Code.CANCELLED);
+});
