@@ -33,7 +33,10 @@ export interface RpcProviderOptions {
   /**
    * Accepted connections at most at once (per event loop); more are refused with
    * `RESOURCE_EXHAUSTED`. Default 10 000, or less when the process's open-file limit is lower:
-   * that limit minus 64, divided among the `workers` (see docs/security.md).
+   * that limit minus 64, divided among the `workers` (see docs/security.md). The limit is read
+   * from `/proc/self/limits` only when read permission for it is granted (it never prompts);
+   * without it the default stays 10 000 whatever the limit, so set this option (or allow that
+   * read) when the process runs with fewer descriptors.
    */
   maxConnections?: number | undefined;
   /**
