@@ -4,6 +4,7 @@
  * one log line (or fail that one call), never hang or stop a provider or a caller.
  */
 import assert from "node:assert/strict";
+import { OVERFLOWING_METADATA_FRAME } from "../_fixtures/hostile_vectors.ts";
 import { ConfigError, loadConfig } from "../../config.ts";
 import { loadProto, ProtoError } from "../../src/schema/load_proto.ts";
 import { RpcChannel } from "../../src/client/rpc_channel.ts";
@@ -157,36 +158,6 @@ Deno.test("an unknown type in an imported .proto names the imported file", async
 
 // ---- hostile bytes on the wire --------------------------------------------------------------
 
-/**
- * A frame whose meta (call id 9, then a metadata entry) holds a key whose length varint
- * FA FF FF FF 0F is 2^32-6, or -6 as an int32: it used to send the meta decoder back to the
- * start of the entry, forever, at 100% CPU.
- */
-const OVERFLOWING_ENTRY = new Uint8Array([
-  0x4d,
-  0x52,
-  0x50,
-  0x43,
-  0x00,
-  0x00,
-  0x00,
-  0x0a,
-  0x00,
-  0x00,
-  0x00,
-  0x0a,
-  0x10,
-  0x09,
-  0x42,
-  0x06,
-  0x0a,
-  0xfa,
-  0xff,
-  0xff,
-  0xff,
-  0x0f,
-]);
-
 /** Whether the peer closes `conn` within `ms` (reading and dropping anything it sends). */
 async function closedWithin(conn: Deno.Conn, ms: number): Promise<boolean> {
   const buf = new Uint8Array(4096);
@@ -209,7 +180,7 @@ Deno.test("the 22-byte overflowing metadata frame closes that connection with a 
   const bad = await Deno.connect({ hostname: "127.0.0.1", port: p.port });
   const badPeer = `127.0.0.1:${(bad.localAddr as Deno.NetAddr).port}`;
   try {
-    await bad.write(OVERFLOWING_ENTRY);
+    await bad.write(OVERFLOWING_METADATA_FRAME);
     assert.ok(await closedWithin(bad, 10_000), "the provider did not close the connection");
   } finally {
     closeQuietly(bad);
@@ -232,7 +203,7 @@ Deno.test("the same 22 bytes from a hostile provider fail the call with a typed 
     const ping = await s.next();
     await s.send({ kind: Kind.PONG, callId: ping!.meta.callId });
     await s.next(); // the request
-    await s.write(OVERFLOWING_ENTRY);
+    await s.write(OVERFLOWING_METADATA_FRAME);
     await readToEnd(conn); // until the caller hangs up
   });
   // The caller runs in a Worker, so a decoder that spins fails this bound instead of hanging.

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { OVERFLOWING_METADATA_FRAME } from "../_fixtures/hostile_vectors.ts";
 import { FrameDecoder, FrameError, HEADER_SIZE, MAGIC } from "../../src/wire/frame.ts";
 import { FrameWriter } from "../../src/wire/frame_writer.ts";
 import { decodeBounded } from "../_helpers/bounded_decode.ts";
@@ -322,30 +323,7 @@ Deno.test("a frame whose call id is over 2^32-1 or longer than 5 bytes is a prot
 });
 
 Deno.test("the 22-byte frame whose metadata length overflows is rejected as BAD_META", async () => {
-  const frame = new Uint8Array([
-    0x4d,
-    0x52,
-    0x50,
-    0x43,
-    0,
-    0,
-    0,
-    0x0a,
-    0,
-    0,
-    0,
-    0x0a,
-    0x10,
-    0x09,
-    0x42,
-    0x06,
-    0x0a,
-    0xfa,
-    0xff,
-    0xff,
-    0xff,
-    0x0f,
-  ]);
+  const frame = OVERFLOWING_METADATA_FRAME;
   const whole = (await decodeBounded("frames", [frame]))[0]!;
   assert.equal(whole.error?.name, "FrameError", JSON.stringify(whole));
   assert.equal(whole.error.reason, "BAD_META");
