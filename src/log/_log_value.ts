@@ -19,7 +19,7 @@
  * @module
  */
 
-import type { LogFields } from "./logger.ts";
+import type { LogFields } from "./log_fields.ts";
 
 /** Nesting depth past which the careful renderer writes `[Truncated]`. */
 const DEFAULT_MAX_DEPTH = 32;

@@ -7,6 +7,7 @@
 
 import { asFields, formatText, formatValue, unreadable } from "./_log_value.ts";
 import { printToStderr } from "./_stderr.ts";
+import type { LogFields } from "./log_fields.ts";
 
 /** Level names, following the usual Deno (std/log) convention. */
 export type LevelName = "NOTSET" | "DEBUG" | "INFO" | "WARN" | "ERROR" | "CRITICAL";
@@ -29,8 +30,7 @@ export const LogLevels: Readonly<Record<LevelName, number>> = {
   CRITICAL: 50,
 };
 
-/** Structured fields attached to a log line. */
-export type LogFields = Record<string, unknown>;
+export type { LogFields };
 
 /**
  * What the toolkit needs from a logger. {@linkcode AsyncLogger} implements it; so can any

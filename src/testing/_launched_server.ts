@@ -6,13 +6,13 @@
  */
 import { type Backend, jvmFlags, run } from "./_backend.ts";
 import { serverMode } from "./_four_letter_words.ts";
-import type { ZooKeeperServer } from "./zookeeper_server.ts";
 
 /**
  * One server process (standalone, or a member of an ensemble when `quorum`): start, signals,
- * restart, log, stop. Used by zookeeper_server.ts and zookeeper_ensemble.ts.
+ * restart, log, stop. Used by zookeeper_server.ts (which hands it out as a `ZooKeeperServer`)
+ * and zookeeper_ensemble.ts.
  */
-export class LaunchedServer implements ZooKeeperServer {
+export class LaunchedServer {
   readonly connect: string;
   readonly backend: "docker" | "local";
   #child: Deno.ChildProcess | undefined;
