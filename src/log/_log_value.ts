@@ -391,7 +391,7 @@ export function asFields(fields: unknown): LogFields | undefined {
       return { fields }; // a revoked proxy: written as one unreadable value
     }
     if (proto === Object.prototype || proto === null) return fields as LogFields;
-    if (Error.prototype.isPrototypeOf(fields)) return { error: fields };
+    if (fields instanceof Error) return { error: fields };
   }
   return { value: fields };
 }
