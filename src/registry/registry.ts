@@ -103,6 +103,13 @@ export { endpointKey } from "../util/endpoint_key.ts";
 /**
  * Parses `"host:port"` (or `"[v6]:port"`) into an endpoint.
  *
+ * @example
+ * ```ts
+ * import { parseEndpoint } from "./registry.ts";
+ * const e = parseEndpoint("[::1]:8000");
+ * if (e.host !== "::1" || e.port !== 8000) throw new Error(JSON.stringify(e));
+ * ```
+ *
  * @throws {TypeError} when the text has no port or the port is not 1..65535.
  */
 export function parseEndpoint(text: string): Endpoint {

@@ -21,7 +21,15 @@ import { decodeMeta, Kind, MetaError, type RpcMeta } from "./meta.ts";
 export const MAGIC = 0x4d525043;
 /** Bytes before the meta. */
 export const HEADER_SIZE = 12;
-/** Default limit on a frame's body (meta + payload): 4 MiB, as gRPC. */
+/**
+ * Default limit on a frame's body (meta + payload): 4 MiB, as gRPC.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_MESSAGE_BYTES } from "./frame.ts";
+ * if (DEFAULT_MAX_MESSAGE_BYTES !== 4 * 1024 * 1024) throw new Error();
+ * ```
+ */
 export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 /**
