@@ -16,7 +16,13 @@ import {
   type MethodDescriptor,
 } from "../schema/method_descriptor.ts";
 import type { TlsClientOptions } from "../transport/listen.ts";
-import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT_MS } from "../defaults.ts";
+import {
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_KEEPALIVE_MS,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_TIMEOUT_MS,
+} from "../defaults.ts";
 import type { Payload } from "../wire/frame_writer.ts";
 import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
 import type { CallOptions, Stub } from "./call_options.ts";
@@ -115,7 +121,7 @@ export class RpcChannel {
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.#logger = options.logger ?? new ConsoleLogger("WARN");
     const balancer = createBalancer(options.loadBalancer ?? "round_robin");
-    const connectTimeoutMs = options.connectTimeoutMs ?? 3000;
+    const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.#metadata = options.metadata;
     if (!(this.#timeoutMs >= 0)) {
       throw new RangeError(`timeoutMs must be >= 0, got ${options.timeoutMs}`);
@@ -140,8 +146,8 @@ export class RpcChannel {
         maxMessageBytes,
         logger: this.#logger,
         connectTimeoutMs,
-        keepaliveMs: options.keepaliveMs ?? 10_000,
-        keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 5000,
+        keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
+        keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
         tls: options.tls,
       });
     } else {

@@ -4,6 +4,12 @@
  *
  * @module
  */
+import {
+  DEFAULT_GRACE_MS,
+  DEFAULT_MAX_INFLIGHT_PER_CONNECTION,
+  DEFAULT_READ_TIMEOUT_MS,
+  DEFAULT_SLOW_CALL_MS,
+} from "../defaults.ts";
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import { ConsoleLogger, type Logger } from "../log/logger.ts";
@@ -98,8 +104,9 @@ export class RpcProvider {
       logger: this.#logger,
       wheel: this.#wheel,
       maxMessageBytes: this.#maxMessageBytes,
-      maxInflightPerConnection: options.maxInflightPerConnection ?? 100_000,
-      slowCallMs: options.slowCallMs ?? 1000,
+      maxInflightPerConnection: options.maxInflightPerConnection ??
+        DEFAULT_MAX_INFLIGHT_PER_CONNECTION,
+      slowCallMs: options.slowCallMs ?? DEFAULT_SLOW_CALL_MS,
       maxUnsentBytes,
       route: (service, method) => this.#route(service, method),
       callDelta: (delta) => this.#callDelta(delta),
@@ -264,7 +271,7 @@ export class RpcProvider {
       tls: o.tls,
       reusePort: o.reusePort || workers > 1,
       maxPendingHandshakes: o.maxPendingTlsHandshakes,
-      handshakeTimeoutMs: o.readTimeoutMs ?? 30_000,
+      handshakeTimeoutMs: o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS,
       logger: this.#logger,
     });
     const { host, port } = this.#listener.addr;
@@ -290,7 +297,7 @@ export class RpcProvider {
     });
     if (o.legacy) this.#other = legacyProtocol(this.#host, this.#services.keys());
     this.#acceptLoop = this.#accept(this.#listener);
-    this.#startSweep(o.readTimeoutMs ?? 30_000, o.idleTimeoutMs ?? 0);
+    this.#startSweep(o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS, o.idleTimeoutMs ?? 0);
     if (o.registry) {
       const advertised = o.advertiseHost ??
         (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
@@ -322,7 +329,7 @@ export class RpcProvider {
    * then closes every connection. Idempotent.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    return this.#closing ??= this.#close(options.graceMs ?? 5000);
+    return this.#closing ??= this.#close(options.graceMs ?? DEFAULT_GRACE_MS);
   }
 
   /** Same as `close()`. */

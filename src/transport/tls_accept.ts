@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { DEFAULT_READ_TIMEOUT_MS } from "../defaults.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Accepted } from "./framed_connection.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
@@ -60,7 +61,7 @@ export class TlsAcceptor {
         `maxPendingHandshakes must be an integer >= 1, got ${options.maxPendingHandshakes}`,
       );
     }
-    this.#timeoutMs = options.handshakeTimeoutMs ?? 30_000;
+    this.#timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
     this.#logger = options.logger;
   }
 

@@ -22,10 +22,10 @@ import { buildAcl, checkAcl } from "./zk_acl.ts";
 import { loadZooKeeperClient } from "./zk_client.ts";
 import { checkServiceName, legacyMethodPath, normalizeRoot, providerPath } from "./zk_layout.ts";
 import {
-  DEFAULT_CONNECT_TIMEOUT_MS,
   DEFAULT_DEBOUNCE_MS,
   DEFAULT_EMPTY_GRACE_MS,
   DEFAULT_SESSION_TIMEOUT_MS,
+  DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS,
   DEFAULT_ZOOKEEPER_ROOT,
   type ZooKeeperRegistryOptions,
 } from "./zookeeper_registry_options.ts";
@@ -111,7 +111,7 @@ export class ZooKeeperRegistry implements Registry {
     );
     this.#connectTimeoutMs = positive(
       "connectTimeoutMs",
-      options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      options.connectTimeoutMs ?? DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS,
     );
     const debounceMs = positive("debounceMs", options.debounceMs ?? DEFAULT_DEBOUNCE_MS, true);
     const emptyGraceMs = positive(

@@ -14,7 +14,7 @@ export const DEFAULT_ZOOKEEPER_ROOT = "/mprpc";
 // `DEFAULT_SESSION_TIMEOUT_MS`, and `DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS` for `connectTimeoutMs`.
 export {
   DEFAULT_SESSION_TIMEOUT_MS,
-  DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS as DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS,
 } from "../../defaults.ts";
 
 /** Delay that coalesces bursts of watch events, ms, when no `debounceMs` is given. */
@@ -36,7 +36,7 @@ export interface ZooKeeperRegistryOptions {
   sessionTimeoutMs?: number;
   /**
    * How long `register`/`resolve` wait for ZooKeeper before failing UNAVAILABLE, ms. Default
-   * {@linkcode DEFAULT_CONNECT_TIMEOUT_MS}.
+   * {@linkcode DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS}.
    */
   connectTimeoutMs?: number;
   /** Digest credentials, `{ scheme: "digest", id: "user:password" }`, sent on every connect. */
