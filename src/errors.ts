@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { errorMessage } from "./util/error_message.ts";
 
 /**
  * Status codes with gRPC's numbering and names.
@@ -100,7 +101,7 @@ export class RpcError extends Error {
    */
   static from(err: unknown, code: number = Code.INTERNAL): RpcError {
     if (err instanceof RpcError) return err;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = errorMessage(err);
     return new RpcError(code, message, { cause: err });
   }
 }

@@ -3,7 +3,7 @@
  *
  *   deno run --allow-net=127.0.0.1 --allow-read=examples examples/user/provider.ts -i examples/user/test.conf
  *   deno run --allow-net=127.0.0.1 --allow-read=examples examples/user/provider.ts --port 8000
- *   deno run --unstable-net --allow-net=127.0.0.1 --allow-read=examples examples/user/provider.ts --workers 4
+ *   deno run --unstable-net --allow-net=127.0.0.1 --allow-read=. examples/user/provider.ts --workers 4
  *
  * @module
  */

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { errorMessage } from "../util/error_message.ts";
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import { abortReason } from "../util/signals.ts";
@@ -91,7 +92,7 @@ const EMPTY: CallOptions = {};
  * const root = await loadProto("examples/user/user.proto");
  * const channel = new RpcChannel({ address: "127.0.0.1:8000", timeoutMs: 2000 });
  * const users = channel.stub(root.lookupService("fixbug.UserServiceRpc"));
- * const res = await users.Login({ name: "zhang san", pwd: "123456" });
+ * const res = await users.Login!({ name: "zhang san", pwd: "123456" });
  * console.log(res.success);
  * await channel.close();
  * ```
@@ -318,7 +319,7 @@ export class RpcChannel {
       const err = new RpcError(
         Code.INVALID_ARGUMENT,
         `cannot encode ${desc.request.type.fullName.slice(1)} for ${desc.service}.${desc.name}: ${
-          e instanceof Error ? e.message : String(e)
+          errorMessage(e)
         }`,
       );
       this.#logger.warn("bad request", { error: err.message });

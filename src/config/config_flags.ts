@@ -5,6 +5,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import { parseArgs as parseNodeArgs } from "node:util";
 import { ConfigError } from "./config_error.ts";
 import {
@@ -83,7 +84,7 @@ function spellBooleans(args: readonly string[]): string[] {
 /** Turns a `node:util` parse error into a ConfigError naming the flag. */
 function flagError(e: unknown, args: readonly string[]): ConfigError {
   const code = (e as { code?: string }).code;
-  const message = e instanceof Error ? e.message : String(e);
+  const message = errorMessage(e);
   const named = /'(-[^' ,]+)/.exec(message)?.[1] ?? "?";
   if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
     const name = named.includes("=") ? named.slice(0, named.indexOf("=")) : named;

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { errorMessage } from "../util/error_message.ts";
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import { thrownToRpcError } from "../server/_thrown.ts";
@@ -241,7 +242,7 @@ export class LegacyConnection implements AcceptedConnection {
         // Reset or broken pipe: the caller is gone.
         this.#host.logger.debug("legacy connection error", {
           peer: endpointKey(this.peer),
-          error: e instanceof Error ? e.message : String(e),
+          error: errorMessage(e),
         });
         this.#ctx?.abort(new RpcError(Code.CANCELLED, "the caller closed the connection"));
       }
@@ -291,7 +292,7 @@ export class LegacyConnection implements AcceptedConnection {
       host.logger.warn("closing connection: bad legacy request", {
         peer: endpointKey(this.peer),
         method: `${desc.service}.${desc.name}`,
-        error: e instanceof Error ? e.message : String(e),
+        error: errorMessage(e),
       });
       this.#shutdown();
       return;
@@ -362,7 +363,7 @@ export class LegacyConnection implements AcceptedConnection {
     } catch (e) {
       this.#host.logger.debug("legacy reply not delivered", {
         peer: endpointKey(this.peer),
-        error: e instanceof Error ? e.message : String(e),
+        error: errorMessage(e),
       });
     }
   }

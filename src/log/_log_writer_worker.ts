@@ -9,6 +9,7 @@
  * @module
  */
 
+import { errorMessage } from "../util/error_message.ts";
 import type { FromWriter, ToWriter } from "./_log_protocol.ts";
 
 interface WriterScope {
@@ -45,7 +46,7 @@ scope.onmessage = (ev) => {
     try {
       write(m.path, new Uint8Array(m.buffer, 0, m.length));
     } catch (err) {
-      error = err instanceof Error ? err.message : String(err);
+      error = errorMessage(err);
       closeCurrent(); // reopen on the next batch, in case the failure was transient
     }
     scope.postMessage({ type: "ack", id: m.id, buffer: m.buffer, error }, [m.buffer]);

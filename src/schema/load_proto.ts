@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { errorMessage } from "../util/error_message.ts";
 import { bundledProtoJson, protobuf, setParseFilename } from "./_protobuf_internals.ts";
 
 /** A protobufjs root namespace holding the loaded types and services. */
@@ -69,7 +70,7 @@ function parseInto(root: protobuf.Root, text: string, file: string): protobuf.IP
   try {
     return protobuf.parse(text, root, { keepCase: false, alternateCommentMode: true });
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorMessage(e);
     throw new ProtoError(file, `Cannot parse proto file ${file}: ${msg}`, { cause: e });
   }
 }
@@ -118,7 +119,7 @@ function addCommon(root: protobuf.Root, name: string, file: string): boolean {
   try {
     root.addJSON(camelCased(json.nested ?? {}));
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorMessage(e);
     throw new ProtoError(file, `Cannot add "${name}" imported by ${file}: ${msg}`, { cause: e });
   }
   added.add(name);
@@ -152,7 +153,7 @@ function resolveAll(root: protobuf.Root, file: string): protobuf.Root {
   try {
     root.resolveAll();
   } catch (e) {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorMessage(e);
     const where = culprit(root) ?? file;
     throw new ProtoError(where, `Cannot resolve types in ${where}: ${msg}`, { cause: e });
   }
@@ -184,7 +185,7 @@ export async function loadProto(
   } catch (e) {
     if (e instanceof ProtoError) throw e;
     const file = list[0] === undefined ? "<none>" : String(list[0]);
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorMessage(e);
     throw new ProtoError(file, `Cannot load proto file ${file}: ${msg}`, { cause: e });
   }
 }
@@ -227,7 +228,7 @@ async function loadInto(
     }
     const file = displayName(url);
     if (text === undefined) {
-      const msg = error instanceof Error ? error.message : String(error);
+      const msg = errorMessage(error);
       throw new ProtoError(file, `Cannot read proto file ${file}: ${msg}`, { cause: error });
     }
     if (seen.has(url.href)) continue;
@@ -266,7 +267,7 @@ export function parseProto(text: string, name = "<string>"): Root {
     return parseRoot(text, name);
   } catch (e) {
     if (e instanceof ProtoError) throw e;
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorMessage(e);
     throw new ProtoError(name, `Cannot load proto text ${name}: ${msg}`, { cause: e });
   }
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { errorMessage } from "../util/error_message.ts";
 import { PostingLogger } from "../log/_posted_logger.ts";
 import { importModule } from "../util/import_module.ts";
 import { RpcProvider } from "./rpc_provider.ts";
@@ -44,7 +45,7 @@ scope.onmessage = async (e: MessageEvent) => {
     } catch (err) {
       scope.postMessage({
         type: "error",
-        message: err instanceof Error ? err.message : String(err),
+        message: errorMessage(err),
       });
     }
   } else if (msg.type === "close") {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { errorMessage } from "../util/error_message.ts";
 import { Code, codeName, RpcError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ByteStream } from "../transport/framed_connection.ts";
@@ -387,7 +388,7 @@ export class ServerConnection implements AcceptedConnection {
 
   #onClose(err: unknown): void {
     if (err !== undefined && !(err instanceof Deno.errors.BadResource)) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = errorMessage(err);
       if (err instanceof FrameError) {
         this.#host.logger.warn("closing connection: protocol error", {
           peer: endpointKey(this.peer),

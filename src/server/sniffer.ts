@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { errorMessage } from "../util/error_message.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ByteStream } from "../transport/framed_connection.ts";
 import type { Code, RpcError } from "../errors.ts";
@@ -120,7 +121,7 @@ export class Sniffer implements AcceptedConnection {
       if (this.#done) return;
       this.#o.logger.debug("connection error", {
         peer: endpointKey(this.peer),
-        error: e instanceof Error ? e.message : String(e),
+        error: errorMessage(e),
       });
       this.#end(undefined);
     }

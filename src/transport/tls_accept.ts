@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { errorMessage } from "../util/error_message.ts";
 import { DEFAULT_READ_TIMEOUT_MS } from "../defaults.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Accepted } from "./framed_connection.ts";
@@ -153,7 +154,7 @@ export class TlsAcceptor {
         if (!this.#closed) {
           this.#logger?.debug("TLS handshake failed", {
             peer: endpointKey(peer),
-            error: e instanceof Error ? e.message : String(e),
+            error: errorMessage(e),
           });
         }
       },

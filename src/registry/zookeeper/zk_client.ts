@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { errorMessage } from "../../util/error_message.ts";
 import { Code, RpcError } from "../../errors.ts";
 import { tolerateUnknownCodes } from "./zk_client_patches.ts";
 
@@ -24,7 +25,7 @@ export function loadZooKeeperClient(): Promise<void> {
       tolerateUnknownCodes(zookeeper);
     },
     (err) => {
-      const why = err instanceof Error ? err.message : String(err);
+      const why = errorMessage(err);
       throw new RpcError(
         Code.FAILED_PRECONDITION,
         `cannot load the ZooKeeper client npm:node-zookeeper-client: ${why}`,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { errorMessage } from "../../util/error_message.ts";
 import { Code, RpcError } from "../../errors.ts";
 import { ConsoleLogger, type Logger } from "../../log/logger.ts";
 import {
@@ -534,7 +535,7 @@ function positive(name: string, value: number, zeroOk = false): number {
 function toRpcError(err: unknown, what: string): RpcError {
   if (err instanceof RpcError) return err;
   const code = zkCode(err);
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorMessage(err);
   if (code === ZkCode.NO_AUTH || code === ZkCode.INVALID_ACL || code === ZkCode.AUTH_FAILED) {
     return new RpcError(
       Code.PERMISSION_DENIED,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { closeQuietly } from "../../util/close_quietly.ts";
 import { FrameDecoder } from "../../wire/frame.ts";
 import type { RpcMeta } from "../../wire/meta.ts";
 
@@ -70,11 +71,7 @@ export async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<bool
   }
 }
 
-export function closeQuietly(c: { close(): void }): void {
-  try {
-    c.close();
-  } catch { /* already closed */ }
-}
+export { closeQuietly } from "../../util/close_quietly.ts";
 
 /** Resolves after `ms`. */
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
