@@ -9,7 +9,6 @@
  * @module
  */
 
-import { errorMessage } from "../util/error_message.ts";
 import type { FromWriter, ToWriter } from "./_log_protocol.ts";
 
 interface WriterScope {
@@ -46,7 +45,8 @@ scope.onmessage = (ev) => {
     try {
       write(m.path, new Uint8Array(m.buffer, 0, m.length));
     } catch (err) {
-      error = errorMessage(err);
+      // Inline: the writer Worker imports nothing outside src/log/ (served alone by URL).
+      error = err instanceof Error ? err.message : String(err);
       closeCurrent(); // reopen on the next batch, in case the failure was transient
     }
     scope.postMessage({ type: "ack", id: m.id, buffer: m.buffer, error }, [m.buffer]);
