@@ -9,6 +9,7 @@
  * @module
  */
 
+import { flagProblem } from "./_cli.ts";
 import { parseArgs } from "node:util";
 
 const root = new URL("../", import.meta.url);
@@ -30,9 +31,7 @@ try {
     throw new TypeError(`--zk: "${zk}" is not host:port (like 127.0.0.1:2181)`);
   }
 } catch (e) {
-  const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
-  const unknown = /^Unknown option '([^']*)'/.exec(message);
-  console.error(`demo: ${unknown ? `unknown flag "${unknown[1]}"` : message} (see --help)`);
+  console.error(`demo: ${flagProblem(e)} (see --help)`);
   Deno.exit(2);
 }
 

@@ -36,6 +36,7 @@
  *
  * @module
  */
+import { flagProblem } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import { RpcProvider } from "../src/server/rpc_provider.ts";
 import { varint } from "../src/testing/_fuzz/inputs.ts";
@@ -83,9 +84,7 @@ function parseFlags(argv: readonly string[]): Map<string, string> | "help" {
       allowPositionals: false,
     }).values;
   } catch (e) {
-    const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
-    const unknown = /^Unknown option '([^']*)'/.exec(message);
-    throw new UsageError(unknown ? `unknown flag "${unknown[1]}"` : message);
+    throw new UsageError(flagProblem(e));
   }
   if (values.help) return "help";
   const args = new Map<string, string>();

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { flagProblem } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import { startZooKeeper, startZooKeeperEnsemble } from "../src/testing/mod.ts";
 
@@ -53,9 +54,7 @@ try {
     allowPositionals: false,
   }).values;
 } catch (e) {
-  const message = e instanceof Error ? e.message.split("\n")[0]! : String(e);
-  const unknown = /^Unknown option '([^']*)'/.exec(message);
-  usageError(unknown ? `unknown flag "${unknown[1]}"` : message.replace(/\. To specify.*/, ""));
+  usageError(flagProblem(e));
 }
 
 function intFlag(name: "ensemble" | "port" | "tick", fallback: number, max: number): number {
