@@ -12,4 +12,8 @@
  * @module
  */
 export { default as protobuf } from "npm:protobufjs@7.5.4";
+// The descriptor extension (google/protobuf/descriptor.proto's messages, and Root <->
+// FileDescriptorSet); importing it also adds `toDescriptor`/`fromDescriptor` to the reflection
+// classes of the same protobufjs instance. Used by reflection (src/schema/file_descriptors.ts).
+export { default as protobufDescriptor } from "npm:protobufjs@7.5.4/ext/descriptor/index.js";
 export { Buffer } from "node:buffer";

@@ -49,6 +49,11 @@ export interface OutgoingCall {
   };
   /** Times it was sent again because a provider never started it. */
   readonly hops: number;
+  /**
+   * Sent even on a connection the provider told to go away (a health check: providers answer
+   * those while they drain, so the check does not fail for that).
+   */
+  readonly duringDrain?: boolean | undefined;
 }
 
 /**
@@ -265,7 +270,7 @@ export class ClientConnection {
         reject(this.#closeReason ?? new RpcError(Code.UNAVAILABLE, "connection is closed"));
         return;
       }
-      if (this.#draining) {
+      if (this.#draining && call.duringDrain !== true) {
         // Told to go away between the channel's pick and now: nothing is sent here.
         const p = new PendingCall(this, 0, call.decoder, resolve, reject, call);
         this.#notStarted(p, new RpcError(Code.UNAVAILABLE, "provider is going away"));

@@ -42,6 +42,10 @@ export interface NativeCallerOptions {
   keepaliveMs: number;
   keepaliveTimeoutMs: number;
   tls?: TlsClientOptions | undefined;
+  /** Check providers' health (see `RpcChannelOptions.healthCheck`). */
+  healthCheck?: boolean | undefined;
+  /** Metadata sent with health checks (the channel's). */
+  metadata?: Record<string, string> | undefined;
 }
 
 /**
@@ -97,6 +101,8 @@ export class NativeCaller implements Caller {
       keepaliveTimeoutMs: o.keepaliveTimeoutMs,
       tls: o.tls,
       onNotStarted: this.#sendAgain,
+      healthCheck: o.healthCheck,
+      metadata: o.metadata,
     });
     this.#directory = new ServiceDirectory({
       registry: o.registry,

@@ -70,6 +70,15 @@ export interface RpcChannelOptions {
   tls?: TlsClientOptions | undefined;
   /** Metadata sent with every call (e.g. an auth token); a call's own metadata wins. */
   metadata?: Record<string, string> | undefined;
+  /**
+   * Probe providers with the built-in health service (`mprpc.health.v1.Health/Check`, with the
+   * channel's `metadata`) instead of trusting a bare PING alone: after each connection handshake
+   * and every `keepaliveMs`. A provider answering other than `SERVING` (e.g. one whose `close()`
+   * has started, before it leaves the registry) gets no new calls until a check answers
+   * `SERVING` again; calls already sent finish. A provider without the health service
+   * (`health: false`) counts as serving. Native protocol only. Default false.
+   */
+  healthCheck?: boolean | undefined;
   // The C++ mprpc protocol (src/legacy/).
   /**
    * `"native"` (default), or `"mprpc-legacy"` to call C++ mprpc providers: one connection per
@@ -150,6 +159,8 @@ export class RpcChannel {
         keepaliveMs: options.keepaliveMs ?? DEFAULT_KEEPALIVE_MS,
         keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
         tls: options.tls,
+        healthCheck: options.healthCheck,
+        metadata: options.metadata,
       });
     } else {
       throw new TypeError(

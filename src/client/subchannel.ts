@@ -11,6 +11,9 @@ import { endpointKey } from "../util/endpoint_key.ts";
 import type { Candidate } from "./balancer.ts";
 import { type ClientConnection, isGoingAway } from "./client_connection.ts";
 
+/** What a health check answered: a `HealthCheckResponse` status name, or the call's error. */
+export type HealthAnswer = string | RpcError;
+
 /** Longest time a failing provider stays out of rotation before it is tried again. */
 export const MAX_BACKOFF_MS = 2_000;
 
@@ -22,6 +25,15 @@ export interface SubchannelHost {
   background(work: Promise<void>): void;
   /** The provider went in or out of rotation. */
   healthChanged(): void;
+  /**
+   * With the channel's `healthCheck`: asks `conn`'s provider `mprpc.health.v1.Health/Check`;
+   * undefined when health checks are off.
+   */
+  readonly checkHealth?: ((conn: ClientConnection) => Promise<HealthAnswer>) | undefined;
+  /** Whether the channel is closed (nothing starts after that). */
+  readonly closed: boolean;
+  /** No service lists `sub` any more. */
+  retired?(sub: Subchannel): void;
   readonly logger: Logger;
 }
 
@@ -44,6 +56,10 @@ export class Subchannel implements Candidate {
   #downUntil = 0;
   #failures = 0;
   #warming = false;
+  /** A health check answered something other than `SERVING`: out of rotation until it does. */
+  #notServing = false;
+  #checking = false;
+  #checkedAt = 0;
 
   /** Creates the state of one provider; nothing connects until a call needs it. */
   constructor(
@@ -61,9 +77,17 @@ export class Subchannel implements Candidate {
     return this.#conn?.inflight ?? 0;
   }
 
-  /** Out of rotation until this `Date.now()` time (0: in rotation). */
+  /**
+   * Out of rotation until this `Date.now()` time (0: in rotation); `Infinity` while its health
+   * check answers other than `SERVING`.
+   */
   get downUntil(): number {
-    return this.#downUntil;
+    return this.#notServing ? Infinity : this.#downUntil;
+  }
+
+  /** Its last health check answered other than `SERVING` (with the channel's `healthCheck`). */
+  get notServing(): boolean {
+    return this.#notServing;
   }
 
   /** Consecutive failures (connects, handshakes, pings). */
@@ -90,7 +114,10 @@ export class Subchannel implements Candidate {
       // A GOAWAY answering the handshake is a provider going away gracefully, not a failure
       // to back off from.
       void conn.connect().then(
-        () => this.#markUp(),
+        () => {
+          this.#markUp();
+          this.checkHealth(); // a new connection: ask at once
+        },
         (e) => {
           if (e instanceof RpcError && e.code === Code.UNAVAILABLE && !isGoingAway(e)) {
             this.#markDown(e);
@@ -118,6 +145,52 @@ export class Subchannel implements Candidate {
   /** No service lists it any more: calls in flight finish, the connection closes when idle. */
   retire(): void {
     this.#conn?.retire();
+    this.#host.retired?.(this);
+  }
+
+  /**
+   * With the channel's `healthCheck`: asks the provider's health on the current connection (one
+   * check at a time; also on a connection told to go away, since providers answer health checks
+   * while they drain). A provider not serving is reconnected to, so it is asked again.
+   */
+  checkHealth(now = Date.now()): void {
+    const check = this.#host.checkHealth;
+    if (check === undefined || this.#checking) return;
+    const conn = this.#conn;
+    if (conn === undefined || !conn.connected || conn.gone && conn.inflight === 0) {
+      if (this.#notServing && !this.#host.closed) this.warm();
+      return;
+    }
+    if (conn.connected && !conn.ready && !conn.gone) return; // handshake pending: asked after it
+    this.#checking = true;
+    this.#checkedAt = now;
+    this.#host.background(
+      check(conn).then((answer) => this.#healthAnswered(answer)).finally(() =>
+        this.#checking = false
+      ),
+    );
+  }
+
+  /** When the last health check was sent (`Date.now()`), 0 for never. */
+  get checkedAt(): number {
+    return this.#checkedAt;
+  }
+
+  #healthAnswered(answer: HealthAnswer): void {
+    let serving: boolean;
+    if (typeof answer === "string") serving = answer === "SERVING";
+    else if (answer.code === Code.UNIMPLEMENTED) serving = true; // a provider without health
+    else return; // no verdict (connection lost, deadline): liveness handles those
+    if (serving === !this.#notServing) return;
+    this.#notServing = !serving;
+    this.#host.healthChanged();
+    if (serving) this.#host.logger.info("provider serving again", { provider: this.key });
+    else {
+      this.#host.logger.warn("provider not serving, out of rotation", {
+        provider: this.key,
+        status: answer as string,
+      });
+    }
   }
 
   #gone(conn: ClientConnection): void {

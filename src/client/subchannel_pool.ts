@@ -9,7 +9,9 @@ import type { Logger } from "../log/logger.ts";
 import type { TlsClientOptions } from "../transport/listen.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { ClientConnection, type ClientConnectionOptions } from "./client_connection.ts";
-import { Subchannel, type SubchannelHost } from "./subchannel.ts";
+import { type HealthAnswer, Subchannel, type SubchannelHost } from "./subchannel.ts";
+import { healthService } from "../ops/health_service.ts";
+import { describeMethod, type MethodDescriptor } from "../schema/method_descriptor.ts";
 
 /** Options of {@linkcode SubchannelPool}. */
 export interface SubchannelPoolOptions {
@@ -23,7 +25,17 @@ export interface SubchannelPoolOptions {
   tls?: TlsClientOptions | undefined;
   /** A call a provider never started: send it again (see {@linkcode ClientConnectionOptions}). */
   onNotStarted: ClientConnectionOptions["onNotStarted"];
+  /**
+   * Ask each provider `mprpc.health.v1.Health/Check` after every connection handshake and every
+   * `keepaliveMs`, and keep providers not `SERVING` out of rotation. Default false.
+   */
+  healthCheck?: boolean | undefined;
+  /** Metadata sent with the health checks (the channel's, e.g. an auth token). */
+  metadata?: Record<string, string> | undefined;
 }
+
+/** How long a health check may take before it gives no verdict, ms. */
+export const HEALTH_CHECK_TIMEOUT_MS = 5_000;
 
 /**
  * Owns every connection of a channel and the timers around them.
@@ -44,6 +56,10 @@ export class SubchannelPool implements SubchannelHost {
   #wheel = new DeadlineWheel();
   #connections = new Set<ClientConnection>();
   #background = new Set<Promise<void>>();
+  #subchannels = new Set<Subchannel>();
+  #check: MethodDescriptor | undefined;
+  /** See {@linkcode SubchannelHost.checkHealth}. */
+  readonly checkHealth: ((conn: ClientConnection) => Promise<HealthAnswer>) | undefined;
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
 
@@ -51,11 +67,19 @@ export class SubchannelPool implements SubchannelHost {
   constructor(options: SubchannelPoolOptions) {
     this.#o = options;
     this.logger = options.logger;
+    this.checkHealth = options.healthCheck ? (conn) => this.#checkHealth(conn) : undefined;
   }
 
   /** A new subchannel for the provider at `address`. */
   subchannel(address: { host: string; port: number }, weight: number): Subchannel {
-    return new Subchannel(this, address, weight);
+    const sub = new Subchannel(this, address, weight);
+    if (this.checkHealth !== undefined) this.#subchannels.add(sub);
+    return sub;
+  }
+
+  /** `sub` is listed by no service any more: its health is not checked again. */
+  retired(sub: Subchannel): void {
+    this.#subchannels.delete(sub);
   }
 
   /** Opens a connection to `sub` (lazily: its `connect()` starts the attempt). */
@@ -76,6 +100,24 @@ export class SubchannelPool implements SubchannelHost {
     this.#connections.add(conn);
     this.#startKeepalive();
     return conn;
+  }
+
+  /** Sends `Health/Check({ service: "" })` on `conn`; resolves with the status or the error. */
+  #checkHealth(conn: ClientConnection): Promise<HealthAnswer> {
+    const desc = this.#check ??= describeMethod(healthService().methods["Check"]!);
+    return conn.call({
+      desc,
+      payload: desc.request.encode({ service: "" }),
+      decoder: desc.response,
+      deadline: Date.now() + HEALTH_CHECK_TIMEOUT_MS,
+      opts: { metadata: this.#o.metadata },
+      // Never sent again elsewhere: the question is about this provider.
+      hops: Number.MAX_SAFE_INTEGER,
+      duringDrain: true,
+    }).then(
+      (res) => String((res as { status: unknown }).status),
+      (e) => RpcError.from(e, Code.UNKNOWN),
+    );
   }
 
   /** Runs `work` in the background; `close()` awaits it. Nothing starts after `close()`. */
@@ -112,6 +154,9 @@ export class SubchannelPool implements SubchannelHost {
     this.#keepaliveTimer = setInterval(() => {
       const now = Date.now();
       for (const c of this.#connections) c.keepalive(now, keepaliveMs, keepaliveTimeoutMs);
+      for (const s of this.#subchannels) {
+        if (now - s.checkedAt >= keepaliveMs) s.checkHealth(now);
+      }
     }, every);
     Deno.unrefTimer(this.#keepaliveTimer as unknown as number);
   }

@@ -22,7 +22,10 @@ const scope = self as unknown as {
 let provider: RpcProvider | undefined;
 
 scope.onmessage = async (e: MessageEvent) => {
-  const msg = e.data as WorkerInit | { type: "close"; graceMs: number };
+  const msg = e.data as
+    | WorkerInit
+    | { type: "close"; graceMs: number }
+    | { type: "serving"; serving: boolean };
   if (msg.type === "init") {
     try {
       const mod = await importModule(new URL(msg.module));
@@ -48,6 +51,8 @@ scope.onmessage = async (e: MessageEvent) => {
         message: errorMessage(err),
       });
     }
+  } else if (msg.type === "serving") {
+    provider?.setServing(msg.serving);
   } else if (msg.type === "close") {
     await provider?.close({ graceMs: msg.graceMs });
     scope.postMessage({ type: "closed" });

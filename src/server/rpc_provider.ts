@@ -14,7 +14,7 @@ import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import { ConsoleLogger, type Logger } from "../log/logger.ts";
 import type { ServiceRegistration } from "../registry/registry.ts";
-import { describeService } from "../schema/method_descriptor.ts";
+import { describeService, serviceName } from "../schema/method_descriptor.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../wire/frame.ts";
 import {
@@ -39,6 +39,12 @@ import { hasMagic } from "../wire/frame.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
 import { legacyProtocol } from "../legacy/legacy_protocol.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
+import { HEALTH_SERVICE, healthHandlers, healthService } from "../ops/health_service.ts";
+import {
+  REFLECTION_SERVICE,
+  reflectionHandlers,
+  reflectionService,
+} from "../ops/reflection_service.ts";
 
 export type { CloseOptions, RpcProviderOptions };
 
@@ -67,6 +73,10 @@ export class RpcProvider {
   #options: RpcProviderOptions;
   #routes = new Map<string, Map<string, Route>>();
   #services = new Map<string, string[]>();
+  /** Every service served (built-in ones included), for reflection. */
+  #served = new Map<string, protobuf.Service>();
+  /** False once `setServing(false)` or `close()`: health checks answer `NOT_SERVING`. */
+  #serving = true;
   #registrations: ServiceRegistration[] = [];
   #listener: Listener | undefined;
   #acceptLoop: Promise<void> | undefined;
@@ -139,6 +149,48 @@ export class RpcProvider {
     if (this.#sealed || this.#listener !== undefined) {
       throw new TypeError("notifyService() must be called before start()/run()");
     }
+    const methods = this.#addRoutes(service, impl, false);
+    const name = serviceName(service);
+    this.#services.set(name, methods);
+    this.#served.set(name, service);
+    return this;
+  }
+
+  /**
+   * Turns the provider's health to `SERVING` (`true`) or `NOT_SERVING` (`false`), for every
+   * service: what `mprpc.health.v1.Health/Check` answers, and what channels with `healthCheck`
+   * act on (they stop sending new calls to a provider that is not serving). Calls are still
+   * served either way. With `workers`, every event loop follows. `close()` turns it
+   * `NOT_SERVING` for good; after that, `setServing(true)` does nothing.
+   *
+   * @example Taking a provider out of rotation before maintenance
+   * ```ts
+   * import { RpcChannel, RpcProvider } from "../../mod.ts";
+   * import { healthService } from "../ops/health_service.ts";
+   * const provider = new RpcProvider({ host: "127.0.0.1", port: 0 });
+   * await provider.start();
+   * provider.setServing(false);
+   * const channel = new RpcChannel({ address: provider.address, timeoutMs: 5000 });
+   * const { status } = await channel.stub(healthService()).Check!({ service: "" });
+   * if (status !== "NOT_SERVING") throw new Error(String(status));
+   * await channel.close();
+   * await provider.close();
+   * ```
+   */
+  setServing(serving: boolean): void {
+    if (this.#closing !== undefined) serving = false;
+    if (this.#serving === serving) return;
+    this.#serving = serving;
+    this.#pool?.setServing(serving);
+    this.#logger.info(serving ? "provider serving" : "provider not serving");
+  }
+
+  /** Adds the routes of `service`; returns the names of the methods implemented. */
+  #addRoutes(
+    service: protobuf.Service,
+    impl: Record<string, Handler>,
+    duringDrain: boolean,
+  ): string[] {
     const descs = describeService(service);
     const byName = new Map<string, Handler>();
     for (const [key, fn] of Object.entries(impl)) {
@@ -161,11 +213,36 @@ export class RpcProvider {
       if (!handler) continue;
       let methodsOf = this.#routes.get(desc.service);
       if (methodsOf === undefined) this.#routes.set(desc.service, methodsOf = new Map());
-      methodsOf.set(desc.name, { desc, handler }); // composed with the interceptors by start()
+      // Composed with the interceptors by start().
+      methodsOf.set(desc.name, duringDrain ? { desc, handler, duringDrain } : { desc, handler });
       methods.push(desc.name);
     }
-    if (descs[0]) this.#services.set(descs[0].service, methods);
-    return this;
+    return methods;
+  }
+
+  /**
+   * Adds the built-in services the options ask for (unless a service of that name was added):
+   * health (answered even while the provider drains) and reflection. They go through the
+   * interceptors like any service, and are not announced in the registry (every provider has
+   * them).
+   */
+  #addBuiltins(): void {
+    const o = this.#options;
+    if (o.health !== false && !this.#served.has(HEALTH_SERVICE)) {
+      this.#addRoutes(
+        healthService(),
+        healthHandlers({
+          serving: () => this.#serving,
+          has: (name) => this.#served.has(name),
+        }),
+        true,
+      );
+      this.#served.set(HEALTH_SERVICE, healthService());
+    }
+    if (o.reflection !== false && !this.#served.has(REFLECTION_SERVICE)) {
+      this.#addRoutes(reflectionService(), reflectionHandlers(() => this.#served), false);
+      this.#served.set(REFLECTION_SERVICE, reflectionService());
+    }
   }
 
   /**
@@ -264,6 +341,7 @@ export class RpcProvider {
       }
       await setup(this);
     }
+    this.#addBuiltins();
     this.#seal();
     this.#listener = await listen({
       host: o.host ?? "127.0.0.1",
@@ -324,11 +402,13 @@ export class RpcProvider {
   }
 
   /**
-   * Stops: deregisters (so callers move elsewhere), stops accepting, tells callers to send no
-   * new calls, lets calls in flight finish up to `graceMs`, fails the rest with `UNAVAILABLE`,
-   * then closes every connection. Idempotent.
+   * Stops: turns health checks `NOT_SERVING` (at once, on every event loop), deregisters (so
+   * callers move elsewhere), stops accepting, tells callers to send no new calls, lets calls in
+   * flight finish up to `graceMs` (health checks are still answered meanwhile), fails the rest
+   * with `UNAVAILABLE`, then closes every connection. Idempotent.
    */
   close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closing === undefined) this.setServing(false); // before deregistering
     return this.#closing ??= this.#close(options.graceMs ?? DEFAULT_GRACE_MS);
   }
 
@@ -481,7 +561,7 @@ export class RpcProvider {
   #route(service: string, method: string): Route | string {
     const r = this.#routes.get(service)?.get(method);
     if (r) return r;
-    if (!this.#services.has(service)) return `unknown service "${service}"`;
+    if (!this.#served.has(service)) return `unknown service "${service}"`;
     return `unknown method "${method}" of service "${service}"`;
   }
 

@@ -119,6 +119,22 @@ export interface RpcProviderOptions {
    * Default false.
    */
   legacy?: boolean | undefined;
+  /**
+   * Serve the built-in health service `mprpc.health.v1.Health` (proto/health.proto): `Check`
+   * answers `SERVING`, or `NOT_SERVING` after `setServing(false)` and from the moment `close()`
+   * starts (before deregistering, and while calls drain). Default true; `false` leaves it out.
+   * Like every service it runs inside the interceptors; unlike them it is not announced in the
+   * registry (every provider has it). See docs/operations.md.
+   */
+  health?: boolean | undefined;
+  /**
+   * Serve the built-in reflection service `mprpc.reflection.v1.Reflection`
+   * (proto/reflection.proto): the names of the services served and their `.proto` descriptors,
+   * which `mprpc ls/describe/call --address` use. Default true; `false` leaves it out (e.g. to
+   * keep the schema private; interceptors such as `tokenAuth` also guard it). Not announced in
+   * the registry. See docs/operations.md.
+   */
+  reflection?: boolean | undefined;
 }
 
 /** Options of `RpcProvider.close`. */

@@ -27,6 +27,8 @@ export type Handler = (request: any, ctx: CallContext) => unknown;
 export interface Route {
   desc: MethodDescriptor;
   handler: Handler;
+  /** Served even after GOAWAY, while the provider drains (health checks). */
+  duringDrain?: boolean;
 }
 
 /** What a connection needs from its provider. */
@@ -243,12 +245,12 @@ export class ServerConnection implements AcceptedConnection {
     if (this.#inflight.has(callId)) {
       throw new FrameError("BAD_META", `duplicate call id ${callId} while that call is in flight`);
     }
-    if (this.#draining) {
+    if (this.#draining && !this.#servedDuringDrain(meta)) {
       const refused = new RpcError(Code.UNAVAILABLE, "provider is going away; call not started");
       this.#sendError(callId, refused, undefined, true);
       return;
     }
-    this.#lastCallId = callId;
+    if (!this.#draining) this.#lastCallId = callId; // a health check may come after GOAWAY
     if (this.#inflight.size >= host.maxInflightPerConnection) {
       this.#sendError(
         callId,
@@ -295,6 +297,12 @@ export class ServerConnection implements AcceptedConnection {
       return;
     }
     this.#finish(ctx, desc, result);
+  }
+
+  /** Whether the request names a method served even while draining (a health check). */
+  #servedDuringDrain(meta: RpcMeta): boolean {
+    const route = this.#host.route(meta.service, meta.method);
+    return typeof route !== "string" && route.duringDrain === true;
   }
 
   /** Ends the bookkeeping of a call; false when it was already answered (cancelled, shut down). */

@@ -45,6 +45,8 @@ export const WORKER_OPTION_ROLES = {
   idleTimeoutMs: "travels",
   readTimeoutMs: "travels",
   legacy: "travels",
+  health: "travels",
+  reflection: "travels",
 } as const satisfies Record<keyof RpcProviderOptions, "travels" | "main" | "logs" | "refused">;
 
 type Roles = typeof WORKER_OPTION_ROLES;
@@ -180,6 +182,11 @@ export class WorkerPool {
       await this.close(0);
       throw new Error(`Provider Worker ${name} failed to start: ${reply.message}`);
     }
+  }
+
+  /** Tells every Worker's provider to turn its health to `serving` (no reply awaited). */
+  setServing(serving: boolean): void {
+    for (const w of this.#workers) w.worker.postMessage({ type: "serving", serving });
   }
 
   /** Workers running. */

@@ -1,0 +1,201 @@
+/**
+ * The built-in health service as callers and operators see it: real providers, real sockets.
+ */
+import assert from "node:assert/strict";
+import { Code, RpcError } from "../../src/errors.ts";
+import { RpcChannel } from "../../src/client/rpc_channel.ts";
+import { ClientConnection } from "../../src/client/client_connection.ts";
+import { DeadlineWheel } from "../../src/util/deadline_wheel.ts";
+import { describeMethod } from "../../src/schema/method_descriptor.ts";
+import { HEALTH_SERVICE, healthService } from "../../src/ops/health_service.ts";
+import { RpcProvider } from "../../src/server/rpc_provider.ts";
+import { StaticRegistry } from "../../src/registry/static_registry.ts";
+import type { ServiceRegistration } from "../../src/registry/registry.ts";
+import type { CallContext } from "../../src/server/call_context.ts";
+import { CaptureLogger } from "../_helpers/capture_logger.ts";
+import { kitchenService, startKitchen } from "../_helpers/kitchen.ts";
+import { eventually } from "../_helpers/eventually.ts";
+
+type HealthStub = { Check(req: { service: string }): Promise<{ status: string }> };
+
+function health(channel: RpcChannel): HealthStub {
+  return channel.stub<HealthStub>(healthService());
+}
+
+Deno.test("Check answers SERVING for the provider and its services, SERVICE_UNKNOWN for others", async () => {
+  await using k = await startKitchen();
+  const h = health(k.channel);
+  assert.equal((await h.Check({ service: "" })).status, "SERVING");
+  assert.equal((await h.Check({ service: "kitchen.Kitchen" })).status, "SERVING");
+  assert.equal((await h.Check({ service: HEALTH_SERVICE })).status, "SERVING");
+  assert.equal((await h.Check({ service: "no.Such" })).status, "SERVICE_UNKNOWN");
+});
+
+Deno.test("setServing(false) turns every check NOT_SERVING while calls are still served", async () => {
+  await using k = await startKitchen();
+  const h = health(k.channel);
+  k.provider.setServing(false);
+  assert.equal((await h.Check({ service: "" })).status, "NOT_SERVING");
+  assert.equal((await h.Check({ service: "kitchen.Kitchen" })).status, "NOT_SERVING");
+  assert.equal((await k.stub.Echo({ text: "still served" })).text, "still served");
+  k.provider.setServing(true);
+  assert.equal((await h.Check({ service: "" })).status, "SERVING");
+});
+
+/** A static registry whose unregister waits until `release()`. */
+class GatedRegistry extends StaticRegistry {
+  unregistering: Promise<void>;
+  #started!: () => void;
+  #gate: Promise<void>;
+  release!: () => void;
+  constructor() {
+    super();
+    this.unregistering = new Promise((r) => this.#started = r);
+    this.#gate = new Promise((r) => this.release = r);
+  }
+  override async unregister(reg: ServiceRegistration): Promise<void> {
+    this.#started();
+    await this.#gate;
+    return super.unregister(reg);
+  }
+}
+
+Deno.test("a closing provider answers NOT_SERVING before it deregisters", async () => {
+  const registry = new GatedRegistry();
+  const provider = new RpcProvider({ registry, logger: new CaptureLogger() });
+  provider.notifyService(await kitchenService(), { Echo: (r) => r });
+  await provider.start();
+  const channel = new RpcChannel({ address: provider.address, timeoutMs: 10_000 });
+  const h = health(channel);
+  assert.equal((await h.Check({ service: "" })).status, "SERVING");
+  const closing = provider.close({ graceMs: 1000 });
+  await registry.unregistering;
+  // Still registered and accepting: only health says it is leaving.
+  assert.equal((await registry.resolve("kitchen.Kitchen")).length, 1);
+  assert.equal((await h.Check({ service: "" })).status, "NOT_SERVING");
+  assert.equal((await h.Check({ service: "kitchen.Kitchen" })).status, "NOT_SERVING");
+  provider.setServing(true); // ignored once closing
+  assert.equal((await h.Check({ service: "" })).status, "NOT_SERVING");
+  registry.release();
+  await closing;
+  await channel.close();
+  await registry.close();
+});
+
+Deno.test("a draining provider still answers health checks on a connection told to go away", async () => {
+  await using k = await startKitchen();
+  const wheel = new DeadlineWheel();
+  const conn = new ClientConnection({
+    host: k.provider.address.host,
+    port: k.provider.address.port,
+    maxMessageBytes: 1 << 20,
+    wheel,
+    logger: k.logger,
+    connectTimeoutMs: 5000,
+    onGone: () => {},
+    onClosed: () => {},
+  });
+  try {
+    await conn.connect();
+    const sleep = describeMethod(k.service.methods["Sleep"]!);
+    const slow = conn.call({
+      desc: sleep,
+      payload: sleep.request.encode({ ms: 30_000, token: "drain" }),
+      decoder: sleep.response,
+      deadline: 0,
+      opts: {},
+      hops: 0,
+    });
+    await k.events.wait("started:drain");
+    const closing = k.provider.close({ graceMs: 20_000 });
+    await eventually("GOAWAY to reach the caller", () => conn.gone);
+    const check = describeMethod(healthService().methods["Check"]!);
+    const ask = (duringDrain: boolean) =>
+      conn.call({
+        desc: check,
+        payload: check.request.encode({ service: "" }),
+        decoder: check.response,
+        deadline: Date.now() + 5000,
+        opts: {},
+        hops: 0,
+        duringDrain,
+      });
+    assert.deepEqual(await ask(true), { status: "NOT_SERVING" });
+    // Any other new call on that connection is refused as never started.
+    await assert.rejects(ask(false), (e) => e instanceof RpcError && e.code === Code.UNAVAILABLE);
+    const echo = describeMethod(k.service.methods["Echo"]!);
+    // A raw request for another method after GOAWAY is refused by the provider too.
+    await assert.rejects(
+      conn.call({
+        desc: echo,
+        payload: echo.request.encode({ text: "late" }),
+        decoder: echo.response,
+        deadline: Date.now() + 5000,
+        opts: {},
+        hops: 0,
+        duringDrain: true,
+      }),
+      (e) => e instanceof RpcError && e.code === Code.UNAVAILABLE && /not started/.test(e.message),
+    );
+    const ctx = await k.events.wait<CallContext>("started:drain");
+    ctx.abort(new RpcError(Code.CANCELLED, "test done")); // lets the drain end now
+    await slow.catch(() => {});
+    await closing;
+  } finally {
+    await conn.close();
+    wheel.close();
+  }
+});
+
+Deno.test("health: false and reflection: false leave the built-in services out", async () => {
+  await using k = await startKitchen({ provider: { health: false, reflection: false } });
+  await assert.rejects(
+    health(k.channel).Check({ service: "" }),
+    (e) => e instanceof RpcError && e.code === Code.UNIMPLEMENTED,
+  );
+});
+
+Deno.test("built-in services are not announced in the registry", async () => {
+  const registry = new StaticRegistry();
+  const provider = new RpcProvider({ registry, logger: new CaptureLogger() });
+  provider.notifyService(await kitchenService(), { Echo: (r) => r });
+  await provider.start();
+  try {
+    assert.equal((await registry.resolve("kitchen.Kitchen")).length, 1);
+    assert.deepEqual(await registry.resolve(HEALTH_SERVICE), []);
+    assert.deepEqual(await registry.resolve("mprpc.reflection.v1.Reflection"), []);
+    assert.deepEqual(provider.services, ["kitchen.Kitchen"]);
+  } finally {
+    await provider.close();
+    await registry.close();
+  }
+});
+
+Deno.test("with workers every event loop answers health and follows setServing", async () => {
+  const provider = new RpcProvider({
+    workers: 2,
+    workerModule: new URL("../_fixtures/kitchen_worker_module.ts", import.meta.url),
+    logger: new CaptureLogger(),
+  });
+  await provider.start();
+  // SO_REUSEPORT spreads connections by their source port: eight channels reach both loops
+  // (all but certainly), and every one of them must agree.
+  const channels = Array.from(
+    { length: 8 },
+    () => new RpcChannel({ address: provider.address, timeoutMs: 10_000 }),
+  );
+  try {
+    const statuses = async () =>
+      (await Promise.all(channels.map((c) => health(c).Check({ service: "kitchen.Kitchen" }))))
+        .map((r) => r.status);
+    assert.deepEqual(new Set(await statuses()), new Set(["SERVING"]));
+    provider.setServing(false);
+    await eventually(
+      "every loop NOT_SERVING",
+      async () => (await statuses()).every((s) => s === "NOT_SERVING"),
+    );
+  } finally {
+    await Promise.all(channels.map((c) => c.close()));
+    await provider.close({ graceMs: 0 });
+  }
+});
