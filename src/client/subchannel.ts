@@ -31,7 +31,7 @@ export interface SubchannelHost {
    */
   readonly checkHealth?: ((conn: ClientConnection) => Promise<HealthAnswer>) | undefined;
   /** Whether the channel is closed (nothing starts after that). */
-  readonly closed: boolean;
+  readonly closed?: boolean;
   /** No service lists `sub` any more. */
   retired?(sub: Subchannel): void;
   readonly logger: Logger;

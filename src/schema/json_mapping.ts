@@ -18,7 +18,8 @@ const INTEGER_32 = new Set(["int32", "uint32", "sint32", "fixed32", "sfixed32"])
 const FLOATING = new Set(["double", "float"]);
 
 /**
- * A decoded message as protobuf JSON (a plain value `JSON.stringify` prints as the mapping says).
+ * A decoded message as protobuf JSON (a plain value `JSON.stringify` prints as the mapping says);
+ * with its `type`, fields come in declaration order.
  *
  * @example
  * ```ts
@@ -27,16 +28,25 @@ const FLOATING = new Set(["double", "float"]);
  * if (JSON.stringify(json) !== '{"id":"18446744073709551615","data":"AQI="}') throw new Error();
  * ```
  */
-export function toProtoJson(value: unknown): unknown {
+export function toProtoJson(value: unknown, type?: protobuf.Type): unknown {
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
   if (typeof value === "number" && !Number.isFinite(value)) return String(value);
   if (typeof value === "bigint") return value.toString();
-  if (Array.isArray(value)) return value.map(toProtoJson);
+  if (Array.isArray(value)) return value.map((v) => toProtoJson(v, type));
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
+    const o = value as Record<string, unknown>;
+    // In the type's field order when it is known (declaration order reads best).
+    const keys = type === undefined
+      ? Object.keys(o)
+      : [...type.fieldsArray.map((f) => f.name).filter((k) => k in o), ...Object.keys(o)];
+    for (const k of new Set(keys)) {
+      const v = o[k];
       if (v === null || v === undefined) continue;
-      out[k] = toProtoJson(v);
+      const f = type?.fields[k];
+      f?.resolve();
+      const inner = f?.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
+      out[k] = toProtoJson(v, inner);
     }
     return out;
   }

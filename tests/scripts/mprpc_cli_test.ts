@@ -1,0 +1,431 @@
+/**
+ * scripts/mprpc.ts as an operator runs it: `deno run` in a child process against real providers
+ * (in this process) and a real ZooKeeper.
+ */
+import assert from "node:assert/strict";
+import { Code, RpcError } from "../../src/errors.ts";
+import { RpcProvider, type RpcProviderOptions } from "../../src/server/rpc_provider.ts";
+import type { CallContext } from "../../src/server/call_context.ts";
+import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_registry.ts";
+import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
+import { CaptureLogger } from "../_helpers/capture_logger.ts";
+import { kitchenService } from "../_helpers/kitchen.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+const SCRIPT = "scripts/mprpc.ts";
+const PERMS = ["--allow-net", "--allow-read", "--allow-env"];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string[];
+}
+
+async function mprpc(
+  args: string[],
+  stdin?: string,
+  script = SCRIPT,
+  extra: string[] = [],
+): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMS, ...extra, script, ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const r = await child.output();
+  const dec = new TextDecoder();
+  return {
+    code: r.code,
+    stdout: dec.decode(r.stdout),
+    stderr: dec.decode(r.stderr).split("\n").filter((l) => l !== ""),
+  };
+}
+
+/** A kitchen provider whose Echo answers metadata `echo-md` as its text, when sent. */
+async function startProvider(o: RpcProviderOptions = {}): Promise<RpcProvider & { addr: string }> {
+  const provider = new RpcProvider({ logger: new CaptureLogger(), ...o });
+  provider.notifyService(await kitchenService(), {
+    Echo: (req, ctx: CallContext) => ({ ...req, text: ctx.metadata["echo-md"] ?? req.text }),
+    Sleep: async (req, ctx: CallContext) => {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, req.ms);
+        ctx.signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      return { token: req.token };
+    },
+    Fail: (req) => {
+      throw new RpcError(req.code, req.message);
+    },
+  });
+  await provider.start();
+  const { host, port } = provider.address;
+  return Object.assign(provider, { addr: `${host}:${port}` });
+}
+
+Deno.test("mprpc ls --address lists a provider's services and methods through reflection", async () => {
+  await using p = await startProvider();
+  const r = await mprpc(["ls", "--address", p.addr]);
+  assert.equal(r.code, 0, r.stderr.join("\n"));
+  const lines = r.stdout.trimEnd().split("\n");
+  assert.deepEqual(lines.slice(0, 5), [
+    "kitchen.Kitchen",
+    "  Echo(kitchen.Everything) returns (kitchen.Everything)",
+    "  Sleep(kitchen.SleepRequest) returns (kitchen.SleepResponse)",
+    "  Fail(kitchen.FailRequest) returns (kitchen.Empty)",
+    "  Unimplemented(kitchen.Empty) returns (kitchen.Empty)",
+  ]);
+  assert.ok(lines.includes("mprpc.health.v1.Health"));
+  assert.ok(lines.includes("mprpc.reflection.v1.Reflection"));
+});
+
+Deno.test("mprpc call prints the response in the protobuf JSON mapping", async () => {
+  await using p = await startProvider();
+  const request = {
+    text: "hi",
+    data: "AAH/",
+    u64: "18446744073709551615",
+    i64: -5,
+    color: "GREEN",
+    counts: { a: "9007199254740993" },
+    inner: { label: "in", values: [1, "2"] },
+    ratio: "NaN",
+  };
+  const r = await mprpc([
+    "call",
+    "kitchen.Kitchen/Echo",
+    JSON.stringify(request),
+    "--address",
+    p.addr,
+  ]);
+  assert.equal(r.code, 0, r.stderr.join("\n"));
+  const res = JSON.parse(r.stdout);
+  assert.equal(res.text, "hi");
+  assert.equal(res.data, "AAH/"); // bytes as base64
+  assert.equal(res.u64, "18446744073709551615"); // 64-bit as strings
+  assert.equal(res.i64, "-5");
+  assert.equal(res.color, "GREEN");
+  assert.deepEqual(res.counts, { a: "9007199254740993" });
+  assert.deepEqual(res.inner, { label: "in", values: [1, 2] });
+  assert.equal(res.ratio, "NaN");
+  assert.deepEqual(Object.keys(res).slice(0, 3), ["text", "data", "i32"]); // declaration order
+});
+
+Deno.test("mprpc call reads the request from stdin with -d @ and sends --metadata", async () => {
+  await using p = await startProvider();
+  const r = await mprpc(
+    ["call", "kitchen.Kitchen.Echo", "-d", "@", "--address", p.addr, "--metadata", "echo-md=a=b"],
+    '{"text": "from stdin"}',
+  );
+  assert.equal(r.code, 0, r.stderr.join("\n"));
+  assert.equal(JSON.parse(r.stdout).text, "a=b");
+  const plain = await mprpc(
+    ["call", "kitchen.Kitchen.Echo", "-d", "@", "--address", p.addr],
+    '{"text": "from stdin"}',
+  );
+  assert.equal(JSON.parse(plain.stdout).text, "from stdin");
+});
+
+Deno.test("mprpc call prints CODE: message and exits 1 on an RPC error", async () => {
+  await using p = await startProvider();
+  const failed = await mprpc([
+    "call",
+    "kitchen.Kitchen/Fail",
+    JSON.stringify({ mode: "rpc", code: Code.NOT_FOUND, message: "no such order" }),
+    "--address",
+    p.addr,
+  ]);
+  assert.equal(failed.code, 1);
+  assert.equal(failed.stdout, "");
+  assert.deepEqual(failed.stderr, ["NOT_FOUND: no such order"]);
+  const slow = await mprpc([
+    "call",
+    "kitchen.Kitchen/Sleep",
+    '{"ms": 20000}',
+    "--address",
+    p.addr,
+    "--timeout-ms",
+    "300",
+  ]);
+  assert.equal(slow.code, 1);
+  assert.equal(slow.stderr.length, 1);
+  assert.match(slow.stderr[0]!, /^DEADLINE_EXCEEDED: /);
+  const unimplemented = await mprpc([
+    "call",
+    "kitchen.Kitchen/Unimplemented",
+    "{}",
+    "--address",
+    p.addr,
+  ]);
+  assert.equal(unimplemented.code, 1);
+  assert.match(unimplemented.stderr[0]!, /^UNIMPLEMENTED: /);
+});
+
+Deno.test("mprpc refuses bad usage in one line with exit 2", async () => {
+  await using p = await startProvider();
+  const cases: Array<[string[], string]> = [
+    [["call", "kitchen.Kitchen/Echo", "{", "--address", p.addr], "mprpc: request is not JSON"],
+    [
+      ["call", "kitchen.Kitchen/Echo", '{"nope": 1}', "--address", p.addr],
+      'mprpc: request: nope: kitchen.Everything has no field "nope"',
+    ],
+    [
+      ["call", "kitchen.Kitchen/Echo", '{"data": "not base64!"}', "--address", p.addr],
+      "mprpc: request: data: expected base64",
+    ],
+    [
+      ["call", "kitchen.Kitchen/Echo", "{}"],
+      "mprpc: give either --zk host:port or --address host:port",
+    ],
+    [
+      ["call", "kitchen.Kitchen/Echo", "{}", "--address", "nowhere"],
+      "mprpc: --address: Cannot parse endpoint",
+    ],
+    [
+      ["call", "kitchen.Kitchen/Nope", "{}", "--address", p.addr],
+      'mprpc: kitchen.Kitchen has no method "Nope"',
+    ],
+    [
+      ["call", "kitchen.Kitchen/Echo", "--timeout-ms", "soon", "--address", p.addr],
+      'mprpc: --timeout-ms: "soon" is not a positive integer',
+    ],
+    [
+      ["call", "kitchen.Kitchen/Echo", "--metadata", "novalue", "--address", p.addr],
+      'mprpc: --metadata: "novalue" is not key=value',
+    ],
+    [["ls", "--adress", p.addr], 'mprpc: unknown flag "--adress"'],
+    [["frobnicate"], 'mprpc: unknown command "frobnicate"'],
+    [["describe", "kitchen.Kitchen", "--proto", "no/such.proto"], "mprpc: --proto: "],
+  ];
+  for (const [args, start] of cases) {
+    const r = await mprpc(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr.join("\n")}`);
+    assert.equal(r.stderr.length, 1, `${args.join(" ")}: ${r.stderr.join("\n")}`);
+    assert.ok(r.stderr[0]!.startsWith(start), `${args.join(" ")}: ${r.stderr[0]}`);
+    assert.ok(r.stderr[0]!.endsWith("(see --help)"), r.stderr[0]);
+  }
+});
+
+Deno.test("mprpc describe prints the .proto of a service and of one method", async () => {
+  await using p = await startProvider();
+  const svc = await mprpc(["describe", "kitchen.Kitchen", "--address", p.addr]);
+  assert.equal(svc.code, 0, svc.stderr.join("\n"));
+  assert.ok(svc.stdout.startsWith('// kitchen.proto\nsyntax = "proto3";\n\npackage kitchen;\n'));
+  assert.ok(svc.stdout.includes("  map<string, int64> counts = 14;\n"));
+  assert.ok(
+    svc.stdout.includes(
+      "service Kitchen {\n  rpc Echo(Everything) returns (Everything);\n  rpc Sleep(SleepRequest) returns (SleepResponse);\n",
+    ),
+  );
+  // From the local .proto the same printer gives the same text: reflection lost nothing.
+  const local = await mprpc([
+    "describe",
+    "kitchen.Kitchen",
+    "--proto",
+    "tests/_fixtures/kitchen.proto",
+  ]);
+  assert.equal(local.code, 0, local.stderr.join("\n"));
+  assert.equal(local.stdout, svc.stdout);
+  const method = await mprpc(["describe", "kitchen.Kitchen/Sleep", "--address", p.addr]);
+  assert.equal(method.code, 0, method.stderr.join("\n"));
+  assert.equal(
+    method.stdout,
+    [
+      "// kitchen.Kitchen",
+      "rpc Sleep(SleepRequest) returns (SleepResponse);",
+      "",
+      "// kitchen.SleepRequest",
+      "message SleepRequest {",
+      "  uint32 ms = 1;",
+      "  string token = 2;",
+      "}",
+      "",
+      "// kitchen.SleepResponse",
+      "message SleepResponse {",
+      "  string token = 1;",
+      "  bool aborted = 2;",
+      "  string reason = 3;",
+      "}",
+      "",
+    ].join("\n"),
+  );
+  const missing = await mprpc(["describe", "kitchen.Kitchen/Nope", "--address", p.addr]);
+  assert.equal(missing.code, 1);
+  assert.deepEqual(missing.stderr, ['NOT_FOUND: Service kitchen.Kitchen has no method "Nope"']);
+});
+
+Deno.test("mprpc call --proto with -I calls a provider that has no reflection", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mprpc_cli_" });
+  try {
+    await Deno.mkdir(`${dir}/include`);
+    await Deno.writeTextFile(
+      `${dir}/include/money.proto`,
+      `syntax = "proto3"; package shop; message Money { int64 cents = 1; bytes note = 2; }`,
+    );
+    await Deno.writeTextFile(
+      `${dir}/pay.proto`,
+      `syntax = "proto3"; package shop; import "money.proto";
+       service Pay { rpc Double(Money) returns (Money); }`,
+    );
+    const provider = new RpcProvider({ reflection: false, logger: new CaptureLogger() });
+    const { loadProto } = await import("../../src/schema/load_proto.ts");
+    const root = await loadProto(`${dir}/pay.proto`, { includePaths: [`${dir}/include`] });
+    provider.notifyService(root.lookupService("shop.Pay"), {
+      Double: (m) => ({ cents: String(BigInt(m.cents) * 2n), note: m.note }),
+    });
+    await provider.start();
+    try {
+      const addr = `${provider.address.host}:${provider.address.port}`;
+      const args = [
+        "call",
+        "shop.Pay/Double",
+        '{"cents": "1234567890123", "note": "aGk="}',
+        "--address",
+        addr,
+      ];
+      const noReflection = await mprpc(args);
+      assert.equal(noReflection.code, 1);
+      assert.match(noReflection.stderr[0]!, /^UNIMPLEMENTED: /);
+      const r = await mprpc([...args, "--proto", `${dir}/pay.proto`, "-I", `${dir}/include`]);
+      assert.equal(r.code, 0, r.stderr.join("\n"));
+      assert.deepEqual(JSON.parse(r.stdout), { cents: "2469135780246", note: "aGk=" });
+    } finally {
+      await provider.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mprpc health --address exits 0 when SERVING and 1 otherwise", async () => {
+  await using p = await startProvider();
+  const ok = await mprpc(["health", "--address", p.addr]);
+  assert.deepEqual([ok.code, ok.stdout], [0, "SERVING\n"]);
+  const unknown = await mprpc(["health", "--address", p.addr, "no.Such"]);
+  assert.deepEqual([unknown.code, unknown.stdout], [1, "SERVICE_UNKNOWN\n"]);
+  p.setServing(false);
+  const down = await mprpc(["health", "--address", p.addr, "kitchen.Kitchen"]);
+  assert.deepEqual([down.code, down.stdout], [1, "NOT_SERVING\n"]);
+});
+
+Deno.test({
+  name: "mprpc ls, health and call --zk read providers from ZooKeeper, native and C++ layouts",
+  ignore: !(await zkAvailable()),
+  async fn() {
+    await using zk = await startZooKeeper();
+    const registries = [0, 1].map(() =>
+      new ZooKeeperRegistry({ connect: zk.connect, logger: new CaptureLogger() })
+    );
+    const a = await startProvider({ registry: registries[0] });
+    const b = await startProvider({ registry: registries[1], legacy: true, weight: 3 });
+    try {
+      const r = await mprpc(["ls", "--zk", zk.connect]);
+      assert.equal(r.code, 0, r.stderr.join("\n"));
+      const lines = r.stdout.trimEnd().split("\n");
+      const [first, second] = [a.addr, b.addr].sort();
+      const row = (addr: string, weight: number) =>
+        new RegExp(
+          `^  ${
+            addr.replace(/\./g, "\\.")
+          }  native  weight ${weight}  up \\d+s  session 0x[0-9a-f]{16}  methods Echo,Sleep,Fail$`,
+        );
+      assert.equal(lines[0], "Kitchen (C++ layout)");
+      assert.match(
+        lines[1]!,
+        new RegExp(
+          `^  ${b.addr}  C\\+\\+  up \\d+s  session 0x[0-9a-f]{16}  methods Echo,Fail,Sleep$`,
+        ),
+      );
+      assert.equal(lines[2], "kitchen.Kitchen");
+      assert.match(lines[3]!, row(first!, first === a.addr ? 1 : 3));
+      assert.match(lines[4]!, row(second!, second === a.addr ? 1 : 3));
+      assert.equal(lines.length, 5);
+
+      const json = await mprpc(["ls", "--zk", zk.connect, "--json"]);
+      const listed = JSON.parse(json.stdout) as Array<
+        { address: string; layout: string; registeredAt: number }
+      >;
+      assert.deepEqual(listed.map((p) => p.layout).sort(), ["cpp", "native", "native"]);
+      for (const p of listed) assert.ok(Date.now() - p.registeredAt < 120_000);
+
+      const health = await mprpc(["health", "--zk", zk.connect, "kitchen.Kitchen"]);
+      assert.equal(health.code, 0, health.stderr.join("\n"));
+      assert.deepEqual(health.stdout.trimEnd().split("\n").sort(), [
+        `${first}  SERVING`,
+        `${second}  SERVING`,
+      ]);
+      b.setServing(false);
+      const one = await mprpc(["health", "--zk", zk.connect]);
+      assert.equal(one.code, 1);
+      assert.ok(one.stdout.includes(`${b.addr}  NOT_SERVING`), one.stdout);
+
+      const call = await mprpc([
+        "call",
+        "kitchen.Kitchen/Echo",
+        '{"text": "via zk"}',
+        "--zk",
+        zk.connect,
+      ]);
+      assert.equal(call.code, 0, call.stderr.join("\n"));
+      assert.equal(JSON.parse(call.stdout).text, "via zk");
+      const ghost = await mprpc([
+        "call",
+        "ghost.Ghost/Boo",
+        "{}",
+        "--zk",
+        zk.connect,
+        "--timeout-ms",
+        "3000",
+      ]);
+      assert.equal(ghost.code, 1);
+      assert.deepEqual(ghost.stderr, [
+        "UNAVAILABLE: no provider of ghost.Ghost is registered in ZooKeeper",
+      ]);
+    } finally {
+      await Promise.all([a.close({ graceMs: 0 }), b.close({ graceMs: 0 })]);
+      await Promise.all(registries.map((r) => r.close()));
+    }
+  },
+});
+
+Deno.test("mprpc runs by URL", async () => {
+  await using p = await startProvider();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const path = decodeURIComponent(new URL(req.url).pathname);
+    if (path.split("/").includes("..")) return new Response("bad path", { status: 400 });
+    try {
+      const body = await Deno.readFile(new URL(`.${path}`, ROOT));
+      return new Response(body, { headers: { "content-type": "application/typescript" } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const r = await mprpc(
+      ["health", "--address", p.addr],
+      undefined,
+      `${base}/scripts/mprpc.ts`,
+      [
+        "--no-config",
+        "--no-lock",
+        `--reload=${base}`,
+        `--allow-import=127.0.0.1:${server.addr.port}`,
+      ],
+    );
+    const problems = r.stderr.filter((l) => !l.startsWith("Download "));
+    assert.deepEqual([r.code, r.stdout, problems], [0, "SERVING\n", []]);
+  } finally {
+    await server.shutdown();
+  }
+});
