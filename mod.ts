@@ -77,6 +77,18 @@ export {
 } from "./src/registry/registry.ts";
 export { StaticRegistry } from "./src/registry/static_registry.ts";
 export {
+  HEALTH_SERVICE,
+  healthService,
+  HealthStatus,
+  type HealthStatusName,
+} from "./src/ops/health_service.ts";
+export { REFLECTION_SERVICE, reflectionService } from "./src/ops/reflection_service.ts";
+export {
+  listServices,
+  type ReflectedService,
+  reflectService,
+} from "./src/ops/reflection_client.ts";
+export {
   ZooKeeperRegistry,
   type ZooKeeperRegistryOptions,
 } from "./src/registry/zookeeper/zookeeper_registry.ts";

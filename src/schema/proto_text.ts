@@ -34,6 +34,11 @@ const TYPES: Record<number, string> = {
 const LABEL_REPEATED = 3;
 const LABEL_REQUIRED = 2;
 
+/** The oneof a field belongs to (decoded messages inherit a default 0: only an own value counts). */
+function oneofOf(f: Descriptor): number | undefined {
+  return Object.hasOwn(f, "oneofIndex") ? f.oneofIndex : undefined;
+}
+
 /** Prints type names relative to one package. */
 class Printer {
   readonly lines: string[] = [];
@@ -95,12 +100,12 @@ class Printer {
     const inner = `${indent}  `;
     const printedOneofs = new Set<number>();
     for (const f of fields) {
-      const o = f.oneofIndex;
+      const o = oneofOf(f);
       if (typeof o === "number" && !f.proto3Optional && oneofs[o] !== undefined) {
         if (printedOneofs.has(o)) continue;
         printedOneofs.add(o);
         this.lines.push(`${inner}oneof ${oneofs[o].name} {`);
-        for (const g of fields) if (g.oneofIndex === o) this.field(g, `${inner}  `, entries, full);
+        for (const g of fields) if (oneofOf(g) === o) this.field(g, `${inner}  `, entries, full);
         this.lines.push(`${inner}}`);
         continue;
       }
