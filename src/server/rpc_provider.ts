@@ -368,6 +368,7 @@ export class RpcProvider {
         this.#listener.close();
         throw e;
       }
+      if (!this.#serving) this.#pool.setServing(false); // setServing(false) before start()
     }
     this.#logger.info("provider listening", {
       address: endpointKey(this.#listener.addr),

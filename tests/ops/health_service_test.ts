@@ -171,12 +171,13 @@ Deno.test("built-in services are not announced in the registry", async () => {
   }
 });
 
-Deno.test("with workers every event loop answers health and follows setServing", async () => {
+Deno.test("with workers every event loop answers health and follows setServing, also before start()", async () => {
   const provider = new RpcProvider({
     workers: 2,
     workerModule: new URL("../_fixtures/kitchen_worker_module.ts", import.meta.url),
     logger: new CaptureLogger(),
   });
+  provider.setServing(false); // before start(): the Workers start not serving too
   await provider.start();
   // SO_REUSEPORT spreads connections by their source port: eight channels reach both loops
   // (all but certainly), and every one of them must agree.
@@ -188,7 +189,12 @@ Deno.test("with workers every event loop answers health and follows setServing",
     const statuses = async () =>
       (await Promise.all(channels.map((c) => health(c).Check({ service: "kitchen.Kitchen" }))))
         .map((r) => r.status);
-    assert.deepEqual(new Set(await statuses()), new Set(["SERVING"]));
+    assert.deepEqual(new Set(await statuses()), new Set(["NOT_SERVING"]));
+    provider.setServing(true);
+    await eventually(
+      "every loop SERVING",
+      async () => (await statuses()).every((s) => s === "SERVING"),
+    );
     provider.setServing(false);
     await eventually(
       "every loop NOT_SERVING",

@@ -60,10 +60,11 @@ Deno.test("with workers, a setup(provider) that throws in a Worker makes start()
   await provider.close({ graceMs: 0 });
 });
 
-Deno.test("the options that travel to Workers are the limits and timeouts, and only those", () => {
+Deno.test("the options that travel to Workers are the limits, timeouts and built-in services, and only those", () => {
   const travelling = Object.entries(WORKER_OPTION_ROLES).filter(([, r]) => r === "travels")
     .map(([k]) => k).sort();
   assert.deepEqual(travelling, [
+    "health",
     "idleTimeoutMs",
     "legacy",
     "maxConnections",
@@ -71,6 +72,7 @@ Deno.test("the options that travel to Workers are the limits and timeouts, and o
     "maxMessageBytes",
     "maxUnsentBytes",
     "readTimeoutMs",
+    "reflection",
     "slowCallMs",
   ]);
   const all = {
@@ -82,6 +84,8 @@ Deno.test("the options that travel to Workers are the limits and timeouts, and o
     readTimeoutMs: 6,
     maxUnsentBytes: 7,
     legacy: true,
+    health: false,
+    reflection: false,
   };
   assert.deepEqual(
     workerOptions({ ...all, host: "0.0.0.0", weight: 3, workers: 4, logger: new CaptureLogger() }),
