@@ -213,8 +213,8 @@ export class RpcProvider {
       if (!handler) continue;
       let methodsOf = this.#routes.get(desc.service);
       if (methodsOf === undefined) this.#routes.set(desc.service, methodsOf = new Map());
-      // Composed with the interceptors by start().
-      methodsOf.set(desc.name, duringDrain ? { desc, handler, duringDrain } : { desc, handler });
+      // Composed with the interceptors by start(); every route has the same shape (hot path).
+      methodsOf.set(desc.name, { desc, handler, duringDrain });
       methods.push(desc.name);
     }
     return methods;
