@@ -24,7 +24,7 @@ import { flagProblem } from "./_cli.ts";
 import { Code, codeName, RpcError } from "../src/errors.ts";
 import { ConsoleLogger } from "../src/log/logger.ts";
 import { RpcChannel } from "../src/client/rpc_channel.ts";
-import type { Registry } from "../src/registry/registry.ts";
+import type { Endpoint, Registry } from "../src/registry/registry.ts";
 import { parseEndpoint } from "../src/registry/registry.ts";
 import { ZooKeeperRegistry } from "../src/registry/zookeeper/zookeeper_registry.ts";
 import { loadProto, ProtoError } from "../src/schema/load_proto.ts";
@@ -143,12 +143,27 @@ class Target {
     return c;
   }
 
+  /** The providers ZooKeeper lists for `service`, within `--timeout-ms`. */
+  async resolve(service: string): Promise<Endpoint[]> {
+    const ac = new AbortController();
+    const timer = setTimeout(() =>
+      ac.abort(
+        new RpcError(
+          Code.DEADLINE_EXCEEDED,
+          `ZooKeeper ${this.flags.zk} did not list the providers of ${service} within ${this.timeoutMs} ms`,
+        ),
+      ), this.timeoutMs);
+    try {
+      return await this.registry.resolve(service, { signal: ac.signal });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** A channel to one provider of `service`: `--address`, or the first ZooKeeper lists. */
   async providerOf(service: string): Promise<RpcChannel> {
     if (this.flags.address !== undefined) return this.channel();
-    const list = await this.registry.resolve(service, {
-      signal: AbortSignal.timeout(this.timeoutMs),
-    });
+    const list = await this.resolve(service);
     if (list.length === 0) {
       throw new RpcError(Code.UNAVAILABLE, `no provider of ${service} is registered in ZooKeeper`);
     }
@@ -324,7 +339,7 @@ async function health(t: Target, args: string[]): Promise<number> {
   let addresses: string[];
   if (t.flags.address !== undefined) addresses = [t.flags.address];
   else if (service !== "") {
-    const list = await t.registry.resolve(service, { signal: AbortSignal.timeout(t.timeoutMs) });
+    const list = await t.resolve(service);
     addresses = list.map((e) => `${e.host}:${e.port}`);
   } else {
     const list = await listRegistry(t.flags.zk!, { root: t.flags.root, timeoutMs: t.timeoutMs });
@@ -339,6 +354,12 @@ async function health(t: Target, args: string[]): Promise<number> {
   let allServing = true;
   for (const address of addresses) {
     const stub = t.channel(address).stub(healthService());
+    if (t.flags.address !== undefined) {
+      // One provider: its status on stdout, or its error as any other RPC error.
+      const { status } = await stub.Check!({ service });
+      console.log(String(status));
+      return status === "SERVING" ? 0 : 1;
+    }
     let line: string;
     try {
       const { status } = await stub.Check!({ service });
@@ -349,7 +370,7 @@ async function health(t: Target, args: string[]): Promise<number> {
       line = `${codeName(err.code)}: ${err.message}`;
       allServing = false;
     }
-    console.log(t.flags.address !== undefined ? line : `${address}  ${line}`);
+    console.log(`${address}  ${line}`);
   }
   return allServing ? 0 : 1;
 }

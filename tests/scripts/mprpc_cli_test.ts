@@ -171,6 +171,47 @@ Deno.test("mprpc call prints CODE: message and exits 1 on an RPC error", async (
   assert.match(unimplemented.stderr[0]!, /^UNIMPLEMENTED: /);
 });
 
+Deno.test("mprpc names an unreachable provider or ZooKeeper in one CODE: message line", async () => {
+  const port = (() => {
+    using l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    return l.addr.port; // closed again: nothing listens there
+  })();
+  const health = await mprpc(["health", "--address", `127.0.0.1:${port}`]);
+  assert.deepEqual([health.code, health.stdout], [1, ""]);
+  assert.equal(health.stderr.length, 1);
+  assert.match(
+    health.stderr[0]!,
+    new RegExp(`^UNAVAILABLE: cannot connect to 127\\.0\\.0\\.1:${port}`),
+  );
+  const call = await mprpc([
+    "call",
+    "a.B/C",
+    "{}",
+    "--zk",
+    `127.0.0.1:${port}`,
+    "--timeout-ms",
+    "1000",
+  ]);
+  assert.deepEqual([call.code, call.stdout], [1, ""]);
+  assert.deepEqual(call.stderr, [
+    `DEADLINE_EXCEEDED: ZooKeeper 127.0.0.1:${port} did not list the providers of a.B within 1000 ms`,
+  ]);
+  const ls = await mprpc(["ls", "--zk", `127.0.0.1:${port}`, "--timeout-ms", "1000"]);
+  assert.deepEqual(ls.stderr, [
+    `UNAVAILABLE: ZooKeeper 127.0.0.1:${port} unreachable within 1000 ms`,
+  ]);
+  assert.equal(ls.code, 1);
+});
+
+Deno.test("mprpc --help prints the usage and exits 0", async () => {
+  const r = await mprpc(["--help"]);
+  assert.equal(r.code, 0);
+  assert.ok(r.stdout.startsWith("usage: mprpc <command> [flags]\n"));
+  for (const command of ["ls", "describe", "call", "health"]) {
+    assert.ok(r.stdout.includes(`\n  ${command} `), command);
+  }
+});
+
 Deno.test("mprpc refuses bad usage in one line with exit 2", async () => {
   await using p = await startProvider();
   const cases: Array<[string[], string]> = [
