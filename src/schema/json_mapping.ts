@@ -19,7 +19,7 @@ const FLOATING = new Set(["double", "float"]);
 
 /**
  * A decoded message as protobuf JSON (a plain value `JSON.stringify` prints as the mapping says);
- * with its `type`, fields come in declaration order.
+ * with its `type`, fields come in field-number order.
  *
  * @example
  * ```ts
@@ -36,10 +36,12 @@ export function toProtoJson(value: unknown, type?: protobuf.Type): unknown {
   if (value !== null && typeof value === "object") {
     const out: Record<string, unknown> = {};
     const o = value as Record<string, unknown>;
-    // In the type's field order when it is known (declaration order reads best).
-    const keys = type === undefined
-      ? Object.keys(o)
-      : [...type.fieldsArray.map((f) => f.name).filter((k) => k in o), ...Object.keys(o)];
+    // In field-number order when the type is known (the same whether the type was loaded from
+    // its .proto or rebuilt from reflection, which lists map fields last).
+    const keys = type === undefined ? Object.keys(o) : [
+      ...[...type.fieldsArray].sort((a, b) => a.id - b.id).map((f) => f.name).filter((k) => k in o),
+      ...Object.keys(o),
+    ];
     for (const k of new Set(keys)) {
       const v = o[k];
       if (v === null || v === undefined) continue;
