@@ -58,6 +58,21 @@ export { RpcChannel, type RpcChannelOptions } from "./src/client/rpc_channel.ts"
 export type { ChannelProtocol, LegacyEmptyReply } from "./src/legacy/legacy_call.ts";
 export type { CallOptions, Stub, StubMethod } from "./src/client/call_options.ts";
 export { RpcController } from "./src/client/rpc_controller.ts";
+export type { ResponseStream } from "./src/client/response_stream.ts";
+export { type ProtoFile, protoFile } from "./src/typed/proto_file.ts";
+export { defineService, ServiceDefinition } from "./src/typed/service_definition.ts";
+export type {
+  BidiStreamingMethod,
+  ClientStreamingMethod,
+  EnumInit,
+  MethodAlias,
+  MethodKind,
+  MethodTypes,
+  ServerStreamingMethod,
+  UnaryMethod,
+} from "./src/typed/method_types.ts";
+export type { MethodsOf, TypedStub, TypedStubMethod } from "./src/typed/typed_stub.ts";
+export type { ServiceImpl, TypedHandler } from "./src/typed/service_impl.ts";
 export {
   type Balancer,
   type BalancerName,

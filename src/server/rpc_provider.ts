@@ -39,6 +39,8 @@ import { hasMagic } from "../wire/frame.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
 import { legacyProtocol } from "../legacy/legacy_protocol.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
+import { ServiceDefinition } from "../typed/service_definition.ts";
+import type { ServiceImpl } from "../typed/service_impl.ts";
 
 export type { CloseOptions, RpcProviderOptions };
 
@@ -128,6 +130,14 @@ export class RpcProvider {
   }
 
   /**
+   * Adds a service of a generated module (`import { S } from "./s_pb.ts"`): `impl` has a
+   * handler for every method, under its `.proto` name, typed from the `.proto` (requests as
+   * received, responses as the `Init` types).
+   *
+   * @throws {TypeError} as the untyped form does.
+   */
+  notifyService<D extends ServiceDefinition>(service: D, impl: ServiceImpl<D>): this;
+  /**
    * Adds a service. `impl` maps each method name as written in the `.proto` (e.g. `Login`; the
    * lowerCamelCase `login` is accepted too) to `(request, ctx) => response | Promise<response>`.
    * Methods without an implementation answer `UNIMPLEMENTED`.
@@ -135,13 +145,18 @@ export class RpcProvider {
    * @throws {TypeError} when `impl` names a method the service does not have, or a value is not
    * a function, or the provider has already started.
    */
-  notifyService(service: protobuf.Service, impl: Record<string, Handler>): this {
+  notifyService(service: protobuf.Service, impl: Record<string, Handler>): this;
+  notifyService(
+    definition: protobuf.Service | ServiceDefinition,
+    impl: Record<string, Handler> | object,
+  ): this {
+    const service = definition instanceof ServiceDefinition ? definition.service : definition;
     if (this.#sealed || this.#listener !== undefined) {
       throw new TypeError("notifyService() must be called before start()/run()");
     }
     const descs = describeService(service);
     const byName = new Map<string, Handler>();
-    for (const [key, fn] of Object.entries(impl)) {
+    for (const [key, fn] of Object.entries(impl) as Array<[string, Handler]>) {
       const desc = descs.find((d) => d.name === key || d.camelName === key);
       if (!desc) {
         throw new TypeError(
