@@ -130,27 +130,24 @@ export class RpcProvider {
   }
 
   /**
-   * Adds a service of a generated module (`import { S } from "./s_pb.ts"`): `impl` has a
-   * handler for every method, under its `.proto` name, typed from the `.proto` (requests as
-   * received, responses as the `Init` types).
-   *
-   * @throws {TypeError} as the untyped form does.
-   */
-  notifyService<D extends ServiceDefinition>(service: D, impl: ServiceImpl<D>): this;
-  /**
    * Adds a service. `impl` maps each method name as written in the `.proto` (e.g. `Login`; the
    * lowerCamelCase `login` is accepted too) to `(request, ctx) => response | Promise<response>`.
    * Methods without an implementation answer `UNIMPLEMENTED`.
    *
+   * For a service of a generated module (`import { S } from "./s_pb.ts"`), `impl` is typed from
+   * the `.proto` ({@linkcode ServiceImpl}): a handler for every method, under its `.proto` name,
+   * requests as received, responses as the `Init` types.
+   *
    * @throws {TypeError} when `impl` names a method the service does not have, or a value is not
    * a function, or the provider has already started.
    */
-  notifyService(service: protobuf.Service, impl: Record<string, Handler>): this;
-  notifyService(
-    definition: protobuf.Service | ServiceDefinition,
-    impl: Record<string, Handler> | object,
+  notifyService<S extends protobuf.Service | ServiceDefinition>(
+    definition: S,
+    impl: S extends ServiceDefinition ? ServiceImpl<S> : Record<string, Handler>,
   ): this {
-    const service = definition instanceof ServiceDefinition ? definition.service : definition;
+    const service: protobuf.Service = definition instanceof ServiceDefinition
+      ? definition.service
+      : definition as protobuf.Service;
     if (this.#sealed || this.#listener !== undefined) {
       throw new TypeError("notifyService() must be called before start()/run()");
     }

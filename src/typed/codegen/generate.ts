@@ -111,8 +111,9 @@ export async function generate(
     if (unit === undefined || json === null) continue;
     const walk = (prefix: string, nested: Record<string, protobuf.AnyNestedObject> | undefined) => {
       for (const [k, v] of Object.entries(nested ?? {})) {
-        owner.set(`${prefix}.${k}`, unit);
-        walk(`${prefix}.${k}`, (v as protobuf.INamespace).nested);
+        const name = prefix === "" ? k : `${prefix}.${k}`;
+        owner.set(name, unit);
+        walk(name, (v as protobuf.INamespace).nested);
       }
     };
     walk("", json.nested);
