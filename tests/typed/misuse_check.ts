@@ -7,7 +7,7 @@
  * @module
  */
 import type { RpcChannel, RpcProvider, ServiceImpl, TypedStub } from "../../mod.ts";
-import { type Item, type ItemInit, Item_Kind, ShopService } from "./_gen/shop_pb.ts";
+import { type Item, Item_Kind, type ItemInit, ShopService } from "./_gen/shop_pb.ts";
 import { Status } from "./_gen/money_pb.ts";
 
 type Shop = TypedStub<typeof ShopService>;
