@@ -30,7 +30,8 @@ export async function protoErrorLine(e: ProtoError): Promise<string> {
   // A type that does not resolve: the first line naming it.
   const resolve = /^Cannot resolve types in .*?: (.*)$/s.exec(message);
   if (resolve) {
-    const name = /no such type: ([\w.]+)/.exec(resolve[1]!)?.[1];
+    const name = (/no such type: ([\w.]+)/.exec(resolve[1]!) ?? /'([\w.]+)'/.exec(resolve[1]!))
+      ?.[1];
     const line = name === undefined
       ? undefined
       : await lineOf(e.file, new RegExp(`(^|[^\\w.])${escapeRe(name)}([^\\w.]|$)`));
