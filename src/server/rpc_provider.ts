@@ -154,7 +154,8 @@ export class RpcProvider {
     const descs = describeService(service);
     const byName = new Map<string, Handler>();
     for (const [key, fn] of Object.entries(impl) as Array<[string, Handler]>) {
-      const desc = descs.find((d) => d.name === key || d.camelName === key);
+      // A method's own name wins over another method's alias (`getItem` next to `GetItem`).
+      const desc = descs.find((d) => d.name === key) ?? descs.find((d) => d.camelName === key);
       if (!desc) {
         throw new TypeError(
           `Service ${service.fullName.slice(1)} has no method "${key}" (methods: ${
