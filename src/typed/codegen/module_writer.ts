@@ -8,7 +8,7 @@
 import { protobuf } from "../../schema/_protobuf_internals.ts";
 import type { ProtoSource } from "../../schema/load_proto.ts";
 import { fieldType, inRealOneof, isSyntheticOneof, type TypeRef } from "./_ts_types.ts";
-import { comment, LINE_WIDTH, lineOrWrapped, templateLiteral } from "./_layout.ts";
+import { comment, layoutType, LINE_WIDTH, lineOrWrapped, templateLiteral } from "./_layout.ts";
 import denoJson from "../../../deno.json" with { type: "json" };
 
 /** The generator's version (the module's), written into every header. */
@@ -235,18 +235,7 @@ export class ModuleWriter {
       let type = absent ? (init ? "null | undefined" : "undefined") : fieldType(f, this.#ref, init);
       if (init && !absent) type += " | undefined";
       const head = `${indent}${f.name}${optional ? "?" : ""}:`;
-      out.push(
-        lineOrWrapped(
-          `${head} ${type};`,
-          () =>
-            [
-              head,
-              ...splitUnion(type).map((p, i, a) =>
-                `${indent}  | ${p}${i === a.length - 1 ? ";" : ""}`
-              ),
-            ].join("\n"),
-        ),
-      );
+      out.push(layoutType(`${head} `, type, ";", indent));
       return out.flatMap((l) => l.split("\n"));
     };
     const parts: string[][] = [];
@@ -343,24 +332,6 @@ function sourceConst(text: string): string {
   return first.length <= LINE_WIDTH
     ? `const source = ${literal};`
     : `const source =\n  ${literal};`;
-}
-
-/** The members of a top-level union type written as `A | B | C`. */
-function splitUnion(type: string): string[] {
-  const out: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < type.length; i++) {
-    const c = type[i];
-    if (c === "<" || c === "(") depth++;
-    else if (c === ">" || c === ")") depth--;
-    else if (depth === 0 && type.startsWith(" | ", i)) {
-      out.push(type.slice(start, i));
-      start = i + 3;
-    }
-  }
-  out.push(type.slice(start));
-  return out;
 }
 
 function dedent(n: number): (line: string) => string {
