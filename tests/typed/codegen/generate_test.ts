@@ -83,7 +83,7 @@ Deno.test("a generated stub's method names are the runtime stub's, aliases inclu
   await withProto({ "tricky.proto": TRICKY }, async (dir) => {
     const [module] = await generate([`${dir}/tricky.proto`], { importFrom: MOD });
     const body = module!.content.slice(module!.content.indexOf("export const Names"));
-    const generated = [...body.matchAll(/^  (\w+): \w+</gm)].map((m) => m[1]).sort();
+    const generated = [...body.matchAll(/^ {2}(\w+): \w+</gm)].map((m) => m[1]).sort();
     await using channel = new RpcChannel({
       address: "127.0.0.1:1",
       logger: new ConsoleLogger("CRITICAL"),
