@@ -3,7 +3,9 @@
  *
  * Providers serve protobuf services (loaded from `.proto` files at run time, no build step) over
  * a framed, multiplexed TCP protocol and announce themselves in a registry; callers call them
- * through stubs as if they were local functions.
+ * through stubs as if they were local functions. Modules generated from the `.proto`
+ * (`deno task gen`, docs/typed.md) make stubs and handlers typed: `channel.stub(S)`,
+ * `provider.notifyService(S, impl)` with `S` a {@linkcode ServiceDefinition}.
  *
  * @example A provider and a caller in one program
  * ```ts

@@ -34,6 +34,27 @@ export type TypedHandler<T> = T extends
  * What `provider.notifyService(S, impl)` takes for a typed service `S` (`ServiceImpl<typeof S>`):
  * a handler for every method, under its `.proto` name. A missing method, an unknown one, a
  * request used as the wrong type or a response of the wrong shape is a type error.
+ *
+ * @example An implementation written apart from `notifyService`
+ * ```ts
+ * import {
+ *   defineService,
+ *   protoFile,
+ *   RpcProvider,
+ *   type ServiceImpl,
+ *   type UnaryMethod,
+ * } from "../../mod.ts";
+ * type Msg = { text: string };
+ * type MsgInit = { text?: string | undefined };
+ * const Echo = defineService<{ Say: UnaryMethod<Msg, MsgInit, Msg, MsgInit> }>(
+ *   protoFile("echo.proto", `syntax = "proto3"; package demo;
+ *     message Msg { string text = 1; } service Echo { rpc Say(Msg) returns (Msg); }`),
+ *   "demo.Echo",
+ * );
+ * const impl: ServiceImpl<typeof Echo> = { Say: (req) => ({ text: req.text.toUpperCase() }) };
+ * await using provider = new RpcProvider();
+ * provider.notifyService(Echo, impl);
+ * ```
  */
 export type ServiceImpl<D extends ServiceDefinition> = {
   [K in keyof MethodsOf<D> as MethodsOf<D>[K] extends MethodAlias<string> ? never : K]:

@@ -31,6 +31,31 @@ export type TypedStubMethod<T> = T extends
  * What `channel.stub(S)` returns for a typed service `S` (`TypedStub<typeof S>`): each method
  * under its `.proto` name and its lowerCamelCase alias, taking the request's `Init` type and
  * resolving with the response type.
+ *
+ * @example Keeping a typed stub in a field
+ * ```ts
+ * import {
+ *   defineService,
+ *   type MethodAlias,
+ *   protoFile,
+ *   RpcChannel,
+ *   type TypedStub,
+ *   type UnaryMethod,
+ * } from "../../mod.ts";
+ * type Msg = { text: string };
+ * type MsgInit = { text?: string | undefined };
+ * const Echo = defineService<{
+ *   Say: UnaryMethod<Msg, MsgInit, Msg, MsgInit>;
+ *   say: MethodAlias<"Say">; // the generator lists the aliases the runtime gives
+ * }>(
+ *   protoFile("echo.proto", `syntax = "proto3"; package demo;
+ *     message Msg { string text = 1; } service Echo { rpc Say(Msg) returns (Msg); }`),
+ *   "demo.Echo",
+ * );
+ * await using channel = new RpcChannel({ address: "127.0.0.1:1" });
+ * const echo: TypedStub<typeof Echo> = channel.stub(Echo);
+ * if (echo.say !== echo.Say) throw new Error("the alias is the same function");
+ * ```
  */
 export type TypedStub<D extends ServiceDefinition> = {
   readonly [K in keyof MethodsOf<D>]: MethodsOf<D>[K] extends MethodAlias<infer N>
