@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { protobuf } from "../deps.ts";
+import { protobuf } from "../schema/_protobuf_internals.ts";
 import { type ProtoFile, protoFileRoot } from "./proto_file.ts";
 
 /**
@@ -48,10 +48,10 @@ export class ServiceDefinition<M extends object = object> {
   get service(): protobuf.Service {
     if (this.#service === undefined) {
       const found = protoFileRoot(this.#file).lookup(this.#typeName);
-      if (found === null || !("methods" in found)) {
+      if (!(found instanceof protobuf.Service)) {
         throw new TypeError(`${this.#file.name} has no service ${this.#typeName}`);
       }
-      this.#service = found as protobuf.Service;
+      this.#service = found;
     }
     return this.#service;
   }
