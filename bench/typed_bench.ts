@@ -4,7 +4,8 @@
  * the same process, through `channel.stub(UserServiceRpc)` (the generated module of
  * examples/user) and through `channel.stub(root.lookupService(...))` (the `.proto` loaded at run
  * time), each on its own channel. The typed stub is the untyped stub of the definition's
- * service, so the two should measure the same within noise.
+ * service, so the two should measure the same within noise. A second group measures
+ * `channel.stub(...)` itself, both ways (no I/O).
  *
  * @module
  */
@@ -65,6 +66,25 @@ Deno.bench({
     const calls = [];
     for (let i = 0; i < BATCH; i++) calls.push(untyped.Login!(request));
     await Promise.all(calls);
+  },
+});
+
+// What `channel.stub(S)` costs when a program asks for the stub on every call (no I/O): the
+// definition's service is parsed once, so both are a cached lookup.
+const service = root.lookupService("fixbug.UserServiceRpc");
+Deno.bench({
+  name: "channel.stub(service): the cached stub of a protobuf Service",
+  group: "stub lookup",
+  baseline: true,
+  fn() {
+    untypedChannel.stub(service);
+  },
+});
+Deno.bench({
+  name: "channel.stub(UserServiceRpc): the cached stub of a generated definition",
+  group: "stub lookup",
+  fn() {
+    typedChannel.stub(UserServiceRpc);
   },
 });
 
