@@ -11,14 +11,7 @@
  * @module
  */
 
-import {
-  defineService,
-  type MethodAlias,
-  type ProtoFile,
-  protoFile,
-  type ServiceDefinition,
-  type UnaryMethod,
-} from "../../mod.ts";
+import * as mprpc from "../../mod.ts";
 
 /** `fixbug.ResultCode`, as received. */
 export type ResultCode = {
@@ -79,19 +72,19 @@ service FriendServiceRpc {
 `;
 
 /** The embedded `friend.proto`: what the services of this module are parsed from, on first use. */
-export const file_friend: ProtoFile = protoFile("friend.proto", source);
+export const file_friend: mprpc.ProtoFile = mprpc.protoFile("friend.proto", source);
 
 /**
  * `fixbug.FriendServiceRpc`: `channel.stub(FriendServiceRpc)` calls it,
  * `provider.notifyService(FriendServiceRpc, impl)` serves it.
  */
-export const FriendServiceRpc: ServiceDefinition<{
-  GetFriendsList: UnaryMethod<
+export const FriendServiceRpc: mprpc.ServiceDefinition<{
+  GetFriendsList: mprpc.UnaryMethod<
     GetFriendsListRequest,
     GetFriendsListRequestInit,
     GetFriendsListResponse,
     GetFriendsListResponseInit
   >;
   /** Alias of `GetFriendsList`. */
-  getFriendsList: MethodAlias<"GetFriendsList">;
-}> = defineService(file_friend, "fixbug.FriendServiceRpc");
+  getFriendsList: mprpc.MethodAlias<"GetFriendsList">;
+}> = mprpc.defineService(file_friend, "fixbug.FriendServiceRpc");

@@ -11,14 +11,7 @@
  * @module
  */
 
-import {
-  defineService,
-  type MethodAlias,
-  type ProtoFile,
-  protoFile,
-  type ServiceDefinition,
-  type UnaryMethod,
-} from "../../mod.ts";
+import * as mprpc from "../../mod.ts";
 
 /** `fixbug.ResultCode`, as received. */
 export type ResultCode = {
@@ -120,22 +113,22 @@ service UserServiceRpc {
 `;
 
 /** The embedded `user.proto`: what the services of this module are parsed from, on first use. */
-export const file_user: ProtoFile = protoFile("user.proto", source);
+export const file_user: mprpc.ProtoFile = mprpc.protoFile("user.proto", source);
 
 /**
  * `fixbug.UserServiceRpc`: `channel.stub(UserServiceRpc)` calls it,
  * `provider.notifyService(UserServiceRpc, impl)` serves it.
  */
-export const UserServiceRpc: ServiceDefinition<{
-  Login: UnaryMethod<LoginRequest, LoginRequestInit, LoginResponse, LoginResponseInit>;
+export const UserServiceRpc: mprpc.ServiceDefinition<{
+  Login: mprpc.UnaryMethod<LoginRequest, LoginRequestInit, LoginResponse, LoginResponseInit>;
   /** Alias of `Login`. */
-  login: MethodAlias<"Login">;
-  Register: UnaryMethod<
+  login: mprpc.MethodAlias<"Login">;
+  Register: mprpc.UnaryMethod<
     RegisterRequest,
     RegisterRequestInit,
     RegisterResponse,
     RegisterResponseInit
   >;
   /** Alias of `Register`. */
-  register: MethodAlias<"Register">;
-}> = defineService(file_user, "fixbug.UserServiceRpc");
+  register: mprpc.MethodAlias<"Register">;
+}> = mprpc.defineService(file_user, "fixbug.UserServiceRpc");

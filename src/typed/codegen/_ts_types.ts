@@ -6,6 +6,9 @@
  */
 import { protobuf } from "../../schema/_protobuf_internals.ts";
 
+/** The namespace generated modules import the toolkit as (`import * as mprpc from ...`). */
+export const TOOLKIT = "mprpc";
+
 /** How a reference to a message or enum type is written from the module being generated. */
 export type TypeRef = (type: protobuf.Type | protobuf.Enum) => string;
 
@@ -29,7 +32,7 @@ function compound(t: string): boolean {
 function valueType(f: protobuf.Field, ref: TypeRef, init: boolean): string {
   const t = f.resolvedType;
   if (t instanceof protobuf.Type) return init ? `${ref(t)}Init` : ref(t);
-  if (t instanceof protobuf.Enum) return init ? `EnumInit<typeof ${ref(t)}>` : ref(t);
+  if (t instanceof protobuf.Enum) return init ? `${TOOLKIT}.EnumInit<typeof ${ref(t)}>` : ref(t);
   if (NUMBER_TYPES.has(f.type)) return "number";
   if (LONG_TYPES.has(f.type)) return init ? "string | number | bigint" : "string";
   if (f.type === "bool") return "boolean";

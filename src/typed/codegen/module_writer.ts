@@ -7,7 +7,7 @@
  */
 import { protobuf } from "../../schema/_protobuf_internals.ts";
 import type { ProtoSource } from "../../schema/load_proto.ts";
-import { fieldType, inRealOneof, isSyntheticOneof, type TypeRef } from "./_ts_types.ts";
+import { fieldType, inRealOneof, isSyntheticOneof, TOOLKIT, type TypeRef } from "./_ts_types.ts";
 import { comment, layoutType, LINE_WIDTH, lineOrWrapped, templateLiteral } from "./_layout.ts";
 import denoJson from "../../../deno.json" with { type: "json" };
 
@@ -36,7 +36,11 @@ export class ModuleWriter {
   /** Other modules referred to: whether a value of each is used. */
   #modules = new Map<Unit, boolean>();
   /** Exported names: types and values apart (a type and a value may share a name). */
-  #exported = { type: new Map<string, string>(), value: new Map<string, string>() };
+  #exported = {
+    type: new Map<string, string>(),
+    // `source` holds the embedded text (module-private, but one scope with the exports).
+    value: new Map<string, string>([["source", "the module's own source text"]]),
+  };
 
   constructor(
     unit: Unit,
@@ -65,14 +69,16 @@ export class ModuleWriter {
     const unit = this.#owner.get(type.fullName.slice(1));
     if (unit === undefined) throw new TypeError(`No file declares ${type.fullName.slice(1)}`);
     const local = this.#localName(type, unit);
-    if (type instanceof protobuf.Enum) this.#toolkitUse("EnumInit", "type");
+    if (type instanceof protobuf.Enum) this.#tk("EnumInit", "type");
     if (unit === this.#unit) return local;
     if (!this.#modules.has(unit)) this.#modules.set(unit, false);
     return `${unit.module}.${local}`;
   };
 
-  #toolkitUse(name: string, kind: "value" | "type") {
+  /** `name` of the toolkit, as the module refers to it (`mprpc.name`). */
+  #tk(name: string, kind: "value" | "type"): string {
     if (this.#toolkit.get(name) !== "value") this.#toolkit.set(name, kind);
+    return `${TOOLKIT}.${name}`;
   }
 
   #export(space: "type" | "value", name: string, what: string) {
@@ -116,23 +122,25 @@ export class ModuleWriter {
     ];
     const imports: string[] = [];
     if (this.#toolkit.size > 0) {
-      const names = [...this.#toolkit.entries()]
-        // As deno fmt sorts them: case-insensitively, upper case first on a tie.
-        .sort(([a], [b]) => {
-          const [x, y] = [a.toLowerCase(), b.toLowerCase()];
-          return x !== y ? (x < y ? -1 : 1) : (a < b ? -1 : 1);
-        })
-        .map(([n, kind]) => kind === "type" ? `type ${n}` : n);
+      // One namespace: no generated name can clash with a toolkit name.
       const allTypes = [...this.#toolkit.values()].every((k) => k === "type");
-      const specs = allTypes ? names.map((n) => n.slice(5)) : names;
-      const from = JSON.stringify(this.#importFrom);
-      const kw = allTypes ? "import type" : "import";
       imports.push(
-        lineOrWrapped(
-          `${kw} { ${specs.join(", ")} } from ${from};`,
-          () => [`${kw} {`, ...specs.map((s) => `  ${s},`), `} from ${from};`].join("\n"),
-        ),
+        `import ${allTypes ? "type " : ""}* as ${TOOLKIT} from ${
+          JSON.stringify(this.#importFrom)
+        };`,
       );
+    }
+    const namespaces = [...this.#modules.keys()].map((u) => u.module);
+    if (this.#toolkit.size > 0) namespaces.push(TOOLKIT);
+    for (const ns of namespaces) {
+      const clash = this.#exported.type.get(ns) ?? this.#exported.value.get(ns);
+      if (clash !== undefined) {
+        throw new TypeError(
+          `${this.#unit.proto}: ${clash} would be exported as ${ns}, the name this module imports ${
+            ns === TOOLKIT ? "the toolkit" : `./${ns}.ts`
+          } as`,
+        );
+      }
     }
     const modules = [...this.#modules.entries()].sort(([a], [b]) => a.module < b.module ? -1 : 1);
     for (const [unit, value] of modules) {
@@ -152,8 +160,8 @@ export class ModuleWriter {
   }
 
   #file(source: ProtoSource): string {
-    this.#toolkitUse("protoFile", "value");
-    this.#toolkitUse("ProtoFile", "type");
+    const protoFile = this.#tk("protoFile", "value");
+    const ProtoFile = this.#tk("ProtoFile", "type");
     const name = this.#fileConst(this.#unit);
     this.#export("value", name, `the embedded ${this.#unit.proto}`);
     const deps: string[] = [];
@@ -167,11 +175,11 @@ export class ModuleWriter {
     }
     const proto = JSON.stringify(this.#unit.proto);
     const call = deps.length === 0
-      ? `protoFile(${proto}, source)`
-      : `protoFile(${proto}, source, [${deps.join(", ")}])`;
-    const decl = lineOrWrapped(`export const ${name}: ProtoFile = ${call};`, () =>
+      ? `${protoFile}(${proto}, source)`
+      : `${protoFile}(${proto}, source, [${deps.join(", ")}])`;
+    const decl = lineOrWrapped(`export const ${name}: ${ProtoFile} = ${call};`, () =>
       [
-        `export const ${name}: ProtoFile = protoFile(${proto}, source, [`,
+        `export const ${name}: ${ProtoFile} = ${protoFile}(${proto}, source, [`,
         ...deps.map((d) => `  ${d},`),
         "]);",
       ].join("\n"));
@@ -267,8 +275,8 @@ export class ModuleWriter {
     const name = this.#localName(s, this.#unit);
     const full = s.fullName.slice(1);
     this.#export("value", name, `service ${full}`);
-    this.#toolkitUse("defineService", "value");
-    this.#toolkitUse("ServiceDefinition", "type");
+    const defineService = this.#tk("defineService", "value");
+    const ServiceDefinition = this.#tk("ServiceDefinition", "type");
     const lines = [
       comment(
         `\`${full}\`: \`channel.stub(${name})\` calls it, \`provider.notifyService(${name}, impl)\` serves it.${
@@ -276,7 +284,7 @@ export class ModuleWriter {
         }`,
         "",
       ),
-      `export const ${name}: ServiceDefinition<{`,
+      `export const ${name}: ${ServiceDefinition}<{`,
     ];
     // The stub's names, as the runtime gives them: each method under its name, then under its
     // lowerCamelCase alias unless a method or an earlier alias has that name.
@@ -290,32 +298,31 @@ export class ModuleWriter {
     for (const [key, m] of keys) {
       if (key !== m.name) {
         lines.push(comment(`Alias of \`${m.name}\`.`, "  "));
-        this.#toolkitUse("MethodAlias", "type");
-        lines.push(`  ${key}: MethodAlias<"${m.name}">;`);
+        lines.push(`  ${key}: ${this.#tk("MethodAlias", "type")}<"${m.name}">;`);
         continue;
       }
       m.resolve();
       const kind = m.requestStream
         ? (m.responseStream ? "BidiStreamingMethod" : "ClientStreamingMethod")
         : (m.responseStream ? "ServerStreamingMethod" : "UnaryMethod");
-      this.#toolkitUse(kind, "type");
+      const kindType = this.#tk(kind, "type");
       const req = this.#ref(m.resolvedRequestType!);
       const res = this.#ref(m.resolvedResponseType!);
       const args = [req, `${req}Init`, res, `${res}Init`];
       if (m.comment) lines.push(comment(m.comment, "  "));
       lines.push(
         lineOrWrapped(
-          `  ${key}: ${kind}<${args.join(", ")}>;`,
+          `  ${key}: ${kindType}<${args.join(", ")}>;`,
           () =>
-            [`  ${key}: ${kind}<`, ...args.map((a, i) => `    ${a}${i < 3 ? "," : ""}`), "  >;"]
+            [`  ${key}: ${kindType}<`, ...args.map((a, i) => `    ${a}${i < 3 ? "," : ""}`), "  >;"]
               .join("\n"),
         ),
       );
     }
     lines.push(
       lineOrWrapped(
-        `}> = defineService(${fileConst}, "${full}");`,
-        () => [`}> = defineService(`, `  ${fileConst},`, `  "${full}",`, ");"].join("\n"),
+        `}> = ${defineService}(${fileConst}, "${full}");`,
+        () => [`}> = ${defineService}(`, `  ${fileConst},`, `  "${full}",`, ");"].join("\n"),
       ),
     );
     return lines.join("\n");

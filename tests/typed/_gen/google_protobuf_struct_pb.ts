@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { EnumInit } from "../../../mod.ts";
+import type * as mprpc from "../../../mod.ts";
 
 /** `google.protobuf.Struct`, as received. */
 export type Struct = {
@@ -75,7 +75,7 @@ export type Value =
 /** `google.protobuf.Value`, as sent: every field optional. */
 export type ValueInit =
   | {
-    nullValue?: EnumInit<typeof NullValue> | undefined;
+    nullValue?: mprpc.EnumInit<typeof NullValue> | undefined;
     numberValue?: null | undefined;
     stringValue?: null | undefined;
     boolValue?: null | undefined;

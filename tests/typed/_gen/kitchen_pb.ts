@@ -11,15 +11,7 @@
  * @module
  */
 
-import {
-  defineService,
-  type EnumInit,
-  type MethodAlias,
-  type ProtoFile,
-  protoFile,
-  type ServiceDefinition,
-  type UnaryMethod,
-} from "../../../mod.ts";
+import * as mprpc from "../../../mod.ts";
 
 /** `kitchen.Inner`, as received. */
 export type Inner = {
@@ -62,7 +54,7 @@ export type EverythingInit = {
   flag?: boolean | undefined;
   ratio?: number | undefined;
   small?: number | undefined;
-  color?: EnumInit<typeof Everything_Color> | undefined;
+  color?: mprpc.EnumInit<typeof Everything_Color> | undefined;
   inner?: InnerInit | null | undefined;
   items?: readonly InnerInit[] | undefined;
   tags?: readonly string[] | undefined;
@@ -185,23 +177,23 @@ service Kitchen {
 `;
 
 /** The embedded `kitchen.proto`: what the services of this module are parsed from, on first use. */
-export const file_kitchen: ProtoFile = protoFile("kitchen.proto", source);
+export const file_kitchen: mprpc.ProtoFile = mprpc.protoFile("kitchen.proto", source);
 
 /**
  * `kitchen.Kitchen`: `channel.stub(Kitchen)` calls it, `provider.notifyService(Kitchen, impl)`
  * serves it.
  */
-export const Kitchen: ServiceDefinition<{
-  Echo: UnaryMethod<Everything, EverythingInit, Everything, EverythingInit>;
+export const Kitchen: mprpc.ServiceDefinition<{
+  Echo: mprpc.UnaryMethod<Everything, EverythingInit, Everything, EverythingInit>;
   /** Alias of `Echo`. */
-  echo: MethodAlias<"Echo">;
-  Sleep: UnaryMethod<SleepRequest, SleepRequestInit, SleepResponse, SleepResponseInit>;
+  echo: mprpc.MethodAlias<"Echo">;
+  Sleep: mprpc.UnaryMethod<SleepRequest, SleepRequestInit, SleepResponse, SleepResponseInit>;
   /** Alias of `Sleep`. */
-  sleep: MethodAlias<"Sleep">;
-  Fail: UnaryMethod<FailRequest, FailRequestInit, Empty, EmptyInit>;
+  sleep: mprpc.MethodAlias<"Sleep">;
+  Fail: mprpc.UnaryMethod<FailRequest, FailRequestInit, Empty, EmptyInit>;
   /** Alias of `Fail`. */
-  fail: MethodAlias<"Fail">;
-  Unimplemented: UnaryMethod<Empty, EmptyInit, Empty, EmptyInit>;
+  fail: mprpc.MethodAlias<"Fail">;
+  Unimplemented: mprpc.UnaryMethod<Empty, EmptyInit, Empty, EmptyInit>;
   /** Alias of `Unimplemented`. */
-  unimplemented: MethodAlias<"Unimplemented">;
-}> = defineService(file_kitchen, "kitchen.Kitchen");
+  unimplemented: mprpc.MethodAlias<"Unimplemented">;
+}> = mprpc.defineService(file_kitchen, "kitchen.Kitchen");

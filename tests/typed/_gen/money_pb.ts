@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type ProtoFile, protoFile } from "../../../mod.ts";
+import * as mprpc from "../../../mod.ts";
 
 /**
  * `shop.shared.Money`, as received.
@@ -62,4 +62,4 @@ enum Status {
 `;
 
 /** The embedded `money.proto`: what the services of this module are parsed from, on first use. */
-export const file_money: ProtoFile = protoFile("money.proto", source);
+export const file_money: mprpc.ProtoFile = mprpc.protoFile("money.proto", source);

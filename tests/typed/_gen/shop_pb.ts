@@ -11,18 +11,7 @@
  * @module
  */
 
-import {
-  type BidiStreamingMethod,
-  type ClientStreamingMethod,
-  defineService,
-  type EnumInit,
-  type MethodAlias,
-  type ProtoFile,
-  protoFile,
-  type ServerStreamingMethod,
-  type ServiceDefinition,
-  type UnaryMethod,
-} from "../../../mod.ts";
+import * as mprpc from "../../../mod.ts";
 import type * as google_protobuf_empty_pb from "./google_protobuf_empty_pb.ts";
 import type * as google_protobuf_struct_pb from "./google_protobuf_struct_pb.ts";
 import type * as google_protobuf_timestamp_pb from "./google_protobuf_timestamp_pb.ts";
@@ -82,7 +71,7 @@ export type ItemInit =
     id?: string | number | bigint | undefined;
     name?: string | undefined;
     price?: money_pb.MoneyInit | null | undefined;
-    kind?: EnumInit<typeof Item_Kind> | undefined;
+    kind?: mprpc.EnumInit<typeof Item_Kind> | undefined;
     location?: Item_LocationInit | null | undefined;
     tags?: readonly string[] | undefined;
     stock?: Record<string, Item_LocationInit> | undefined;
@@ -91,7 +80,7 @@ export type ItemInit =
     added?: google_protobuf_timestamp_pb.TimestampInit | null | undefined;
     attributes?: google_protobuf_struct_pb.StructInit | null | undefined;
     label?: google_protobuf_wrappers_pb.StringValueInit | null | undefined;
-    status?: EnumInit<typeof money_pb.Status> | undefined;
+    status?: mprpc.EnumInit<typeof money_pb.Status> | undefined;
     photo?: Uint8Array | undefined;
     history?: ReadonlyArray<string | number | bigint> | undefined;
     replacedBy?: ItemInit | null | undefined;
@@ -268,7 +257,9 @@ service ShopService {
 `;
 
 /** The embedded `shop.proto`: what the services of this module are parsed from, on first use. */
-export const file_shop: ProtoFile = protoFile("shop.proto", source, [money_pb.file_money]);
+export const file_shop: mprpc.ProtoFile = mprpc.protoFile("shop.proto", source, [
+  money_pb.file_money,
+]);
 
 /**
  * `shop.v1.ShopService`: `channel.stub(ShopService)` calls it, `provider.notifyService(ShopService,
@@ -276,25 +267,30 @@ export const file_shop: ProtoFile = protoFile("shop.proto", source, [money_pb.fi
  *
  * Items of a shop.
  */
-export const ShopService: ServiceDefinition<{
+export const ShopService: mprpc.ServiceDefinition<{
   /** One item by id. */
-  GetItem: UnaryMethod<GetItemRequest, GetItemRequestInit, Item, ItemInit>;
-  ListAll: UnaryMethod<
+  GetItem: mprpc.UnaryMethod<GetItemRequest, GetItemRequestInit, Item, ItemInit>;
+  ListAll: mprpc.UnaryMethod<
     google_protobuf_empty_pb.Empty,
     google_protobuf_empty_pb.EmptyInit,
     WatchRequest,
     WatchRequestInit
   >;
   /** Alias of `ListAll`. */
-  listAll: MethodAlias<"ListAll">;
-  WatchPrices: ServerStreamingMethod<WatchRequest, WatchRequestInit, PriceChange, PriceChangeInit>;
+  listAll: mprpc.MethodAlias<"ListAll">;
+  WatchPrices: mprpc.ServerStreamingMethod<
+    WatchRequest,
+    WatchRequestInit,
+    PriceChange,
+    PriceChangeInit
+  >;
   /** Alias of `WatchPrices`. */
-  watchPrices: MethodAlias<"WatchPrices">;
-  Upload: ClientStreamingMethod<Item, ItemInit, UploadSummary, UploadSummaryInit>;
+  watchPrices: mprpc.MethodAlias<"WatchPrices">;
+  Upload: mprpc.ClientStreamingMethod<Item, ItemInit, UploadSummary, UploadSummaryInit>;
   /** Alias of `Upload`. */
-  upload: MethodAlias<"Upload">;
-  Chat: BidiStreamingMethod<PriceChange, PriceChangeInit, PriceChange, PriceChangeInit>;
+  upload: mprpc.MethodAlias<"Upload">;
+  Chat: mprpc.BidiStreamingMethod<PriceChange, PriceChangeInit, PriceChange, PriceChangeInit>;
   /** Alias of `Chat`. */
-  chat: MethodAlias<"Chat">;
-  getItem: UnaryMethod<GetItemRequest, GetItemRequestInit, Item, ItemInit>;
-}> = defineService(file_shop, "shop.v1.ShopService");
+  chat: mprpc.MethodAlias<"Chat">;
+  getItem: mprpc.UnaryMethod<GetItemRequest, GetItemRequestInit, Item, ItemInit>;
+}> = mprpc.defineService(file_shop, "shop.v1.ShopService");

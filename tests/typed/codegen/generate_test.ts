@@ -21,12 +21,17 @@ const TRICKY = [
   "  string tab\t= 3;",
   "}",
   "message M { string text = 1; }",
+  "// Named like toolkit exports: the module imports the toolkit as one namespace.",
+  "message ProtoFile { string name = 1; }",
+  "enum ServiceDefinition { SERVICE_DEFINITION_UNSPECIFIED = 0; }",
+  "message UnaryMethod { ServiceDefinition kind = 1; ProtoFile file = 2; }",
   "service Names {",
   "  rpc Get(M) returns (M);",
   "  rpc get(M) returns (M);",
   "  rpc URLFetch(M) returns (M);",
   "  rpc ping(M) returns (M);",
   "  rpc Ping(M) returns (M);",
+  "  rpc Odd(ProtoFile) returns (UnaryMethod);",
   "  rpc Long(AVeryLongMessageNameThatKeepsGoingToPushTheLineWidthBeyondWhatFitsOnOneLine) returns (M);",
   "}",
   "",
@@ -48,7 +53,7 @@ async function withProto(
   }
 }
 
-Deno.test("the embedded .proto text is the file's exactly (backslashes, backticks, ${, CRLF), and the module passes deno fmt --check and deno check", async () => {
+Deno.test("the embedded .proto text is the file's exactly (backslashes, backticks, ${, CRLF), and the module (long names, names of toolkit exports) passes deno fmt --check, deno lint and deno check", async () => {
   await withProto({ "tricky.proto": TRICKY }, async (dir) => {
     const [module] = await generate([`${dir}/tricky.proto`], { importFrom: MOD });
     assert.equal(module?.name, "tricky_pb.ts");
@@ -83,7 +88,7 @@ Deno.test("a generated stub's method names are the runtime stub's, aliases inclu
   await withProto({ "tricky.proto": TRICKY }, async (dir) => {
     const [module] = await generate([`${dir}/tricky.proto`], { importFrom: MOD });
     const body = module!.content.slice(module!.content.indexOf("export const Names"));
-    const generated = [...body.matchAll(/^ {2}(\w+): \w+</gm)].map((m) => m[1]).sort();
+    const generated = [...body.matchAll(/^ {2}(\w+): [\w.]+</gm)].map((m) => m[1]).sort();
     await using channel = new RpcChannel({
       address: "127.0.0.1:1",
       logger: new ConsoleLogger("CRITICAL"),
@@ -109,6 +114,17 @@ Deno.test("two declarations of one file exported under one name are refused", as
     await assert.rejects(generate([`${dir}/clash.proto`], { importFrom: MOD }), {
       name: "TypeError",
       message: /message A_B and message A\.B would both be exported as A_B/,
+    });
+  });
+});
+
+Deno.test("a declaration exported under the name the toolkit is imported as is refused", async () => {
+  const text = `syntax = "proto3"; message mprpc {} service S { rpc M(mprpc) returns (mprpc); }`;
+  await withProto({ "ns.proto": text }, async (dir) => {
+    await assert.rejects(generate([`${dir}/ns.proto`], { importFrom: MOD }), {
+      name: "TypeError",
+      message:
+        /message mprpc would be exported as mprpc, the name this module imports the toolkit as/,
     });
   });
 });
