@@ -3,7 +3,9 @@
  *
  * Providers serve protobuf services (loaded from `.proto` files at run time, no build step) over
  * a framed, multiplexed TCP protocol and announce themselves in a registry; callers call them
- * through stubs as if they were local functions.
+ * through stubs as if they were local functions. Modules generated from the `.proto`
+ * (`deno task gen`, docs/typed.md) make stubs and handlers typed: `channel.stub(S)`,
+ * `provider.notifyService(S, impl)` with `S` a {@linkcode ServiceDefinition}.
  *
  * @example A provider and a caller in one program
  * ```ts
@@ -58,6 +60,21 @@ export { RpcChannel, type RpcChannelOptions } from "./src/client/rpc_channel.ts"
 export type { ChannelProtocol, LegacyEmptyReply } from "./src/legacy/legacy_call.ts";
 export type { CallOptions, Stub, StubMethod } from "./src/client/call_options.ts";
 export { RpcController } from "./src/client/rpc_controller.ts";
+export type { ResponseStream } from "./src/client/response_stream.ts";
+export { type ProtoFile, protoFile } from "./src/typed/proto_file.ts";
+export { defineService, ServiceDefinition } from "./src/typed/service_definition.ts";
+export type {
+  BidiStreamingMethod,
+  ClientStreamingMethod,
+  EnumInit,
+  MethodAlias,
+  MethodKind,
+  MethodTypes,
+  ServerStreamingMethod,
+  UnaryMethod,
+} from "./src/typed/method_types.ts";
+export type { MethodsOf, TypedStub, TypedStubMethod } from "./src/typed/typed_stub.ts";
+export type { ServiceImpl, TypedHandler } from "./src/typed/service_impl.ts";
 export {
   type Balancer,
   type BalancerName,

@@ -835,7 +835,7 @@ let micro = "";
 if (!only) {
   console.error("running deno bench bench/log_bench.ts bench/micro_bench.ts ...");
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["bench", "-A", "bench/log_bench.ts", "bench/micro_bench.ts"],
+    args: ["bench", "-A", "bench/log_bench.ts", "bench/micro_bench.ts", "bench/typed_bench.ts"],
     cwd: new URL("..", HERE).pathname,
     env: { NO_COLOR: "1" },
     stdout: "piped",

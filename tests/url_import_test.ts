@@ -93,3 +93,60 @@ await provider.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("scripts/gen.ts run by URL writes modules that import that URL's mod.ts, and they serve calls with no read permission", async () => {
+  const server = serveRepo();
+  const dir = await Deno.makeTempDir({ prefix: "mprpc_url_gen_" });
+  try {
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const run = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-config",
+          "--no-lock",
+          `--reload=${base}`,
+          `--allow-import=127.0.0.1:${server.addr.port}`,
+          ...args,
+        ],
+        cwd: dir,
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const proto = new URL("tests/_fixtures/kitchen.proto", REPO).pathname;
+    const gen = await run([
+      `--allow-read=${proto}`,
+      `--allow-write=${dir}`,
+      `${base}/scripts/gen.ts`,
+      "--out",
+      dir,
+      proto,
+    ]);
+    assert.equal(gen.code, 0, new TextDecoder().decode(gen.stderr));
+    const module = await Deno.readTextFile(`${dir}/kitchen_pb.ts`);
+    assert.match(module, new RegExp(`from "${base}/mod\\.ts";`));
+    await Deno.writeTextFile(
+      `${dir}/main.ts`,
+      `import { RpcChannel, RpcProvider } from "${base}/mod.ts";
+import { Kitchen } from "./kitchen_pb.ts";
+await using provider = new RpcProvider({ host: "127.0.0.1", port: 0 });
+provider.notifyService(Kitchen, {
+  Echo: (req) => ({ text: "typed: " + req.text }),
+  Sleep: () => ({}),
+  Fail: () => ({}),
+  Unimplemented: () => ({}),
+});
+await provider.start();
+await using channel = new RpcChannel({ address: provider.address });
+console.log((await channel.stub(Kitchen).Echo({ text: "hi" })).text);
+`,
+    );
+    const out = await run(["--allow-net=127.0.0.1", "--no-prompt", "main.ts"]);
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    assert.equal(new TextDecoder().decode(out.stdout).trim(), "typed: hi");
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,25 +5,19 @@
  *
  * @module
  */
-import { type CallOptions, loadProto, RpcChannel, RpcError } from "../../mod.ts";
+import { RpcChannel, RpcError } from "../../mod.ts";
 import { channelOptions } from "../../config.ts";
 import { CALLER_FIELDS, callerRegistry, main, text } from "../_shared.ts";
-
-interface FriendServiceStub {
-  GetFriendsList(
-    req: { userid: number },
-    opts?: CallOptions,
-  ): Promise<{ result: { errcode: number } | null; friends: Uint8Array[] }>;
-}
+// Generated from friend.proto (deno task gen:examples): typed requests and responses.
+import { FriendServiceRpc } from "./friend_pb.ts";
 
 await main("caller", CALLER_FIELDS, async (env) => {
-  const root = await loadProto(new URL("./friend.proto", import.meta.url));
   await using channel = new RpcChannel({
     ...channelOptions(env.config),
     registry: callerRegistry(env, "fixbug.FriendServiceRpc"),
     logger: env.logger,
   });
-  const stub = channel.stub<FriendServiceStub>(root.lookupService("fixbug.FriendServiceRpc"));
+  const stub = channel.stub(FriendServiceRpc);
   const res = await stub.GetFriendsList({ userid: 1000 });
   console.log(`rpc GetFriendsList(1000) -> ${res.friends.length} friends:`);
   res.friends.forEach((f, i) => console.log(`  index:${i + 1} name:${text(f)}`));

@@ -4,18 +4,19 @@
  *
  * @module
  */
-import { Code, loadProto, RpcError, type RpcProvider } from "../../mod.ts";
+import { Code, RpcError, type RpcProvider } from "../../mod.ts";
 import { utf8 } from "../_shared.ts";
+// Generated from friend.proto (deno task gen:examples): typed requests, responses and handlers.
+import { FriendServiceRpc } from "./friend_pb.ts";
 
 const friends = new Map<number, string[]>([
   [1000, ["gao yang", "liu hong", "wang shuo"]],
 ]);
 
 /** Adds FriendServiceRpc to `provider`. */
-export default async function setup(provider: RpcProvider): Promise<void> {
-  const root = await loadProto(new URL("./friend.proto", import.meta.url));
-  provider.notifyService(root.lookupService("fixbug.FriendServiceRpc"), {
-    GetFriendsList(req: { userid: number }) {
+export default function setup(provider: RpcProvider): void {
+  provider.notifyService(FriendServiceRpc, {
+    GetFriendsList(req) {
       console.log(`doing local service: GetFriendsList(${req.userid})`);
       const list = friends.get(req.userid);
       if (list === undefined) throw new RpcError(Code.NOT_FOUND, `no user ${req.userid}`);

@@ -6,34 +6,19 @@
  *
  * @module
  */
-import { type CallOptions, loadProto, RpcChannel, RpcController } from "../../mod.ts";
+import { RpcChannel, RpcController } from "../../mod.ts";
 import { channelOptions } from "../../config.ts";
 import { CALLER_FIELDS, callerRegistry, main, text, utf8 } from "../_shared.ts";
-
-interface ResultCode {
-  errcode: number;
-  errmsg: Uint8Array;
-}
-interface UserServiceStub {
-  Login(
-    req: { name: Uint8Array; pwd: Uint8Array },
-    opts?: CallOptions,
-  ): Promise<{ result: ResultCode | null; success: boolean }>;
-  Register(
-    req: { id: number; name: Uint8Array; pwd: Uint8Array },
-    opts?: CallOptions,
-  ): Promise<{ result: ResultCode | null; success: boolean }>;
-}
+// Generated from user.proto (deno task gen:examples): typed requests and responses.
+import { UserServiceRpc } from "./user_pb.ts";
 
 await main("caller", CALLER_FIELDS, async (env) => {
-  const root = await loadProto(new URL("./user.proto", import.meta.url));
-  const service = root.lookupService("fixbug.UserServiceRpc");
   await using channel = new RpcChannel({
     ...channelOptions(env.config),
     registry: callerRegistry(env, "fixbug.UserServiceRpc"),
     logger: env.logger,
   });
-  const stub = channel.stub<UserServiceStub>(service);
+  const stub = channel.stub(UserServiceRpc);
 
   const login = await stub.Login({ name: utf8("zhang san"), pwd: utf8("123456") });
   console.log(
@@ -45,7 +30,7 @@ await main("caller", CALLER_FIELDS, async (env) => {
 
   // The original's style: CallMethod with a controller that is checked afterwards.
   const controller = new RpcController();
-  const res = await channel.callMethod(service.methods["Login"]!, controller, {
+  const res = await channel.callMethod(UserServiceRpc.service.methods["Login"]!, controller, {
     name: utf8("Kejiang"),
     pwd: utf8("666666"),
   });

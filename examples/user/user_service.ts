@@ -5,22 +5,23 @@
  *
  * @module
  */
-import { type CallContext, loadProto, type RpcProvider } from "../../mod.ts";
+import type { RpcProvider } from "../../mod.ts";
 import { text } from "../_shared.ts";
+// Generated from user.proto (deno task gen:examples): typed requests, responses and handlers.
+import { UserServiceRpc } from "./user_pb.ts";
 
 /** Adds UserServiceRpc to `provider`. */
-export default async function setup(provider: RpcProvider): Promise<void> {
-  const root = await loadProto(new URL("./user.proto", import.meta.url));
+export default function setup(provider: RpcProvider): void {
   // The "local service" of the original, now callable remotely.
   const users = new Map<string, string>([["zhang san", "123456"]]);
-  provider.notifyService(root.lookupService("fixbug.UserServiceRpc"), {
-    Login(req: { name: Uint8Array; pwd: Uint8Array }, ctx: CallContext) {
+  provider.notifyService(UserServiceRpc, {
+    Login(req, ctx) {
       const name = text(req.name);
       const success = users.has(name) && users.get(name) === text(req.pwd);
       console.log(`doing local service: Login(${name}) -> ${success} from ${ctx.peer.host}`);
       return { result: { errcode: 0, errmsg: new Uint8Array() }, success };
     },
-    Register(req: { id: number; name: Uint8Array; pwd: Uint8Array }) {
+    Register(req) {
       const name = text(req.name);
       users.set(name, text(req.pwd));
       console.log(`doing local service: Register(${req.id}, ${name})`);

@@ -31,6 +31,8 @@ import type { Caller } from "./caller.ts";
 import type { ResponseDecoder } from "./client_connection.ts";
 import { NativeCaller } from "./native_caller.ts";
 import { RpcController } from "./rpc_controller.ts";
+import { ServiceDefinition } from "../typed/service_definition.ts";
+import type { TypedStub } from "../typed/typed_stub.ts";
 import {
   type ChannelProtocol,
   LegacyCaller,
@@ -170,10 +172,19 @@ export class RpcChannel {
   }
 
   /**
+   * A typed stub for a service of a generated module (`import { S } from "./s_pb.ts"`): its
+   * methods take the request's `Init` type and resolve with the response type, under the
+   * `.proto` names and their lowerCamelCase aliases. It is the same object as the untyped stub
+   * of `S.service`: a typed call costs what an untyped one does.
+   */
+  stub<D extends ServiceDefinition>(service: D): TypedStub<D>;
+  /**
    * A stub for `service`: one async method per RPC under its `.proto` name and lowerCamelCase
    * alias, each `(request, { timeoutMs?, signal?, metadata?, retries? }) => Promise<response>`.
    */
-  stub<T = Stub>(service: protobuf.Service): T {
+  stub<T = Stub>(service: protobuf.Service): T;
+  stub(definition: protobuf.Service | ServiceDefinition): unknown {
+    const service = definition instanceof ServiceDefinition ? definition.service : definition;
     let stub = this.#stubs.get(service);
     if (stub === undefined) {
       stub = {};
@@ -186,7 +197,7 @@ export class RpcChannel {
       Object.freeze(stub);
       this.#stubs.set(service, stub);
     }
-    return stub as T;
+    return stub;
   }
 
   /**

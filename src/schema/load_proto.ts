@@ -179,9 +179,39 @@ export async function loadProto(
   pathOrUrl: string | URL | Array<string | URL>,
   options: LoadProtoOptions = {},
 ): Promise<Root> {
+  return (await loadProtoSources(pathOrUrl, options)).root;
+}
+
+/** One `.proto` file read by {@linkcode loadProtoSources}. */
+export interface ProtoSource {
+  /** Where it was read from. */
+  readonly url: URL;
+  /** Its path (or URL), as types' `filename` and error messages name it. */
+  readonly file: string;
+  /** Its text. */
+  readonly text: string;
+  /** Its `package`, if it declares one. */
+  readonly package: string | undefined;
+  /**
+   * Its imports, in order: `spec` as written, and the file it was found as (`undefined` for a
+   * well-known `google/protobuf/*.proto` bundled with protobufjs).
+   */
+  readonly imports: Array<{ spec: string; file: string | undefined }>;
+}
+
+/**
+ * {@linkcode loadProto}, also returning the files read (the ones given first, then their
+ * imports in the order they were found).
+ */
+export async function loadProtoSources(
+  pathOrUrl: string | URL | Array<string | URL>,
+  options: LoadProtoOptions = {},
+): Promise<{ root: Root; sources: ProtoSource[] }> {
   const list = Array.isArray(pathOrUrl) ? pathOrUrl : [pathOrUrl];
+  const sources: ProtoSource[] = [];
   try {
-    return await loadInto(new protobuf.Root(), list, options);
+    const root = await loadInto(new protobuf.Root(), list, options, sources);
+    return { root, sources };
   } catch (e) {
     if (e instanceof ProtoError) throw e;
     const file = list[0] === undefined ? "<none>" : String(list[0]);
@@ -194,21 +224,23 @@ async function loadInto(
   root: protobuf.Root,
   pathOrUrl: Array<string | URL>,
   options: LoadProtoOptions,
+  sources: ProtoSource[],
 ): Promise<Root> {
-  const queue: Array<URL[]> = pathOrUrl.map((p) => [toUrl(p)]);
+  const queue: Array<{ candidates: URL[]; from?: { source: ProtoSource; spec: string } }> =
+    pathOrUrl.map((p) => ({ candidates: [toUrl(p)] }));
   const seen = new Set<string>();
-  const first = queue[0]?.[0] ? displayName(queue[0][0]) : "<none>";
+  const first = queue[0]?.candidates[0] ? displayName(queue[0].candidates[0]) : "<none>";
   // Like protoc's -I: imports are looked up next to the importing file, then in the directory
   // of each file given, then in `includePaths`.
   const roots = [
-    ...queue.map(([u]) => new URL(".", u)),
+    ...queue.map(({ candidates: [u] }) => new URL(".", u)),
     ...(options.includePaths ?? []).map((p) => {
       const u = toUrl(p);
       return u.href.endsWith("/") ? u : new URL(`${u.href}/`);
     }),
   ];
   while (queue.length > 0) {
-    const candidates = queue.shift()!;
+    const { candidates, from } = queue.shift()!;
     let url = candidates[0]!;
     let text: string | undefined;
     let error: unknown;
@@ -229,22 +261,56 @@ async function loadInto(
     const file = displayName(url);
     if (text === undefined) {
       const msg = errorMessage(error);
-      throw new ProtoError(file, `Cannot read proto file ${file}: ${msg}`, { cause: error });
+      const where = from === undefined ? "" : ` (imported by ${from.source.file})`;
+      throw new ProtoError(file, `Cannot read proto file ${file}${where}: ${msg}`, {
+        cause: error,
+      });
     }
+    from?.source.imports.push({ spec: from.spec, file });
     if (seen.has(url.href)) continue;
     seen.add(url.href);
     const parsed = parseInto(root, text, file);
+    const source: ProtoSource = { url, file, text, package: parsed.package, imports: [] };
+    sources.push(source);
     for (const imp of [...(parsed.imports ?? []), ...(parsed.weakImports ?? [])]) {
-      if (imp.startsWith("google/protobuf/") && addCommon(root, imp, file)) continue;
+      if (imp.startsWith("google/protobuf/") && addCommon(root, imp, file)) {
+        source.imports.push({ spec: imp, file: undefined });
+        continue;
+      }
+      const next = { source, spec: imp };
       if (/^[a-z][a-z0-9+.-]*:/i.test(imp) || imp.startsWith("/")) {
-        queue.push([toUrl(imp)]);
+        queue.push({ candidates: [toUrl(imp)], from: next });
         continue;
       }
       const list = [toUrl(imp, url), ...roots.map((r) => toUrl(imp, r))];
-      queue.push(list.filter((u, i) => list.findIndex((v) => v.href === u.href) === i));
+      const candidates = list.filter((u, i) => list.findIndex((v) => v.href === u.href) === i);
+      queue.push({ candidates, from: next });
     }
   }
   return resolveAll(root, first);
+}
+
+/**
+ * Parses the texts of several `.proto` files into one root, in order (a file's imports first);
+ * imports other than the well-known `google/protobuf/*` types must be among `files`.
+ *
+ * @throws {ProtoError} naming the file of the first syntax or resolution error.
+ */
+export function parseProtoFiles(files: ReadonlyArray<{ name: string; text: string }>): Root {
+  const root = new protobuf.Root();
+  try {
+    for (const { name, text } of files) {
+      const parsed = parseInto(root, text, name);
+      for (const imp of parsed.imports ?? []) {
+        if (imp.startsWith("google/protobuf/")) addCommon(root, imp, name);
+      }
+    }
+    return resolveAll(root, files.at(-1)?.name ?? "<none>");
+  } catch (e) {
+    if (e instanceof ProtoError) throw e;
+    const name = files.at(-1)?.name ?? "<none>";
+    throw new ProtoError(name, `Cannot load proto text ${name}: ${errorMessage(e)}`, { cause: e });
+  }
 }
 
 /**

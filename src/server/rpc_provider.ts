@@ -45,6 +45,8 @@ import {
   reflectionHandlers,
   reflectionService,
 } from "../ops/reflection_service.ts";
+import { ServiceDefinition } from "../typed/service_definition.ts";
+import type { ServiceImpl } from "../typed/service_impl.ts";
 
 export type { CloseOptions, RpcProviderOptions };
 
@@ -142,14 +144,24 @@ export class RpcProvider {
    * lowerCamelCase `login` is accepted too) to `(request, ctx) => response | Promise<response>`.
    * Methods without an implementation answer `UNIMPLEMENTED`.
    *
+   * For a service of a generated module (`import { S } from "./s_pb.ts"`), `impl` is typed from
+   * the `.proto` ({@linkcode ServiceImpl}): a handler for every method, under its `.proto` name,
+   * requests as received, responses as the `Init` types.
+   *
    * @throws {TypeError} when `impl` names a method the service does not have, or a value is not
    * a function, or the provider has already started.
    */
-  notifyService(service: protobuf.Service, impl: Record<string, Handler>): this {
+  notifyService<S extends protobuf.Service | ServiceDefinition>(
+    definition: S,
+    impl: S extends ServiceDefinition ? ServiceImpl<S> : Record<string, Handler>,
+  ): this {
+    const service: protobuf.Service = definition instanceof ServiceDefinition
+      ? definition.service
+      : definition as protobuf.Service;
     if (this.#sealed || this.#listener !== undefined) {
       throw new TypeError("notifyService() must be called before start()/run()");
     }
-    const methods = this.#addRoutes(service, impl, false);
+    const methods = this.#addRoutes(service, impl as Record<string, Handler>, false);
     const name = serviceName(service);
     this.#services.set(name, methods);
     this.#served.set(name, service);
@@ -193,8 +205,9 @@ export class RpcProvider {
   ): string[] {
     const descs = describeService(service);
     const byName = new Map<string, Handler>();
-    for (const [key, fn] of Object.entries(impl)) {
-      const desc = descs.find((d) => d.name === key || d.camelName === key);
+    for (const [key, fn] of Object.entries(impl) as Array<[string, Handler]>) {
+      // A method's own name wins over another method's alias (`getItem` next to `GetItem`).
+      const desc = descs.find((d) => d.name === key) ?? descs.find((d) => d.camelName === key);
       if (!desc) {
         throw new TypeError(
           `Service ${service.fullName.slice(1)} has no method "${key}" (methods: ${
