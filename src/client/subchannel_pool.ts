@@ -23,6 +23,8 @@ export interface SubchannelPoolOptions {
   tls?: TlsClientOptions | undefined;
   /** A call a provider never started: send it again (see {@linkcode ClientConnectionOptions}). */
   onNotStarted: ClientConnectionOptions["onNotStarted"];
+  /** See {@linkcode ClientConnectionOptions.onStreamNotStarted}. */
+  onStreamNotStarted?: ClientConnectionOptions["onStreamNotStarted"];
 }
 
 /**
@@ -72,6 +74,7 @@ export class SubchannelPool implements SubchannelHost {
       onGone,
       onClosed: (c) => this.#connections.delete(c),
       onNotStarted: o.onNotStarted,
+      onStreamNotStarted: o.onStreamNotStarted,
     });
     this.#connections.add(conn);
     this.#startKeepalive();
