@@ -69,6 +69,7 @@ Deno.test("the options that travel to Workers are the limits and timeouts, and o
     "maxConnections",
     "maxInflightPerConnection",
     "maxMessageBytes",
+    "maxStreamsPerConnection",
     "maxUnsentBytes",
     "readTimeoutMs",
     "slowCallMs",
@@ -81,6 +82,7 @@ Deno.test("the options that travel to Workers are the limits and timeouts, and o
     idleTimeoutMs: 5,
     readTimeoutMs: 6,
     maxUnsentBytes: 7,
+    maxStreamsPerConnection: 8,
     legacy: true,
   };
   assert.deepEqual(
