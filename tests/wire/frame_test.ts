@@ -269,6 +269,22 @@ Deno.test("FrameDecoder reads lengths near 2^32 as unsigned", () => {
   );
 });
 
+Deno.test("the WINDOW_UPDATE of docs/protocol.md decodes to its call id and credit", () => {
+  const bytes = new Uint8Array([
+    ...[0x4d, 0x52, 0x50, 0x43, 0, 0, 0, 8, 0, 0, 0, 8],
+    ...[0x08, 0x08, 0x10, 0x05, 0x68, 0x80, 0x80, 0x08],
+  ]);
+  const r = recorder();
+  r.decoder.push(bytes);
+  assert.equal(r.frames.length, 1);
+  assert.equal(r.frames[0]!.meta.kind, Kind.WINDOW_UPDATE);
+  assert.equal(r.frames[0]!.meta.callId, 5);
+  assert.equal(r.frames[0]!.meta.credit, 131_072);
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.WINDOW_UPDATE, callId: 5, credit: 131_072 });
+  assert.deepEqual(Array.from(w.take()), Array.from(bytes));
+});
+
 Deno.test("a REQUEST, RESPONSE, CANCEL or stream frame with call id 0 is a protocol error", () => {
   // An empty body is a REQUEST meta with every field at its default: call id 0.
   const metas: Array<[string, number[]]> = [
