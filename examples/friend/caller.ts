@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { type CallOptions, loadProto, RpcChannel, RpcError } from "../../mod.ts";
+import {
+  type CallOptions,
+  loadProto,
+  RpcChannel,
+  RpcError,
+  type ServerStreamMethod,
+} from "../../mod.ts";
 import { channelOptions } from "../../config.ts";
 import { CALLER_FIELDS, callerRegistry, main, text } from "../_shared.ts";
 
@@ -14,6 +20,10 @@ interface FriendServiceStub {
     req: { userid: number },
     opts?: CallOptions,
   ): Promise<{ result: { errcode: number } | null; friends: Uint8Array[] }>;
+  WatchFriends: ServerStreamMethod<
+    { userid: number; maxEvents?: number },
+    { name: Uint8Array; online: boolean }
+  >;
 }
 
 await main("caller", CALLER_FIELDS, async (env) => {
@@ -32,5 +42,10 @@ await main("caller", CALLER_FIELDS, async (env) => {
   } catch (e) {
     if (!(e instanceof RpcError)) throw e;
     console.log(`rpc GetFriendsList(42) -> ${e.codeName}: ${e.message}`);
+  }
+  // A server stream: iterate it; breaking out of the loop would cancel it on the provider.
+  console.log("rpc WatchFriends(1000) ->");
+  for await (const ev of stub.WatchFriends({ userid: 1000, maxEvents: 4 })) {
+    console.log(`  ${text(ev.name)} is ${ev.online ? "online" : "offline"}`);
   }
 });
