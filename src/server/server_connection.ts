@@ -463,6 +463,8 @@ export class ServerConnection implements AcceptedConnection {
         return fc.peerMaxMessageBytes;
       },
       send: (fields, payload) => fc.send(fields, payload),
+      sendMessage: (fields, payload) => fc.sendBatched(fields, payload),
+      flush: () => fc.flush(),
       release: (stream) => {
         const id = stream.ctx.callId;
         this.#streams?.delete(id);

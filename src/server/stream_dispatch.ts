@@ -23,6 +23,10 @@ export interface StreamOwner {
   readonly peerMaxMessageBytes: number;
   /** Queues a frame; false (nothing queued) when its body is over `peerMaxMessageBytes`. */
   send(fields: MetaFields, payload?: Payload): boolean;
+  /** As `send`, for messages: may wait for the next turn of the event loop to be written. */
+  sendMessage(fields: MetaFields, payload: Payload): boolean;
+  /** Starts writing the messages queued so far. */
+  flush(): void;
   /** Forgets the stream; false when its call was already answered (cancelled, shut down). */
   release(stream: ServerStream): boolean;
   /** Answers call `callId` with `err` (and `trailers`). */
@@ -204,7 +208,10 @@ export class ServerStream {
       }
       it = (make as () => AsyncIterator<unknown>).call(iterable);
       for (;;) {
-        if (this.#credit.available <= 0) await this.#credit.wait();
+        if (this.#credit.available <= 0) {
+          this.#owner.flush(); // what the credit allowed leaves now, not at the next turn
+          await this.#credit.wait();
+        }
         if (this.#ended) return;
         const r = await it.next();
         if (this.#ended) return;
@@ -254,7 +261,7 @@ export class ServerStream {
       metadata = nonEmpty(this.ctx.responseHeaders);
     }
     const fields = { kind: Kind.MESSAGE, callId: this.ctx.callId, metadata };
-    if (!this.#owner.send(fields, bytes)) {
+    if (!this.#owner.sendMessage(fields, bytes)) {
       const limit = this.#owner.peerMaxMessageBytes;
       this.#owner.logger.warn("response too large for the caller", {
         method: this.#name(),

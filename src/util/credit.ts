@@ -94,8 +94,9 @@ export class SendCredit {
 
 /**
  * The receiver's side of one stream's window: checks that the peer keeps within the credit it
- * was given, and decides when to grant more (once half a window has been consumed, so one
- * WINDOW_UPDATE covers many messages).
+ * was given, and decides when to grant more: once a quarter of a window has been consumed, so
+ * one WINDOW_UPDATE covers many messages while the sender still has credit left to keep the
+ * connection busy until the grant arrives.
  *
  * @example
  * ```ts
@@ -103,8 +104,8 @@ export class SendCredit {
  * const w = new ReceiveWindow(100);
  * if (!w.receive(80) || !w.receive(80)) throw new Error("within credit");
  * if (w.receive(10)) throw new Error("the peer had no credit left");
- * if (w.consume(40) !== 0) throw new Error("below half a window: no grant yet");
- * if (w.consume(40) !== 80) throw new Error("grant what was consumed");
+ * if (w.consume(20) !== 0) throw new Error("below a quarter of a window: no grant yet");
+ * if (w.consume(40) !== 60) throw new Error("grant what was consumed");
  * ```
  */
 export class ReceiveWindow {
@@ -129,7 +130,7 @@ export class ReceiveWindow {
   /** Counts a message of `cost` consumed; returns the credit to grant now (0: not yet). */
   consume(cost: number): number {
     this.#consumed += cost;
-    if (this.#consumed < this.#window / 2) return 0;
+    if (this.#consumed < this.#window / 4) return 0;
     const grant = this.#consumed;
     this.#consumed = 0;
     this.#ungranted -= grant;
