@@ -7,6 +7,9 @@ import { RpcProvider } from "../../src/server/rpc_provider.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { feedImpl, feedService, type FeedStub, type Num, startFeed } from "../_helpers/feed.ts";
 import { Events } from "../_helpers/kitchen.ts";
+import { FrameSocket } from "../_helpers/raw_tcp.ts";
+import { encodeRoute, Kind } from "../../src/wire/meta.ts";
+import { FrameWriter } from "../../src/wire/frame_writer.ts";
 
 function isCode(code: number, message?: RegExp) {
   return (e: unknown) => {
@@ -158,4 +161,52 @@ Deno.test("over the C++ protocol a streaming method is UNIMPLEMENTED saying it s
   } finally {
     await provider.close({ graceMs: 0 });
   }
+});
+
+Deno.test("a caller sending past its credit has that stream ended RESOURCE_EXHAUSTED; its connection goes on", async () => {
+  let release!: () => void;
+  const held = new Promise<void>((r) => release = r);
+  await using f = await startFeed({
+    // Reads nothing: no credit is granted back.
+    impl: { Sum: () => held.then(() => ({ n: 0 })) },
+  });
+  const numType = (await feedService()).parent!.lookupType("feed.Num");
+  const payload = numType.encode({ n: 1, loop: "x".repeat(990) }).finish();
+  await using s = await FrameSocket.connect(f.provider.address.port);
+  await s.send({ kind: Kind.PING, callId: 0, maxMessageBytes: 1 << 20 });
+  assert.equal((await s.next())?.meta.kind, Kind.PONG);
+  const route = encodeRoute("feed.Feed", "Sum");
+  await s.send({ kind: Kind.REQUEST, callId: 1, route, stream: true });
+  const w = new FrameWriter();
+  // 400 messages of ~1 KiB: well past the 256 KiB window.
+  for (let i = 0; i < 400; i++) w.writeFrame({ kind: Kind.MESSAGE, callId: 1 }, payload);
+  await s.write(w.take());
+  const end = await s.next();
+  assert.equal(end?.meta.kind, Kind.RESPONSE);
+  assert.equal(end?.meta.callId, 1);
+  assert.equal(end?.meta.status, Code.RESOURCE_EXHAUSTED);
+  assert.match(end!.meta.errorMessage, /past its flow-control credit/);
+  await s.send({ kind: Kind.PING, callId: 7 });
+  assert.equal((await s.next())?.meta.kind, Kind.PONG, "the connection is still served");
+  release();
+});
+
+Deno.test("a REQUEST flagged as a stream for a unary method, or unflagged for a streaming one, is INVALID_ARGUMENT", async () => {
+  await using f = await startFeed();
+  await using s = await FrameSocket.connect(f.provider.address.port);
+  await s.send({ kind: Kind.PING, callId: 0 });
+  await s.next();
+  await s.send({
+    kind: Kind.REQUEST,
+    callId: 1,
+    route: encodeRoute("feed.Feed", "Get"),
+    stream: true,
+  });
+  const a = await s.next();
+  assert.equal(a?.meta.status, Code.INVALID_ARGUMENT);
+  assert.match(a!.meta.errorMessage, /feed\.Feed\.Get is unary, but was called as a stream/);
+  await s.send({ kind: Kind.REQUEST, callId: 2, route: encodeRoute("feed.Feed", "Count") });
+  const b = await s.next();
+  assert.equal(b?.meta.status, Code.INVALID_ARGUMENT);
+  assert.match(b!.meta.errorMessage, /Count streams \(server_stream\), but was called as a unary/);
 });
