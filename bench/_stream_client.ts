@@ -2,7 +2,8 @@
  * The receiving side of the streaming benchmark: opens one stream of `--size`-byte Blobs
  * (`--impl mprpc`: `Bench.Stream` through an RpcChannel; `--impl ceiling-proto`: the raw framed
  * socket), decodes every message (`decode` + `toObject`, as mprpc does), and counts them for
- * `--duration-ms` after `--warmup-ms`. Prints `{"result":{messagesPerSec, rssStart, rssEnd}}`.
+ * `--duration-ms` after `--warmup-ms`. Prints `{"result":{messagesPerSec, rssStart, rssEnd, rssMax,
+ * rssSamples, windowStart, windowEnd}}` (RSS every second of the window; times as `Date.now()`).
  *
  * @module
  */
@@ -25,6 +26,7 @@ let count = 0;
 let startCount = 0;
 let startAt = 0;
 let rssStart = 0;
+let windowStart = 0;
 const rssSamples: number[] = [];
 let stop = false;
 const t0 = performance.now();
@@ -36,6 +38,7 @@ function tick(): void {
   if (startAt === 0 && now - t0 >= warmupMs) {
     startAt = now;
     startCount = count;
+    windowStart = Date.now();
     rssStart = Deno.memoryUsage().rss;
   }
   if (startAt > 0 && rssSamples.length < (now - startAt) / 1000) {
@@ -94,5 +97,8 @@ emit({
     rssStart,
     rssEnd: Deno.memoryUsage().rss,
     rssMax: Math.max(rssStart, ...rssSamples),
+    rssSamples,
+    windowStart,
+    windowEnd: Date.now(),
   },
 });

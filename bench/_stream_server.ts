@@ -3,7 +3,7 @@
  * (an async generator yielding Blobs until the caller cancels); `--impl ceiling-proto` is the
  * raw TCP ceiling doing the same protobufjs work: it encodes each Blob (`fromObject` + `encode`),
  * frames it with a 4-byte length, and writes batches with one write in flight, as fast as the
- * socket takes them. Prints `{"ready":true,"port":N}`, then `{"rss":B}` every second; exits when
+ * socket takes them. Prints `{"ready":true,"port":N}`, then `{"rss":B,"t":ms}` every second; exits when
  * stdin ends.
  *
  * @module
@@ -18,7 +18,7 @@ const impl = flags.get("impl") ?? "mprpc";
 const { bench } = await loadShapes();
 const blob = codecOf(bench.parent!.lookupType("mprpcbench.Blob"));
 
-const rssTimer = setInterval(() => emit({ rss: Deno.memoryUsage().rss }), 1000);
+const rssTimer = setInterval(() => emit({ rss: Deno.memoryUsage().rss, t: Date.now() }), 1000);
 
 if (impl === "mprpc") {
   const provider = new RpcProvider({

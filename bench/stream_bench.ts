@@ -32,8 +32,8 @@ class Child {
   #lines: ReadableStreamDefaultReader<string>;
   #buffer = "";
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
-  /** Every `{"rss": N}` line read so far. */
-  readonly rss: number[] = [];
+  /** Every `{"rss": N, "t": ms}` line read so far. */
+  readonly rss: Array<{ rss: number; t: number }> = [];
   constructor(script: string, args: string[]) {
     this.#proc = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL(script, HERE).pathname, ...args],
@@ -51,7 +51,7 @@ class Child {
       if (nl >= 0) {
         const line = JSON.parse(this.#buffer.slice(0, nl));
         this.#buffer = this.#buffer.slice(nl + 1);
-        if (typeof line.rss === "number") this.rss.push(line.rss);
+        if (typeof line.rss === "number") this.rss.push(line);
         else return line;
         continue;
       }
@@ -66,11 +66,16 @@ class Child {
     while ((nl = this.#buffer.indexOf("\n")) >= 0) {
       const line = JSON.parse(this.#buffer.slice(0, nl));
       this.#buffer = this.#buffer.slice(nl + 1);
-      if (typeof line.rss === "number") this.rss.push(line.rss);
+      if (typeof line.rss === "number") this.rss.push(line);
     }
     await Promise.resolve();
   }
-  async stop(): Promise<void> {
+  #stopped: Promise<void> | undefined;
+  /** Closes its stdin and waits for it to exit, reading its last lines. Idempotent. */
+  stop(): Promise<void> {
+    return this.#stopped ??= this.#stop();
+  }
+  async #stop(): Promise<void> {
     await this.#stdin.close().catch(() => {});
     // Collect the last RSS lines until the child exits.
     for (;;) {
@@ -88,6 +93,7 @@ interface Run {
   rssStart: number;
   rssEnd: number;
   rssMax: number;
+  rssSamples: number[];
   serverRssStart: number;
   serverRssEnd: number;
   serverRssMax: number;
@@ -110,19 +116,21 @@ async function runOnce(impl: string, size: number, ms: number): Promise<Run> {
       "--duration-ms",
       String(ms),
     ]);
-    const before = server.rss.length;
     const out = await client.next();
     await client.stop();
-    await server.drainRss();
-    const r = out.result as Omit<Run, "serverRssStart" | "serverRssEnd" | "serverRssMax">;
-    // The server's samples during the measured window (after the warm-up second).
-    const during = server.rss.slice(before + 1);
-    const s = during.length > 0 ? during : server.rss;
+    await server.stop(); // collects its RSS lines
+    const r = out.result as Omit<Run, "serverRssStart" | "serverRssEnd" | "serverRssMax"> & {
+      windowStart: number;
+      windowEnd: number;
+    };
+    // The server's samples during the measured window.
+    const during = server.rss.filter((x) => x.t >= r.windowStart && x.t <= r.windowEnd)
+      .map((x) => x.rss);
     return {
       ...r,
-      serverRssStart: s[0] ?? 0,
-      serverRssEnd: s.at(-1) ?? 0,
-      serverRssMax: Math.max(0, ...s),
+      serverRssStart: during[0] ?? 0,
+      serverRssEnd: during.at(-1) ?? 0,
+      serverRssMax: Math.max(0, ...during),
     };
   } finally {
     await server.stop();
@@ -159,8 +167,13 @@ if (soak) {
   console.error(`soak: one 100-byte stream for ${soakMs / 1000} s ...`);
   const s = await runOnce("mprpc", 98, soakMs);
   console.log(JSON.stringify({ scenario: `stream soak ${soakMs / 1000}s`, ...s }));
+  // The caller's RSS at each quarter of the window shows a trend apart from the warm-up.
+  const q = s.rssSamples;
+  const quarters = [1, 2, 3, 4].map((k) =>
+    q[Math.min(q.length - 1, Math.ceil((q.length * k) / 4) - 1)] ?? 0
+  );
   soakLine = `| ${soakMs / 1000} s, one 100 B stream, ${fmt(s.messagesPerSec)} messages/s | ` +
-    `${mib(s.rssStart)} → ${mib(s.rssEnd)} (max ${mib(s.rssMax)}) | ` +
+    `${mib(s.rssStart)} → ${quarters.map(mib).join(" → ")} (max ${mib(s.rssMax)}) | ` +
     `${mib(s.serverRssStart)} → ${mib(s.serverRssEnd)} (max ${mib(s.serverRssMax)}) |`;
 }
 const loadEnd = (await Deno.readTextFile("/proc/loadavg").catch(() => "?")).split(" ")
@@ -186,7 +199,8 @@ const section = [
   "",
   ...(soak
     ? [
-      "Soak (memory over time, RSS in MiB, start of the measured window → end):",
+      "Soak (memory over time, RSS in MiB; caller: start of the measured window, then at each " +
+      "quarter of it; provider: start → end):",
       "",
       "| soak | caller RSS | provider RSS |",
       "| --- | ---: | ---: |",

@@ -389,6 +389,8 @@ export class ClientConnection {
         return fc.peerMaxMessageBytes;
       },
       send: (fields, payload) => fc.send(fields, payload),
+      sendMessage: (fields, payload) => fc.sendBatched(fields, payload),
+      flush: () => fc.flush(),
       release: (call) => {
         if (this.#streams?.get(call.id) !== call) return;
         this.#streams.delete(call.id);

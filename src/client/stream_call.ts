@@ -21,6 +21,10 @@ export interface StreamLink {
   readonly peerMaxMessageBytes: number;
   /** Queues a frame; false (nothing queued) when its body is over `peerMaxMessageBytes`. */
   send(fields: MetaFields, payload?: Payload): boolean;
+  /** As `send`, for messages: may wait for the next turn of the event loop to be written. */
+  sendMessage(fields: MetaFields, payload: Payload): boolean;
+  /** Starts writing the messages queued so far. */
+  flush(): void;
   /** Forgets the stream (it ended). */
   release(call: { readonly id: number }): void;
 }
@@ -276,7 +280,10 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
     try {
       it = requests[Symbol.asyncIterator]();
       for (;;) {
-        if (this.#credit.available <= 0) await this.#credit.wait();
+        if (this.#credit.available <= 0) {
+          this.#link?.flush(); // what the credit allowed leaves now, not at the next turn
+          await this.#credit.wait();
+        }
         if (this.#ended) return;
         const r = await it.next();
         if (this.#ended) return;
@@ -301,7 +308,7 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
           );
           return;
         }
-        if (!link.send({ kind: Kind.MESSAGE, callId: this.id }, payload)) {
+        if (!link.sendMessage({ kind: Kind.MESSAGE, callId: this.id }, payload)) {
           this.fail(
             new RpcError(
               Code.RESOURCE_EXHAUSTED,
