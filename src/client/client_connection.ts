@@ -599,9 +599,18 @@ export class ClientConnection {
       }
       case Kind.MESSAGE:
       case Kind.WINDOW_UPDATE:
-      case Kind.CANCEL:
         this.#onStreamFrame(meta, payload, owned);
         return;
+      case Kind.CANCEL:
+        // A provider may end a stream with CANCEL; for anything else it is a protocol error.
+        if (this.#streams?.has(meta.callId) === true) {
+          this.#onStreamFrame(meta, payload, owned);
+          return;
+        }
+        throw new FrameError(
+          "BAD_META",
+          `unexpected frame kind ${meta.kind} from a provider (call id ${meta.callId})`,
+        );
       default:
         throw new FrameError(
           "BAD_META",
