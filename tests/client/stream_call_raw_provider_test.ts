@@ -83,7 +83,7 @@ Deno.test("a bidirectional stream the provider never started fails UNAVAILABLE: 
 });
 
 /** A provider that answers every stream with `answer(socket, callId)`. */
-async function answering(answer: (s: FrameSocket, callId: number) => Promise<void>) {
+function answering(answer: (s: FrameSocket, callId: number) => Promise<void>) {
   return startRawServer(async (conn) => {
     const s = new FrameSocket(conn);
     await s.handshake();
