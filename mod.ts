@@ -41,7 +41,7 @@ export {
   ProtoError,
   type Root,
 } from "./src/schema/load_proto.ts";
-export { type Message, serviceName } from "./src/schema/method_descriptor.ts";
+export { type Message, type MethodKind, serviceName } from "./src/schema/method_descriptor.ts";
 export {
   type CloseOptions,
   RpcProvider,
@@ -58,9 +58,16 @@ export {
 } from "./src/server/interceptor.ts";
 export { RpcChannel, type RpcChannelOptions } from "./src/client/rpc_channel.ts";
 export type { ChannelProtocol, LegacyEmptyReply } from "./src/legacy/legacy_call.ts";
-export type { CallOptions, Stub, StubMethod } from "./src/client/call_options.ts";
-export { RpcController } from "./src/client/rpc_controller.ts";
+export type {
+  BidiStreamMethod,
+  CallOptions,
+  ClientStreamMethod,
+  ServerStreamMethod,
+  Stub,
+  StubMethod,
+} from "./src/client/call_options.ts";
 export type { ResponseStream } from "./src/client/response_stream.ts";
+export { RpcController } from "./src/client/rpc_controller.ts";
 export { type ProtoFile, protoFile } from "./src/typed/proto_file.ts";
 export { defineService, ServiceDefinition } from "./src/typed/service_definition.ts";
 export type {
@@ -68,7 +75,6 @@ export type {
   ClientStreamingMethod,
   EnumInit,
   MethodAlias,
-  MethodKind,
   MethodTypes,
   ServerStreamingMethod,
   UnaryMethod,

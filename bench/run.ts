@@ -13,7 +13,8 @@
  * - `--repeat N`: runs every scenario N times (interleaved) and reports the median and range.
  * - `--only a,b`: scenarios whose name contains one of the comma-separated texts; RESULTS.md is
  *   then only written with an explicit `--out`.
- * - `--soak`: adds a 60 s (`--soak-duration`) run reporting RSS at start and end.
+ * - `--soak`: adds a 60 s (`--soak-duration`) run reporting RSS at start and end (and a soak of
+ *   one stream, in the streaming section).
  * - `--profile provider|caller`: runs that side of the mprpc scenarios with `--cpu-prof` and
  *   prints the top self-time functions (profiles go to `--profile-dir`, default a temp dir).
  * - `--grpc`: runs `npm ci --prefix bench/grpc_js` first when bench/grpc_js/node_modules is
@@ -25,7 +26,8 @@
  * as `1x1`, `1x64` (one connection, 64 calls outstanding) and `8x16` (8 connections — 8
  * RpcChannel instances, or 8 raw sockets, in ONE caller process — with 16 outstanding each).
  * Ceilings: `ceiling-bytes` (raw echo, bytes only) and `ceiling-proto` (raw echo plus the same
- * protobufjs work as mprpc at both ends), see bench/_echo_server.ts.
+ * protobufjs work as mprpc at both ends), see bench/_echo_server.ts. Streams (one server stream,
+ * one way, 100-byte and 64 KiB messages) run last, in bench/stream_bench.ts.
  *
  * @module
  */
@@ -862,6 +864,26 @@ if (outPath) {
   }
   await Deno.writeTextFile(outPath, md);
   console.error(`wrote ${outPath}`);
+  // Streams (one way, messages/s vs ceiling-proto; with --soak, a memory soak too): their own
+  // section of the same file, written by bench/stream_bench.ts.
+  console.error("running bench/stream_bench.ts ...");
+  const streams = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("stream_bench.ts", HERE).pathname,
+      "--duration",
+      String(durationMs / 1000),
+      "--repeat",
+      String(Math.max(repeat, 3)),
+      ...(soak ? ["--soak-duration", String(soakMs / 1000)] : ["--no-soak"]),
+      "--out",
+      outPath,
+    ],
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (!streams.success) failed++;
 }
 
 if (profileDir && profileRole) {

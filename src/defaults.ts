@@ -84,6 +84,18 @@ export const DEFAULT_KEEPALIVE_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_INFLIGHT_PER_CONNECTION = 100_000;
 
 /**
+ * Streaming calls a provider keeps open at once on one connection before it answers a new one
+ * `RESOURCE_EXHAUSTED`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_STREAMS_PER_CONNECTION } from "./defaults.ts";
+ * if (DEFAULT_MAX_STREAMS_PER_CONNECTION !== 1_000) throw new Error();
+ * ```
+ */
+export const DEFAULT_MAX_STREAMS_PER_CONNECTION = 1_000;
+
+/**
  * A provider logs a call slower than this as slow: 1 s.
  *
  * @example

@@ -27,4 +27,9 @@ await main("caller", CALLER_FIELDS, async (env) => {
     if (!(e instanceof RpcError)) throw e;
     console.log(`rpc GetFriendsList(42) -> ${e.codeName}: ${e.message}`);
   }
+  // A server stream: iterate it; breaking out of the loop would cancel it on the provider.
+  console.log("rpc WatchFriends(1000) ->");
+  for await (const ev of stub.WatchFriends({ userid: 1000, maxEvents: 4 })) {
+    console.log(`  ${text(ev.name)} is ${ev.online ? "online" : "offline"}`);
+  }
 });

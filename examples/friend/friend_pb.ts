@@ -44,6 +44,34 @@ export type GetFriendsListResponseInit = {
   friends?: readonly Uint8Array[] | undefined;
 };
 
+/**
+ * `fixbug.WatchFriendsRequest`, as received.
+ *
+ * Not in the original: a server stream of friends coming online and going offline.
+ */
+export type WatchFriendsRequest = {
+  userid: number;
+  /** 0 = until the caller cancels */
+  maxEvents: number;
+};
+/** `fixbug.WatchFriendsRequest`, as sent: every field optional. */
+export type WatchFriendsRequestInit = {
+  userid?: number | undefined;
+  /** 0 = until the caller cancels */
+  maxEvents?: number | undefined;
+};
+
+/** `fixbug.FriendEvent`, as received. */
+export type FriendEvent = {
+  name: Uint8Array;
+  online: boolean;
+};
+/** `fixbug.FriendEvent`, as sent: every field optional. */
+export type FriendEventInit = {
+  name?: Uint8Array | undefined;
+  online?: boolean | undefined;
+};
+
 /** The text of `friend.proto`. */
 const source = `// The original C++ mprpc's friend example, with its messages and field numbers.
 syntax = "proto3";
@@ -66,8 +94,20 @@ message GetFriendsListResponse {
   repeated bytes friends = 2;
 }
 
+// Not in the original: a server stream of friends coming online and going offline.
+message WatchFriendsRequest {
+  uint32 userid = 1;
+  uint32 max_events = 2; // 0 = until the caller cancels
+}
+
+message FriendEvent {
+  bytes name = 1;
+  bool online = 2;
+}
+
 service FriendServiceRpc {
   rpc GetFriendsList(GetFriendsListRequest) returns (GetFriendsListResponse);
+  rpc WatchFriends(WatchFriendsRequest) returns (stream FriendEvent);
 }
 `;
 
@@ -87,4 +127,12 @@ export const FriendServiceRpc: mprpc.ServiceDefinition<{
   >;
   /** Alias of `GetFriendsList`. */
   getFriendsList: mprpc.MethodAlias<"GetFriendsList">;
+  WatchFriends: mprpc.ServerStreamingMethod<
+    WatchFriendsRequest,
+    WatchFriendsRequestInit,
+    FriendEvent,
+    FriendEventInit
+  >;
+  /** Alias of `WatchFriends`. */
+  watchFriends: mprpc.MethodAlias<"WatchFriends">;
 }> = mprpc.defineService(file_friend, "fixbug.FriendServiceRpc");

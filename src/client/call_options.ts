@@ -4,6 +4,7 @@
  * @module
  */
 import type { Message } from "../schema/method_descriptor.ts";
+import type { ResponseStream } from "./response_stream.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -67,3 +68,24 @@ export type StubMethod<Req = Message, Res = Message> = (
  * `channel.stub<T>()` for typed requests and responses.
  */
 export type Stub = Record<string, StubMethod>;
+
+/**
+ * A server-streaming stub method: `(request, options?) => ResponseStream<response>`; iterate it
+ * with `for await`.
+ */
+export type ServerStreamMethod<Req = Message, Res = Message> = (
+  request: Req,
+  options?: CallOptions,
+) => ResponseStream<Res>;
+
+/** A client-streaming stub method: `(requests, options?) => Promise<response>`. */
+export type ClientStreamMethod<Req = Message, Res = Message> = (
+  requests: AsyncIterable<Req>,
+  options?: CallOptions,
+) => Promise<Res>;
+
+/** A bidirectional stub method: `(requests, options?) => ResponseStream<response>`. */
+export type BidiStreamMethod<Req = Message, Res = Message> = (
+  requests: AsyncIterable<Req>,
+  options?: CallOptions,
+) => ResponseStream<Res>;

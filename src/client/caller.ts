@@ -8,6 +8,7 @@ import type { MethodDescriptor } from "../schema/method_descriptor.ts";
 import type { Payload } from "../wire/frame_writer.ts";
 import type { CallOptions } from "./call_options.ts";
 import type { ResponseDecoder } from "./client_connection.ts";
+import type { StreamCall } from "./stream_call.ts";
 
 /** Sends calls to providers in one protocol. */
 export interface Caller {
@@ -23,6 +24,11 @@ export interface Caller {
     deadline: number,
     request: unknown,
   ): Promise<unknown>;
+  /**
+   * Opens a streaming call on a provider of `call.desc`; failures end `call`. Absent when the
+   * protocol has no streams.
+   */
+  openStream?(call: StreamCall): void;
   /** Fails the calls in flight with `CANCELLED` and releases every socket. Idempotent. */
   close(): Promise<void>;
 }

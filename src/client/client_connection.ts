@@ -14,6 +14,7 @@ import { FrameError } from "../wire/frame.ts";
 import { Kind, type RpcMeta } from "../wire/meta.ts";
 import type { Payload } from "../wire/frame_writer.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
+import type { StreamCall, StreamLink } from "./stream_call.ts";
 
 /**
  * Decodes a response payload; `borrowed` means `payload` is a view into a read buffer that will
@@ -91,6 +92,13 @@ export interface ClientConnectionOptions {
       conn: ClientConnection,
     ) => Promise<unknown> | undefined)
     | undefined;
+  /**
+   * A stream the provider never started (it said so, or it went away before reading it): open
+   * it again elsewhere, or fail it.
+   */
+  onStreamNotStarted?:
+    | ((call: StreamCall, error: RpcError, conn: ClientConnection) => void)
+    | undefined;
 }
 
 /** Connect errors that only mean "this connection is going away": nothing was sent on it. */
@@ -132,6 +140,9 @@ export class ClientConnection {
   #o: ClientConnectionOptions;
   #fc: FramedConnection | undefined;
   #pending = new Map<number, PendingCall>();
+  /** Streaming calls by id (ids shared with `#pending`); made on the first stream. */
+  #streams: Map<number, StreamCall> | undefined;
+  #streamLink: StreamLink | undefined;
   #nextId = 1;
   #ready: Promise<void> | undefined;
   #closed = false;
@@ -154,9 +165,9 @@ export class ClientConnection {
     this.key = endpointKey(options);
   }
 
-  /** Calls waiting for a response. */
+  /** Calls waiting for a response, and streams open. */
   get inflight(): number {
-    return this.#pending.size;
+    return this.#pending.size + (this.#streams?.size ?? 0);
   }
 
   /** Connected, handshake done, and usable for new calls. */
@@ -289,7 +300,7 @@ export class ClientConnection {
       }
       let id = this.#nextId;
       this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
-      while (this.#pending.has(id)) id = this.#nextId++;
+      while (this.#pending.has(id) || this.#streams?.has(id)) id = this.#nextId++;
       const p = new PendingCall(this, id, call.decoder, resolve, reject, call);
       this.#pending.set(id, p);
       let timeoutMs = 0;
@@ -320,6 +331,104 @@ export class ClientConnection {
         return;
       }
     });
+  }
+
+  /**
+   * Opens a streaming call on the (connected) connection: its REQUEST (carrying the request of
+   * a server stream) is queued, then the call sends its messages itself. A stream refused before
+   * it was sent fails (or, if the provider is going away, goes to `onStreamNotStarted`).
+   */
+  openStream(call: StreamCall): void {
+    const fc = this.#fc;
+    if (fc === undefined || this.#closed) {
+      call.fail(this.#closeReason ?? new RpcError(Code.UNAVAILABLE, "connection is closed"), false);
+      return;
+    }
+    if (this.#draining) {
+      this.#streamNotStarted(call, new RpcError(Code.UNAVAILABLE, "provider is going away"));
+      return;
+    }
+    const maxUnsent = this.#o.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_REQUEST_BYTES;
+    if (fc.unsentBytes > maxUnsent) {
+      call.fail(
+        new RpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `${fc.unsentBytes} bytes of requests to ${this.key} are still unsent ` +
+            `(limit ${maxUnsent}): the provider is not reading`,
+        ),
+        false,
+      );
+      return;
+    }
+    const streams = this.#streams ??= new Map();
+    let id = this.#nextId;
+    this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
+    while (this.#pending.has(id) || streams.has(id)) id = this.#nextId++;
+    const timeoutMs = call.deadline > 0 ? Math.max(1, Math.ceil(call.deadline - Date.now())) : 0;
+    const sent = fc.send({
+      kind: Kind.REQUEST,
+      callId: id,
+      route: call.desc.route,
+      timeoutMs,
+      metadata: call.metadata,
+      stream: true,
+    }, call.payload);
+    if (!sent) {
+      call.fail(
+        new RpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `request of ${call.payload?.length} bytes exceeds the provider's maxMessageBytes ${fc.peerMaxMessageBytes}`,
+        ),
+        false,
+      );
+      return;
+    }
+    streams.set(id, call);
+    call.attach(this.#linkFor(fc), id);
+  }
+
+  /** What streams see of this connection (made once). */
+  #linkFor(fc: FramedConnection): StreamLink {
+    return this.#streamLink ??= {
+      get peerMaxMessageBytes() {
+        return fc.peerMaxMessageBytes;
+      },
+      send: (fields, payload) => fc.send(fields, payload),
+      sendMessage: (fields, payload) => fc.sendBatched(fields, payload),
+      flush: () => fc.flush(),
+      release: (call) => {
+        if (this.#streams?.get(call.id) !== call) return;
+        this.#streams.delete(call.id);
+        this.#maybeFinishDrain();
+      },
+    };
+  }
+
+  /** MESSAGE, WINDOW_UPDATE, CANCEL or RESPONSE of a streaming call; late ones are dropped. */
+  #onStreamFrame(meta: RpcMeta, payload: Uint8Array, owned: boolean): void {
+    const call = this.#streams?.get(meta.callId);
+    if (call === undefined) return; // ended (cancelled, timed out): a late frame is dropped
+    switch (meta.kind) {
+      case Kind.MESSAGE:
+        call.onMessage(meta, payload, owned);
+        return;
+      case Kind.WINDOW_UPDATE:
+        call.onWindowUpdate(meta.credit ?? 0);
+        return;
+      default:
+        if (meta.status !== 0 && meta.notStarted === true) {
+          this.#streams!.delete(meta.callId);
+          this.#streamNotStarted(call, new RpcError(meta.status, meta.errorMessage));
+          return;
+        }
+        call.onEnd(meta, payload, owned);
+    }
+  }
+
+  #streamNotStarted(call: StreamCall, err: RpcError): void {
+    call.detach();
+    if (this.#o.onStreamNotStarted !== undefined) this.#o.onStreamNotStarted(call, err, this);
+    else call.fail(err, false);
   }
 
   /** Fails one pending call with `err`; with `notify`, tells the provider to stop it. */
@@ -399,13 +508,20 @@ export class ClientConnection {
       this.#settle(p);
       p.reject(err);
     }
+    // A stream that broke is never opened again: messages may have gone out.
+    if (this.#streams !== undefined) {
+      for (const s of [...this.#streams.values()]) s.fail(err, false);
+    }
   }
 
   #onFrame(meta: RpcMeta, payload: Uint8Array, owned: boolean): void {
     switch (meta.kind) {
       case Kind.RESPONSE: {
         const p = this.#pending.get(meta.callId);
-        if (p === undefined) return; // cancelled or timed out: a late answer is dropped
+        if (p === undefined) {
+          if (this.#streams !== undefined) this.#onStreamFrame(meta, payload, owned);
+          return; // (otherwise cancelled or timed out: a late answer is dropped)
+        }
         if (p.deadline > 0 && Date.now() >= p.deadline) {
           // Arrived after the deadline but before the wheel's tick: the deadline still wins.
           this.fail(p, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"), false);
@@ -470,6 +586,14 @@ export class ClientConnection {
               this.#notStarted(p, err);
             }
           }
+          if (this.#streams !== undefined) {
+            for (const s of [...this.#streams.values()]) {
+              if (sentAfter(s.id, last)) {
+                this.#streams.delete(s.id);
+                this.#streamNotStarted(s, err);
+              }
+            }
+          }
         }
         this.#o.logger.info("provider going away", {
           provider: this.key,
@@ -478,6 +602,20 @@ export class ClientConnection {
         this.#goneOnce();
         break;
       }
+      case Kind.MESSAGE:
+      case Kind.WINDOW_UPDATE:
+        this.#onStreamFrame(meta, payload, owned);
+        return;
+      case Kind.CANCEL:
+        // A provider may end a stream with CANCEL; for anything else it is a protocol error.
+        if (this.#streams?.has(meta.callId) === true) {
+          this.#onStreamFrame(meta, payload, owned);
+          return;
+        }
+        throw new FrameError(
+          "BAD_META",
+          `unexpected frame kind ${meta.kind} from a provider (call id ${meta.callId})`,
+        );
       default:
         throw new FrameError(
           "BAD_META",
@@ -490,6 +628,18 @@ export class ClientConnection {
   /** A response over our limit fails its call alone; its payload is skipped. */
   #onOversize(meta: RpcMeta, bodyLength: number): void {
     const limit = this.#o.maxMessageBytes;
+    const stream = this.#streams?.get(meta.callId);
+    if (stream !== undefined && (meta.kind === Kind.MESSAGE || meta.kind === Kind.RESPONSE)) {
+      this.#o.logger.warn("response too large", { provider: this.key, bytes: bodyLength, limit });
+      stream.fail(
+        new RpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `response message of ${bodyLength} bytes exceeds maxMessageBytes ${limit}`,
+        ),
+        true,
+      );
+      return;
+    }
     const p = meta.kind === Kind.RESPONSE ? this.#pending.get(meta.callId) : undefined;
     if (p === undefined) {
       if (meta.kind === Kind.RESPONSE) return; // a late answer to a call given up on
@@ -521,7 +671,10 @@ export class ClientConnection {
   }
 
   #maybeFinishDrain(): void {
-    if (this.#draining && this.#pending.size === 0 && !this.#closed) {
+    if (
+      this.#draining && this.#pending.size === 0 && !this.#closed &&
+      (this.#streams === undefined || this.#streams.size === 0)
+    ) {
       this.#closeWith(new RpcError(Code.UNAVAILABLE, "provider went away"));
     }
   }

@@ -24,6 +24,7 @@ import type { Endpoint, Registry } from "../registry/registry.ts";
 import { ServiceDirectory, type ServiceState } from "./service_directory.ts";
 import type { Subchannel } from "./subchannel.ts";
 import { SubchannelPool } from "./subchannel_pool.ts";
+import type { StreamCall } from "./stream_call.ts";
 
 /** Options of {@linkcode NativeCaller}. */
 export interface NativeCallerOptions {
@@ -103,6 +104,7 @@ export class NativeCaller implements Caller {
       onNotStarted: this.#sendAgain,
       healthCheck: o.healthCheck,
       metadata: o.metadata,
+      onStreamNotStarted: this.#openAgain,
     });
     this.#directory = new ServiceDirectory({
       registry: o.registry,
@@ -129,6 +131,86 @@ export class NativeCaller implements Caller {
     }
     return this.#dispatch(desc, payload, decoder, opts, deadline, request);
   }
+
+  /**
+   * Opens a streaming call on a provider of its service (resolving, picking and connecting as
+   * calls do, bounded by its deadline and signal); any failure ends the call.
+   */
+  openStream(call: StreamCall, avoid?: Set<string>): void {
+    // Never rejects: every failure ends the call, whose iteration reports it.
+    void this.#openStream(call, avoid);
+  }
+
+  async #openStream(call: StreamCall, avoid: Set<string> | undefined): Promise<void> {
+    try {
+      const conn = await this.#streamConnection(call, avoid);
+      if (call.ended) return;
+      conn.openStream(call);
+    } catch (e) {
+      call.fail(RpcError.from(e, Code.UNAVAILABLE), false);
+    }
+  }
+
+  /** A ready connection for `call`; only providers that are not reachable are skipped. */
+  async #streamConnection(call: StreamCall, avoid: Set<string> | undefined) {
+    const { desc } = call;
+    const signal = call.bound.signal;
+    const staged = <T>(p: Promise<T>, stage: string) =>
+      raceSignal(p, signal, (reason) => {
+        const base = RpcError.from(reason, Code.CANCELLED);
+        return new RpcError(base.code, `${base.message} while ${stage}`, { cause: reason });
+      });
+    const resolving = this.#directory.resolve(desc.service);
+    const svc = resolving instanceof Promise
+      ? await staged(resolving, `resolving the providers of ${desc.service}`)
+      : resolving;
+    const tried = new Set<string>();
+    const opts = { metadata: call.metadata } as CallOptions;
+    const target = { desc, opts, request: call.request } as PendingSend;
+    let lastError: RpcError | undefined;
+    for (;;) {
+      if (this.#closed) throw new RpcError(Code.CANCELLED, "channel closed");
+      if (call.ended) throw new RpcError(Code.CANCELLED, "stream ended");
+      const ep = this.#choose(svc, tried, avoid, target);
+      if (ep === undefined) {
+        throw lastError ??
+          new RpcError(Code.UNAVAILABLE, `no provider available for service ${desc.service}`);
+      }
+      tried.add(ep.key);
+      const conn = ep.connection();
+      if (conn.ready) return conn;
+      try {
+        await staged(conn.connect(), `connecting to ${ep.key}`);
+        return conn;
+      } catch (e) {
+        if (e instanceof RpcError && e.code === Code.UNAVAILABLE) {
+          lastError = e;
+          continue; // nothing was sent: try another provider
+        }
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * A stream the provider never started: a server stream (its one request travels with the
+   * REQUEST) is opened again, elsewhere if possible; a client or bidirectional stream fails
+   * `UNAVAILABLE`, since its request messages may have been taken from their iterable already.
+   */
+  #openAgain = (call: StreamCall, error: RpcError, from: ClientConnection): void => {
+    if (
+      this.#closed || call.kind !== "server_stream" || call.hops >= MAX_NOT_STARTED_RESENDS ||
+      call.ended
+    ) {
+      call.fail(
+        new RpcError(Code.UNAVAILABLE, `stream not started by ${from.key}: ${error.message}`),
+        false,
+      );
+      return;
+    }
+    call.hops++;
+    this.openStream(call, new Set([from.key]));
+  };
 
   /** Fails calls in flight with `CANCELLED` and closes every connection. Idempotent. */
   async close(): Promise<void> {

@@ -26,13 +26,14 @@ import {
 } from "../defaults.ts";
 import type { Payload } from "../wire/frame_writer.ts";
 import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
-import type { CallOptions, Stub } from "./call_options.ts";
+import type { CallOptions, Stub, StubMethod } from "./call_options.ts";
 import type { Caller } from "./caller.ts";
 import type { ResponseDecoder } from "./client_connection.ts";
 import { NativeCaller } from "./native_caller.ts";
 import { RpcController } from "./rpc_controller.ts";
 import { ServiceDefinition } from "../typed/service_definition.ts";
 import type { TypedStub } from "../typed/typed_stub.ts";
+import { StreamCall } from "./stream_call.ts";
 import {
   type ChannelProtocol,
   LegacyCaller,
@@ -181,6 +182,33 @@ export class RpcChannel {
   /**
    * A stub for `service`: one async method per RPC under its `.proto` name and lowerCamelCase
    * alias, each `(request, { timeoutMs?, signal?, metadata?, retries? }) => Promise<response>`.
+   * Streaming methods: server streaming `(request, options?) => ResponseStream<response>`,
+   * client streaming `(requests: AsyncIterable, options?) => Promise<response>`, bidirectional
+   * `(requests: AsyncIterable, options?) => ResponseStream<response>` (see
+   * {@linkcode ServerStreamMethod} and its siblings for typing your own stub interface).
+   *
+   * @example A server stream
+   * ```ts
+   * import { parseProto, RpcChannel, RpcProvider } from "../../mod.ts";
+   * const root = parseProto(`syntax = "proto3"; package demo;
+   *   message N { int32 n = 1; }
+   *   service Count { rpc Up(N) returns (stream N); }`);
+   * const count = root.lookupService("demo.Count");
+   * const provider = new RpcProvider({ host: "127.0.0.1", port: 0 });
+   * provider.notifyService(count, {
+   *   async *Up(req: { n: number }) {
+   *     for (let i = 1; i <= req.n; i++) yield { n: i };
+   *   },
+   * });
+   * await provider.start();
+   * const channel = new RpcChannel({ address: provider.address });
+   * const stub = channel.stub<{ Up(req: { n: number }): AsyncIterable<{ n: number }> }>(count);
+   * let sum = 0;
+   * for await (const m of stub.Up({ n: 4 })) sum += m.n;
+   * if (sum !== 10) throw new Error(String(sum));
+   * await channel.close();
+   * await provider.close();
+   * ```
    */
   stub<T = Stub>(service: protobuf.Service): T;
   stub(definition: protobuf.Service | ServiceDefinition): unknown {
@@ -189,8 +217,11 @@ export class RpcChannel {
     if (stub === undefined) {
       stub = {};
       for (const desc of describeService(service)) {
-        const fn = (request?: Message, options?: CallOptions) =>
-          this.#invoke(desc, request, options ?? EMPTY) as Promise<Message>;
+        const fn = desc.kind === "unary"
+          ? (request?: Message, options?: CallOptions) =>
+            this.#invoke(desc, request, options ?? EMPTY) as Promise<Message>
+          : ((input?: unknown, options?: CallOptions) =>
+            this.#stream(desc, input, options ?? EMPTY)) as unknown as StubMethod;
         stub[desc.name] = fn;
         if (!(desc.camelName in stub)) stub[desc.camelName] = fn;
       }
@@ -235,6 +266,13 @@ export class RpcChannel {
     options?: CallOptions,
   ): Promise<Message | undefined> {
     controller?.reset();
+    const desc = describeMethod(method);
+    if (desc.kind !== "unary") {
+      const err = streamsError(desc);
+      if (!controller) throw err;
+      controller.setFailed(err);
+      return undefined;
+    }
     let opts = options ?? EMPTY;
     if (controller !== undefined) {
       const user = opts.onResponseMetadata;
@@ -251,7 +289,7 @@ export class RpcChannel {
       };
     }
     try {
-      return await this.#invoke(describeMethod(method), request, opts) as Message;
+      return await this.#invoke(desc, request, opts) as Message;
     } catch (e) {
       if (!controller) throw e;
       controller.setFailed(RpcError.from(e, Code.UNKNOWN));
@@ -311,6 +349,10 @@ export class RpcChannel {
         callback(e as Error, null);
         return;
       }
+      if (desc.kind !== "unary") {
+        callback(streamsError(desc), null);
+        return;
+      }
       this.#send(desc, requestData, RAW, opts).then(
         (bytes) => callback(null, bytes as Uint8Array),
         (e) => callback(e, null),
@@ -350,6 +392,55 @@ export class RpcChannel {
     return this.#send(desc, payload, desc.response, opts, request);
   }
 
+  /** Opens a streaming call: its stream of responses, or the promise of its one response. */
+  #stream(desc: MethodDescriptor, input: unknown, opts: CallOptions): unknown {
+    const metadata = this.#metadata !== undefined
+      ? { ...this.#metadata, ...opts.metadata }
+      : opts.metadata;
+    const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
+    const deadline = timeoutMs > 0 && timeoutMs < 2 ** 31 ? Date.now() + timeoutMs : 0;
+    let payload: Payload | undefined;
+    let requests: AsyncIterable<unknown> | undefined;
+    let bad: RpcError | undefined;
+    if (desc.kind === "server_stream") {
+      try {
+        payload = desc.request.encodeLazy((input ?? {}) as Message);
+      } catch (e) {
+        bad = new RpcError(
+          Code.INVALID_ARGUMENT,
+          `cannot encode ${desc.request.type.fullName.slice(1)} for ${desc.service}.${desc.name}: ${
+            errorMessage(e)
+          }`,
+        );
+      }
+    } else {
+      requests = asAsyncIterable(input);
+      if (requests === undefined) {
+        bad = new RpcError(
+          Code.INVALID_ARGUMENT,
+          `${desc.service}.${desc.name} streams requests: pass an AsyncIterable (or Iterable) of ` +
+            `them, got ${input === null ? "null" : typeof input}`,
+        );
+      }
+    }
+    const call = new StreamCall({
+      desc,
+      deadline,
+      signal: opts.signal,
+      metadata,
+      request: input,
+      payload,
+      requests,
+    });
+    if (bad !== undefined) {
+      this.#logger.warn("bad request", { error: bad.message });
+      call.fail(bad, false);
+    } else if (this.#closed) call.fail(new RpcError(Code.CANCELLED, "channel closed"), false);
+    else if (this.#caller.openStream === undefined) call.fail(streamsError(desc), false);
+    else this.#caller.openStream(call);
+    return desc.kind === "client_stream" ? call.response() : call;
+  }
+
   #send(
     desc: MethodDescriptor,
     payload: Payload,
@@ -371,3 +462,25 @@ export class RpcChannel {
 const RAW: ResponseDecoder = {
   decode: (payload: Uint8Array, borrowed: boolean) => borrowed ? payload.slice() : payload,
 };
+
+/** The error of a streaming method called where only unary calls go. */
+function streamsError(desc: MethodDescriptor): RpcError {
+  return new RpcError(
+    Code.UNIMPLEMENTED,
+    `${desc.service}.${desc.name} streams (${desc.kind}): call it through a stub of the native ` +
+      "protocol (the mprpc-legacy protocol, callMethod and rpcImpl have no streams)",
+  );
+}
+
+/** `input` as an AsyncIterable (an Iterable is wrapped), or undefined when it is neither. */
+function asAsyncIterable(input: unknown): AsyncIterable<unknown> | undefined {
+  if (input === null || typeof input !== "object") return undefined;
+  if (Symbol.asyncIterator in input) return input as AsyncIterable<unknown>;
+  if (Symbol.iterator in input) {
+    const items = input as Iterable<unknown>;
+    return (async function* () {
+      yield* items;
+    })();
+  }
+  return undefined;
+}

@@ -32,6 +32,8 @@ export interface SubchannelPoolOptions {
   healthCheck?: boolean | undefined;
   /** Metadata sent with the health checks (the channel's, e.g. an auth token). */
   metadata?: Record<string, string> | undefined;
+  /** See {@linkcode ClientConnectionOptions.onStreamNotStarted}. */
+  onStreamNotStarted?: ClientConnectionOptions["onStreamNotStarted"];
 }
 
 /** How long a health check may take before it gives no verdict, ms. */
@@ -96,6 +98,7 @@ export class SubchannelPool implements SubchannelHost {
       onGone,
       onClosed: (c) => this.#connections.delete(c),
       onNotStarted: o.onNotStarted,
+      onStreamNotStarted: o.onStreamNotStarted,
     });
     this.#connections.add(conn);
     this.#startKeepalive();

@@ -285,6 +285,17 @@ export class LegacyConnection implements AcceptedConnection {
       return;
     }
     const desc = route.desc;
+    if (desc.kind !== "unary") {
+      // The C++ protocol has one request and one reply per connection, and no status to say
+      // UNIMPLEMENTED with: the call is refused by closing, as an unknown method is.
+      host.logger.warn("closing connection: legacy call refused", {
+        peer: endpointKey(this.peer),
+        reason: `${desc.service}.${desc.name} streams (${desc.kind}); ` +
+          "the mprpc-legacy protocol has no streams",
+      });
+      this.#shutdown();
+      return;
+    }
     let request;
     try {
       request = desc.request.decode(req.args);

@@ -12,6 +12,13 @@ import { type TypeCodec, typeCodec } from "./type_codec.ts";
 // Callers that know only descriptors reach the message codec through here.
 export { type Message, type TypeCodec, typeCodec } from "./type_codec.ts";
 
+/**
+ * How a method streams: `unary` (one request, one response), `server_stream` (one request, a
+ * stream of responses), `client_stream` (a stream of requests, one response) or `bidi` (both
+ * stream).
+ */
+export type MethodKind = "unary" | "server_stream" | "client_stream" | "bidi";
+
 /** Everything the call path needs about one method. */
 export interface MethodDescriptor {
   /** Package-qualified service name without a leading dot, e.g. `fixbug.UserServiceRpc`. */
@@ -26,6 +33,8 @@ export interface MethodDescriptor {
   readonly response: TypeCodec;
   /** Pre-encoded `service` + `method` fields of the request meta. */
   readonly route: Uint8Array;
+  /** Whether and how the method streams. */
+  readonly kind: MethodKind;
 }
 
 /** `Login` → `login`. */
@@ -55,9 +64,17 @@ export function serviceName(service: protobuf.Service): string {
 const descriptors = new WeakMap<protobuf.Method, MethodDescriptor>();
 
 /**
- * The (cached) descriptor of a method.
+ * The (cached) descriptor of a method, streaming or not (see {@linkcode MethodKind}).
  *
- * @throws {TypeError} for streaming methods, which this toolkit does not serve.
+ * @example
+ * ```ts
+ * import { parseProto } from "./load_proto.ts";
+ * import { describeMethod } from "./method_descriptor.ts";
+ * const root = parseProto(`syntax = "proto3"; package demo; message M {}
+ *   service S { rpc Watch(M) returns (stream M); }`);
+ * const watch = root.lookupService("demo.S").methods["Watch"]!;
+ * if (describeMethod(watch).kind !== "server_stream") throw new Error();
+ * ```
  */
 export function describeMethod(method: protobuf.Method): MethodDescriptor {
   let d = descriptors.get(method);
@@ -65,13 +82,6 @@ export function describeMethod(method: protobuf.Method): MethodDescriptor {
   const service = method.parent;
   if (!(service instanceof protobuf.Service)) {
     throw new TypeError(`Method ${method.name} does not belong to a service`);
-  }
-  if (method.requestStream || method.responseStream) {
-    throw new TypeError(
-      `Method ${
-        serviceName(service)
-      }.${method.name} is streaming; only unary methods are supported`,
-    );
   }
   method.resolve();
   const name = serviceName(service);
@@ -83,6 +93,11 @@ export function describeMethod(method: protobuf.Method): MethodDescriptor {
     request: typeCodec(method.resolvedRequestType!),
     response: typeCodec(method.resolvedResponseType!),
     route: encodeRoute(name, method.name),
+    kind: method.requestStream
+      ? method.responseStream ? "bidi" : "client_stream"
+      : method.responseStream
+      ? "server_stream"
+      : "unary",
   };
   descriptors.set(method, d);
   return d;

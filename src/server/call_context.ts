@@ -80,6 +80,7 @@ export class CallContext {
   readonly responseMetadata: Record<string, string> = {};
   /** The call id on its connection. */
   readonly callId: number;
+  #responseHeaders: Record<string, string> | undefined;
   /** `Date.now()` when the request arrived. */
   readonly startedAt: number;
   #controller: AbortController | undefined;
@@ -106,6 +107,15 @@ export class CallContext {
     this.deadline = request.timeoutMs > 0 ? now + request.timeoutMs : undefined;
     this.peer = site.peer;
     this.#wheel = site.wheel;
+  }
+
+  /**
+   * Streaming calls: metadata sent with the first response message (the caller reads it as
+   * `stream.headers`); set it before the first `yield`. `responseMetadata` is sent when the
+   * stream ends (`stream.trailers`).
+   */
+  get responseHeaders(): Record<string, string> {
+    return this.#responseHeaders ??= {};
   }
 
   /** Aborted when the call is cancelled, times out, or the provider shuts down. */

@@ -7,6 +7,7 @@
 import {
   DEFAULT_GRACE_MS,
   DEFAULT_MAX_INFLIGHT_PER_CONNECTION,
+  DEFAULT_MAX_STREAMS_PER_CONNECTION,
   DEFAULT_READ_TIMEOUT_MS,
   DEFAULT_SLOW_CALL_MS,
 } from "../defaults.ts";
@@ -120,10 +121,18 @@ export class RpcProvider {
         DEFAULT_MAX_INFLIGHT_PER_CONNECTION,
       slowCallMs: options.slowCallMs ?? DEFAULT_SLOW_CALL_MS,
       maxUnsentBytes,
+      maxStreamsPerConnection: options.maxStreamsPerConnection ??
+        DEFAULT_MAX_STREAMS_PER_CONNECTION,
       route: (service, method) => this.#route(service, method),
       callDelta: (delta) => this.#callDelta(delta),
       connectionClosed: (conn) => this.#connectionClosed(conn),
     };
+    const maxStreams = this.#host.maxStreamsPerConnection!;
+    if (!Number.isInteger(maxStreams) || maxStreams < 1) {
+      throw new RangeError(
+        `maxStreamsPerConnection must be an integer >= 1, got ${options.maxStreamsPerConnection}`,
+      );
+    }
     if (!(maxUnsentBytes > 0)) {
       throw new RangeError(`maxUnsentBytes must be positive, got ${options.maxUnsentBytes}`);
     }
@@ -142,7 +151,10 @@ export class RpcProvider {
   /**
    * Adds a service. `impl` maps each method name as written in the `.proto` (e.g. `Login`; the
    * lowerCamelCase `login` is accepted too) to `(request, ctx) => response | Promise<response>`.
-   * Methods without an implementation answer `UNIMPLEMENTED`.
+   * Streaming methods take `(request, ctx) => AsyncIterable<response>` (server streaming, e.g.
+   * an `async function*`), `(requests: AsyncIterable, ctx) => response | Promise<response>`
+   * (client streaming) or `(requests: AsyncIterable, ctx) => AsyncIterable<response>`
+   * (bidirectional). Methods without an implementation answer `UNIMPLEMENTED`.
    *
    * For a service of a generated module (`import { S } from "./s_pb.ts"`), `impl` is typed from
    * the `.proto` ({@linkcode ServiceImpl}): a handler for every method, under its `.proto` name,

@@ -47,6 +47,12 @@ export interface RpcProviderOptions {
   maxUnsentBytes?: number | undefined;
   /** Calls in flight per connection at most; more are answered `RESOURCE_EXHAUSTED`. */
   maxInflightPerConnection?: number | undefined;
+  /**
+   * Streaming calls open at once per connection at most (default 1000,
+   * `DEFAULT_MAX_STREAMS_PER_CONNECTION`); a stream opened over it is answered
+   * `RESOURCE_EXHAUSTED`.
+   */
+  maxStreamsPerConnection?: number | undefined;
   /** Calls slower than this are logged as slow; default 1000 ms. */
   slowCallMs?: number | undefined;
   /**

@@ -18,6 +18,8 @@ import { CallContext, type CallSite, type PeerAddress } from "./call_context.ts"
 import { thrownToRpcError } from "./_thrown.ts";
 import type { AcceptedConnection } from "./accepted_connection.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
+import { ServerStream, type StreamOwner } from "./stream_dispatch.ts";
+import { DEFAULT_MAX_STREAMS_PER_CONNECTION } from "../defaults.ts";
 
 /** A handler: `(request, ctx) => response | Promise<response>`. */
 // deno-lint-ignore no-explicit-any
@@ -40,6 +42,8 @@ export interface ServerHost {
   readonly slowCallMs: number;
   /** Queued output above which reading from a connection pauses (backpressure); default never. */
   readonly maxUnsentBytes?: number;
+  /** Streaming calls open at once on one connection; default 1000. */
+  readonly maxStreamsPerConnection?: number;
   /** Finds the route of `service`/`method`, or explains why there is none. */
   route(service: string, method: string): Route | string;
   /** A call started (+1) or ended (-1). */
@@ -59,6 +63,9 @@ export class ServerConnection implements AcceptedConnection {
   #draining = false;
   /** Id of the last request accepted (answered or running), for GOAWAY. */
   #lastCallId = 0;
+  /** Streaming calls (also in `#inflight`), for their stream frames; made on the first. */
+  #streams: Map<number, ServerStream> | undefined;
+  #streamOwner: StreamOwner | undefined;
 
   /** Wraps an accepted stream; `initial` holds bytes already read while sniffing. */
   constructor(
@@ -158,11 +165,11 @@ export class ServerConnection implements AcceptedConnection {
 
   /** Fails every call in flight with `reason` (answering the caller) and forgets them. */
   abortAll(reason: RpcError): void {
-    for (const ctx of this.#inflight.values()) {
+    for (const ctx of [...this.#inflight.values()]) {
       ctx.abort(reason);
-      this.#sendError(ctx.callId, reason);
+      // A stream answers its own abort (and leaves the map).
+      if (this.#inflight.delete(ctx.callId)) this.#sendError(ctx.callId, reason);
     }
-    this.#inflight.clear();
   }
 
   /**
@@ -206,6 +213,11 @@ export class ServerConnection implements AcceptedConnection {
         return;
       case Kind.PONG:
         return;
+      case Kind.MESSAGE:
+      case Kind.HALF_CLOSE:
+      case Kind.WINDOW_UPDATE:
+        this.#onStreamFrame(meta, payload, owned);
+        return;
       default:
         throw new FrameError(
           "BAD_META",
@@ -217,6 +229,19 @@ export class ServerConnection implements AcceptedConnection {
   /** A frame over our limit: a request fails alone; anything else is a protocol error. */
   #onOversize(meta: RpcMeta, bodyLength: number): void {
     const limit = this.#host.maxMessageBytes;
+    if (meta.kind === Kind.MESSAGE) {
+      const stream = this.#streams?.get(meta.callId);
+      if (stream !== undefined) {
+        this.#host.logger.warn("request message too large", {
+          peer: endpointKey(this.peer),
+          method: `${stream.ctx.service}.${stream.ctx.method}`,
+          bytes: bodyLength,
+          limit,
+        });
+        stream.onOversize(bodyLength, limit);
+        return;
+      }
+    }
     if (meta.kind !== Kind.REQUEST || this.#inflight.has(meta.callId)) {
       throw new FrameError(
         "TOO_LARGE",
@@ -268,6 +293,10 @@ export class ServerConnection implements AcceptedConnection {
       return;
     }
     const desc = route.desc;
+    if (desc.kind !== "unary" || meta.stream === true) {
+      this.#onStreamRequest(meta, route, payload, owned);
+      return;
+    }
     let request;
     try {
       request = desc.request.decode(payload, !owned);
@@ -370,6 +399,91 @@ export class ServerConnection implements AcceptedConnection {
         ),
       );
     }
+  }
+
+  /** A REQUEST opening a streaming call. */
+  #onStreamRequest(meta: RpcMeta, route: Route, payload: Uint8Array, owned: boolean): void {
+    const { callId } = meta;
+    const desc = route.desc;
+    const host = this.#host;
+    const name = `${desc.service}.${desc.name}`;
+    if (desc.kind === "unary" || meta.stream !== true) {
+      const why = desc.kind === "unary"
+        ? `${name} is unary, but was called as a stream`
+        : `${name} streams (${desc.kind}), but was called as a unary method`;
+      host.logger.warn("bad request", { peer: endpointKey(this.peer), error: why });
+      this.#sendError(callId, new RpcError(Code.INVALID_ARGUMENT, why));
+      return;
+    }
+    const streams = this.#streams ??= new Map();
+    const max = host.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION;
+    if (streams.size >= max) {
+      host.logger.warn("stream refused: too many streams", {
+        peer: endpointKey(this.peer),
+        method: name,
+        limit: max,
+      });
+      this.#sendError(
+        callId,
+        new RpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `too many streams open on one connection (limit ${max})`,
+        ),
+      );
+      return;
+    }
+    let request: unknown;
+    if (desc.kind === "server_stream") {
+      try {
+        request = desc.request.decode(payload, !owned);
+      } catch (e) {
+        const msg = `cannot decode ${desc.request.type.fullName.slice(1)} for ${name}: ${
+          errorMessage(e)
+        }`;
+        host.logger.warn("bad request", { peer: endpointKey(this.peer), error: msg });
+        this.#sendError(callId, new RpcError(Code.INVALID_ARGUMENT, msg));
+        return;
+      }
+    }
+    const ctx = new CallContext(desc, meta, this.#site);
+    const stream = new ServerStream(this.#streamSide(), desc, ctx, route.handler, request);
+    this.#inflight.set(callId, ctx);
+    streams.set(callId, stream);
+    host.callDelta(1);
+    stream.start();
+  }
+
+  /** MESSAGE, HALF_CLOSE or WINDOW_UPDATE of a streaming call; late ones are dropped. */
+  #onStreamFrame(meta: RpcMeta, payload: Uint8Array, owned: boolean): void {
+    const stream = this.#streams?.get(meta.callId);
+    if (stream === undefined) return; // the stream ended (answered, cancelled)
+    if (meta.kind === Kind.MESSAGE) stream.onMessage(payload, owned);
+    else if (meta.kind === Kind.HALF_CLOSE) stream.onHalfClose();
+    else stream.onWindowUpdate(meta.credit ?? 0);
+  }
+
+  /** What streams see of this connection (made once). */
+  #streamSide(): StreamOwner {
+    const fc = this.#fc;
+    return this.#streamOwner ??= {
+      logger: this.#host.logger,
+      get peerMaxMessageBytes() {
+        return fc.peerMaxMessageBytes;
+      },
+      send: (fields, payload) => fc.send(fields, payload),
+      sendMessage: (fields, payload) => fc.sendBatched(fields, payload),
+      flush: () => fc.flush(),
+      release: (stream) => {
+        const id = stream.ctx.callId;
+        this.#streams?.delete(id);
+        this.#host.callDelta(-1);
+        stream.ctx.finish();
+        if (this.#inflight.get(id) !== stream.ctx) return false;
+        this.#inflight.delete(id);
+        return true;
+      },
+      sendError: (callId, err, trailers) => this.#sendError(callId, err, trailers),
+    };
   }
 
   #sendError(

@@ -39,6 +39,7 @@ export const WORKER_OPTION_ROLES = {
   maxMessageBytes: "travels",
   maxConnections: "travels",
   maxInflightPerConnection: "travels",
+  maxStreamsPerConnection: "travels",
   slowCallMs: "travels",
   maxUnsentBytes: "travels",
   maxPendingTlsHandshakes: "main",

@@ -25,6 +25,8 @@ export const MIN_PROGRESS_BYTES = 1024;
  * passes this, until half of it has been written.
  */
 export const DEFAULT_MAX_UNSENT_BYTES = 1024 * 1024;
+/** Bytes of batched frames (`sendBatched`) that start a write without waiting any longer. */
+const BATCH_BYTES = 64 * 1024;
 
 /** Options of {@linkcode FramedConnection}. */
 export interface FramedConnectionOptions {
@@ -88,6 +90,8 @@ export class FramedConnection {
   #readLoop: Promise<void> | undefined;
   #writeLoop: Promise<void> | undefined;
   #flushScheduled = false;
+  /** The macrotask that flushes frames queued by {@linkcode FramedConnection.sendBatched}. */
+  #batchTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
   #writeClosed = false;
   #closeError: unknown;
@@ -181,9 +185,42 @@ export class FramedConnection {
     return true;
   }
 
+  /**
+   * Queues a frame like {@linkcode FramedConnection.send}, but lets it wait for the next turn of
+   * the event loop (or an earlier flush) before the write starts, so a producer yielding one
+   * message per microtask (an async generator) fills one write with many frames instead of
+   * making one small write each. For stream messages, whose latency credit flow control already
+   * paces; unary frames use `send`.
+   */
+  sendBatched(fields: MetaFields, payload?: Payload): boolean {
+    if (this.#closed || this.#writeClosed) return true;
+    if (!this.#writer.writeFrame(fields, payload, this.peerMaxMessageBytes)) return false;
+    if (this.#flushScheduled) return true;
+    if (this.#writer.length >= BATCH_BYTES) this.flush();
+    else if (this.#batchTimer === undefined) this.#batchTimer = setTimeout(this.#batchFlush, 0);
+    return true;
+  }
+
+  /** Starts writing what is queued now (frames queued by `sendBatched` would wait otherwise). */
+  flush(): void {
+    if (this.#flushScheduled || this.#closed || this.#writer.length === 0) return;
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
+    this.#flushScheduled = true;
+    queueMicrotask(this.#scheduleFlush);
+  }
+
+  #batchFlush = (): void => {
+    this.#batchTimer = undefined;
+    this.flush();
+  };
+
   /** Resolves when every frame queued so far has been written (or the connection ended). */
   drain(): Promise<void> {
-    if (this.#closed || (!this.#flushScheduled && this.#writer.length === 0)) {
+    if (
+      this.#closed ||
+      (!this.#flushScheduled && this.#batchTimer === undefined && this.#writer.length === 0)
+    ) {
       return Promise.resolve();
     }
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
@@ -320,6 +357,8 @@ export class FramedConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeError = error;
+    clearTimeout(this.#batchTimer);
+    this.#batchTimer = undefined;
     this.#resumeRead?.();
     closeQuietly(this.#conn);
     const waiters = this.#drainWaiters;

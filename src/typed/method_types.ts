@@ -5,8 +5,7 @@
  * @module
  */
 
-/** How a method streams: as `rpc M(stream A) returns (stream B)` says. */
-export type MethodKind = "unary" | "server_streaming" | "client_streaming" | "bidi_streaming";
+import type { MethodKind } from "../schema/method_descriptor.ts";
 
 /**
  * The types of one method. `Req`/`Res` are what a receiver gets (every field present),
@@ -36,7 +35,7 @@ export type UnaryMethod<Req, ReqInit, Res, ResInit> = MethodTypes<
 
 /** A server-streaming method: `rpc M(A) returns (stream B)`. */
 export type ServerStreamingMethod<Req, ReqInit, Res, ResInit> = MethodTypes<
-  "server_streaming",
+  "server_stream",
   Req,
   ReqInit,
   Res,
@@ -45,7 +44,7 @@ export type ServerStreamingMethod<Req, ReqInit, Res, ResInit> = MethodTypes<
 
 /** A client-streaming method: `rpc M(stream A) returns (B)`. */
 export type ClientStreamingMethod<Req, ReqInit, Res, ResInit> = MethodTypes<
-  "client_streaming",
+  "client_stream",
   Req,
   ReqInit,
   Res,
@@ -54,7 +53,7 @@ export type ClientStreamingMethod<Req, ReqInit, Res, ResInit> = MethodTypes<
 
 /** A bidirectional-streaming method: `rpc M(stream A) returns (stream B)`. */
 export type BidiStreamingMethod<Req, ReqInit, Res, ResInit> = MethodTypes<
-  "bidi_streaming",
+  "bidi",
   Req,
   ReqInit,
   Res,

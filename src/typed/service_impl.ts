@@ -21,11 +21,11 @@ import type { MethodsOf } from "./typed_stub.ts";
 export type TypedHandler<T> = T extends
   MethodTypes<infer K, infer Req, unknown, unknown, infer ResInit>
   ? K extends "unary" ? (request: Req, ctx: CallContext) => ResInit | Promise<ResInit>
-  : K extends "server_streaming" ? (
+  : K extends "server_stream" ? (
       request: Req,
       ctx: CallContext,
     ) => AsyncIterable<ResInit> | Promise<AsyncIterable<ResInit>>
-  : K extends "client_streaming"
+  : K extends "client_stream"
     ? (requests: AsyncIterable<Req>, ctx: CallContext) => ResInit | Promise<ResInit>
   : (requests: AsyncIterable<Req>, ctx: CallContext) => AsyncIterable<ResInit>
   : never;

@@ -21,8 +21,8 @@ export type MethodsOf<D> = D extends ServiceDefinition<infer M> ? M : never;
 export type TypedStubMethod<T> = T extends
   MethodTypes<infer K, unknown, infer ReqInit, infer Res, unknown>
   ? K extends "unary" ? (request: ReqInit, options?: CallOptions) => Promise<Res>
-  : K extends "server_streaming" ? (request: ReqInit, options?: CallOptions) => ResponseStream<Res>
-  : K extends "client_streaming"
+  : K extends "server_stream" ? (request: ReqInit, options?: CallOptions) => ResponseStream<Res>
+  : K extends "client_stream"
     ? (requests: AsyncIterable<ReqInit>, options?: CallOptions) => Promise<Res>
   : (requests: AsyncIterable<ReqInit>, options?: CallOptions) => ResponseStream<Res>
   : never;

@@ -228,7 +228,7 @@ export class FrameDecoder {
       throw e;
     }
     // decodeMeta keeps the call id within 0..MAX_CALL_ID; 0 names no call.
-    if (meta.callId === 0 && meta.kind <= Kind.CANCEL) {
+    if (meta.callId === 0 && (meta.kind <= Kind.CANCEL || meta.kind >= Kind.MESSAGE)) {
       throw new FrameError(
         "BAD_META",
         `call id 0 in a frame of kind ${meta.kind}: call ids are 1..${MAX_CALL_ID}`,

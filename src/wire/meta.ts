@@ -16,6 +16,12 @@ export const Kind = {
   PING: 3,
   PONG: 4,
   GOAWAY: 5,
+  /** A message of a streaming call, in either direction. */
+  MESSAGE: 6,
+  /** Caller → provider: no more request messages on this stream. */
+  HALF_CLOSE: 7,
+  /** Either direction: `credit` more bytes of messages may be sent on this stream. */
+  WINDOW_UPDATE: 8,
 } as const;
 
 /** A frame kind number. */
@@ -43,6 +49,10 @@ export interface RpcMeta {
    * sent after it was never started. Set only when present.
    */
   notStarted?: boolean;
+  /** REQUEST: the call is a stream (its method streams requests, responses or both). */
+  stream?: boolean;
+  /** WINDOW_UPDATE: bytes of credit granted. Set only when present. */
+  credit?: number;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -77,6 +87,8 @@ export interface MetaFields {
   maxMessageBytes?: number | undefined;
   lastCallId?: number | undefined;
   notStarted?: boolean | undefined;
+  stream?: boolean | undefined;
+  credit?: number | undefined;
 }
 
 /**
@@ -130,6 +142,8 @@ export function metaSize(f: MetaFields, extra: MetaExtra | undefined): number {
   if (f.maxMessageBytes) n += 1 + varintSize(f.maxMessageBytes);
   if (f.lastCallId) n += 1 + varintSize(f.lastCallId);
   if (f.notStarted) n += 2;
+  if (f.stream) n += 2;
+  if (f.credit) n += 1 + varintSize(f.credit);
   if (extra) {
     if (extra.error) n += extra.error.length;
     if (extra.metadata) { for (const e of extra.metadata) n += e.length; }
@@ -188,6 +202,15 @@ export function writeMeta(
   if (f.notStarted) {
     buf[pos++] = 0x58;
     buf[pos++] = 1;
+  }
+  // Fields 12-13 (streams).
+  if (f.stream) {
+    buf[pos++] = 0x60;
+    buf[pos++] = 1;
+  }
+  if (f.credit) {
+    buf[pos++] = 0x68;
+    pos = writeVarint(buf, pos, f.credit);
   }
   return pos;
 }
@@ -255,6 +278,8 @@ const FIELD_NAMES: readonly string[] = [
   "max message bytes",
   "last call id",
   "not started",
+  "stream",
+  "credit",
 ];
 const UNKNOWN_FIELD = "unknown field";
 
@@ -310,6 +335,12 @@ export function decodeMeta(buf: Uint8Array): RpcMeta {
           break;
         case 11:
           meta.notStarted = r.uint32(what) !== 0;
+          break;
+        case 12:
+          meta.stream = r.uint32(what) !== 0;
+          break;
+        case 13:
+          meta.credit = r.uint32(what);
           break;
         default:
           r.skipVarint(what);

@@ -213,13 +213,18 @@ Deno.test("typeCodec marks types with bytes fields, directly or nested", () => {
   assert.equal(typeCodec(root.lookupType("c.Plain")).hasBytes, false, "recursion terminates");
 });
 
-Deno.test("describeMethod refuses a streaming method with a TypeError naming it", () => {
+Deno.test("describeMethod tells each method's streaming kind", () => {
   const root = parseProto(`syntax = "proto3"; package st;
     message M { string s = 1; }
-    service Feed { rpc Watch(M) returns (stream M); }`);
-  assert.throws(
-    () => describeService(root.lookupService("st.Feed")),
-    (e: unknown) => e instanceof TypeError && /st\.Feed\.Watch is streaming/.test(e.message),
+    service Feed {
+      rpc Get(M) returns (M);
+      rpc Watch(M) returns (stream M);
+      rpc Upload(stream M) returns (M);
+      rpc Chat(stream M) returns (stream M);
+    }`);
+  assert.deepEqual(
+    describeService(root.lookupService("st.Feed")).map((d) => `${d.name}:${d.kind}`),
+    ["Get:unary", "Watch:server_stream", "Upload:client_stream", "Chat:bidi"],
   );
 });
 

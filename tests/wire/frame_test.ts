@@ -269,13 +269,32 @@ Deno.test("FrameDecoder reads lengths near 2^32 as unsigned", () => {
   );
 });
 
-Deno.test("a REQUEST, RESPONSE or CANCEL frame with call id 0 is a protocol error", () => {
+Deno.test("the WINDOW_UPDATE of docs/protocol.md decodes to its call id and credit", () => {
+  const bytes = new Uint8Array([
+    ...[0x4d, 0x52, 0x50, 0x43, 0, 0, 0, 8, 0, 0, 0, 8],
+    ...[0x08, 0x08, 0x10, 0x05, 0x68, 0x80, 0x80, 0x08],
+  ]);
+  const r = recorder();
+  r.decoder.push(bytes);
+  assert.equal(r.frames.length, 1);
+  assert.equal(r.frames[0]!.meta.kind, Kind.WINDOW_UPDATE);
+  assert.equal(r.frames[0]!.meta.callId, 5);
+  assert.equal(r.frames[0]!.meta.credit, 131_072);
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.WINDOW_UPDATE, callId: 5, credit: 131_072 });
+  assert.deepEqual(Array.from(w.take()), Array.from(bytes));
+});
+
+Deno.test("a REQUEST, RESPONSE, CANCEL or stream frame with call id 0 is a protocol error", () => {
   // An empty body is a REQUEST meta with every field at its default: call id 0.
   const metas: Array<[string, number[]]> = [
     ["empty body (REQUEST, call id 0)", []],
     ["REQUEST with call id 0 written out", [0x10, 0x00]],
     ["RESPONSE without a call id", [0x08, Kind.RESPONSE]],
     ["CANCEL without a call id", [0x08, Kind.CANCEL]],
+    ["MESSAGE without a call id", [0x08, Kind.MESSAGE]],
+    ["HALF_CLOSE without a call id", [0x08, Kind.HALF_CLOSE]],
+    ["WINDOW_UPDATE without a call id", [0x08, Kind.WINDOW_UPDATE, 0x68, 0x01]],
   ];
   for (const [what, meta] of metas) {
     const d = new FrameDecoder(1024, () => assert.fail(`no frame expected for ${what}`));

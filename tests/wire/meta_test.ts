@@ -208,6 +208,8 @@ Deno.test("meta encoded by hand decodes with protobufjs to the same fields", () 
       maxMessageBytes: 0,
       lastCallId: 0,
       notStarted: false,
+      stream: false,
+      credit: 0,
     }, s.name);
   }
 });
@@ -244,6 +246,21 @@ Deno.test("meta encoded by hand is byte for byte what protobufjs writes (proto3 
     const pb = pbEncode(set);
     assert.deepEqual(Array.from(ours(s)), Array.from(pb), s.name);
   }
+});
+
+Deno.test("the stream fields (stream, credit) agree with protobufjs both ways", () => {
+  const open = encodeMeta({ kind: Kind.REQUEST, callId: 3, stream: true });
+  const grant = encodeMeta({ kind: Kind.WINDOW_UPDATE, callId: 3, credit: 262_144 });
+  assert.deepEqual(Array.from(open), Array.from(pbEncode({ callId: 3, stream: true })));
+  assert.deepEqual(
+    Array.from(grant),
+    Array.from(pbEncode({ kind: Kind.WINDOW_UPDATE, callId: 3, credit: 262_144 })),
+  );
+  assert.equal(pbDecode(open).stream, true);
+  assert.equal(pbDecode(grant).credit, 262_144);
+  assert.equal(decodeMeta(open).stream, true);
+  assert.equal(decodeMeta(grant).credit, 262_144);
+  assert.equal(decodeMeta(encodeMeta({ kind: Kind.MESSAGE, callId: 9 })).kind, Kind.MESSAGE);
 });
 
 Deno.test("meta round-trips through the hand-written codec alone", () => {
@@ -294,7 +311,7 @@ Deno.test("decodeMeta throws MetaError on truncated or malformed input", () => {
     ["varint too long", [0x10, ...new Array(11).fill(0xff), 0x01], /call id is a varint longer/],
     ["string overruns", [0x1a, 0x10, 0x61], /service of 16 bytes overruns the 1 bytes left/],
     ["unsupported wire type 3", [0x0b], /unsupported wire type 3/],
-    ["truncated fixed32", [0x65, 1, 2], /truncated unknown field in RpcMeta/],
+    ["truncated fixed32", [0x75, 1, 2], /truncated unknown field in RpcMeta/],
     ["metadata entry overruns", [0x42, 0x03, 0x0a, 0x05, 0x61], /metadata key of 5 bytes overruns/],
   ];
   for (const [what, bytes, message] of cases) {
@@ -343,7 +360,7 @@ Deno.test("a metadata entry whose length varint overflows to a negative number i
       /service of 4294967295 bytes overruns the 1 bytes left/,
     ],
     "an unknown length-delimited field of length -1 as an int32": [
-      [0x62, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x61],
+      [0x72, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x61],
       /unknown field of 4294967295 bytes overruns/,
     ],
   });
@@ -352,7 +369,7 @@ Deno.test("a metadata entry whose length varint overflows to a negative number i
 Deno.test("a varint longer than 10 bytes is rejected, in known and unknown fields alike", async () => {
   const eleven = [...new Array(10).fill(0x80), 0x00];
   await assertRejected({
-    "unknown varint field": [[0x60, ...eleven], /unknown field is a varint longer than 10 bytes/],
+    "unknown varint field": [[0x70, ...eleven], /unknown field is a varint longer than 10 bytes/],
     "tag": [[...new Array(10).fill(0x88), 0x00], /field tag is a varint longer than 5 bytes/],
     "unknown field in a metadata entry": [
       [0x42, 0x0c, 0x18, ...eleven],
@@ -361,7 +378,7 @@ Deno.test("a varint longer than 10 bytes is rejected, in known and unknown field
   });
   // Ten bytes (a 64-bit value) in an unknown field are fine and skipped.
   const ten = [...new Array(9).fill(0xff), 0x01];
-  assert.deepEqual(decodeMeta(new Uint8Array([0x60, ...ten, 0x10, 0x07])).callId, 7);
+  assert.deepEqual(decodeMeta(new Uint8Array([0x70, ...ten, 0x10, 0x07])).callId, 7);
 });
 
 Deno.test("a 32-bit field longer than 5 bytes or over 2^32-1 is rejected", async () => {

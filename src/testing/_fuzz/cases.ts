@@ -214,7 +214,8 @@ export function serverCase(
       return c([frame(invalidMeta(r), r.bytes(r.int(0, 16)))], "close");
     case "unknown_kind":
       return c([
-        frame(metaBytes({ kind: r.pick([6, 7, 100, 255, 65535, 0xffffffff]), callId: 1 })),
+        // 6..8 are the stream kinds (dropped when they name no open stream).
+        frame(metaBytes({ kind: r.pick([9, 10, 100, 255, 65535, 0xffffffff]), callId: 1 })),
       ], "close");
     case "response_to_provider":
       return c([
@@ -322,7 +323,7 @@ export function callerAnswer(b: CallerBehaviour, r: Rng, id: number, status: num
       return concat(header(r.pick([0xffffffff, 0x80000000, 0xfffffff0]), meta.length), meta);
     }
     case "unknown_kind":
-      return frame(metaBytes({ kind: r.int(6, 1000), callId: id }));
+      return frame(metaBytes({ kind: r.int(9, 1000), callId: id })); // 6..8: stream kinds
     case "cancel":
       return frame(metaBytes({ kind: 2, callId: id }));
     case "bad_meta":

@@ -1,0 +1,152 @@
+/**
+ * Streams against a provider played by hand over a raw socket: a stream answered "not started"
+ * (no handler ran) is opened again when it is a server stream, as a unary call is sent again, and
+ * fails UNAVAILABLE when it is bidirectional; a provider's CANCEL ends a stream with its status;
+ * a provider sending past the caller's credit has the stream ended.
+ */
+import assert from "node:assert/strict";
+import { RpcChannel } from "../../src/client/rpc_channel.ts";
+import { Code, RpcError } from "../../src/errors.ts";
+import { Kind } from "../../src/wire/meta.ts";
+import { FrameWriter } from "../../src/wire/frame_writer.ts";
+import { CaptureLogger } from "../_helpers/capture_logger.ts";
+import { feedService, type FeedStub, type Num } from "../_helpers/feed.ts";
+import { FrameSocket, startRawServer } from "../_helpers/raw_tcp.ts";
+
+/** A provider refusing the first stream "not started", then serving one message per stream. */
+async function refusingOnce(seen: string[]) {
+  const numType = (await feedService()).parent!.lookupType("feed.Num");
+  let refused = false;
+  return startRawServer(async (conn) => {
+    const s = new FrameSocket(conn);
+    await s.handshake();
+    for (;;) {
+      const f = await s.next(10_000);
+      if (f === null) return;
+      if (f.meta.kind !== Kind.REQUEST) continue;
+      seen.push(`${f.meta.method}:${f.meta.stream === true}`);
+      const callId = f.meta.callId;
+      if (!refused) {
+        refused = true;
+        await s.send({
+          kind: Kind.RESPONSE,
+          callId,
+          status: Code.UNAVAILABLE,
+          errorMessage: "going away",
+          notStarted: true,
+        });
+        continue;
+      }
+      await s.send({ kind: Kind.MESSAGE, callId }, numType.encode({ n: 1 }).finish());
+      await s.send({ kind: Kind.RESPONSE, callId });
+    }
+  });
+}
+
+Deno.test("a server stream the provider never started is opened again", async () => {
+  const seen: string[] = [];
+  await using server = await refusingOnce(seen);
+  await using channel = new RpcChannel({
+    address: { host: "127.0.0.1", port: server.port },
+    logger: new CaptureLogger(),
+  });
+  const stub = channel.stub<FeedStub>(await feedService());
+  const got: number[] = [];
+  for await (const m of stub.Count({ count: 1 })) got.push(m.n);
+  assert.deepEqual(got, [1]);
+  assert.deepEqual(seen, ["Count:true", "Count:true"]);
+});
+
+Deno.test("a bidirectional stream the provider never started fails UNAVAILABLE: its requests may be gone", async () => {
+  const seen: string[] = [];
+  await using server = await refusingOnce(seen);
+  await using channel = new RpcChannel({
+    address: { host: "127.0.0.1", port: server.port },
+    logger: new CaptureLogger(),
+  });
+  const stub = channel.stub<FeedStub>(await feedService());
+  const one = (async function* (): AsyncGenerator<Num> {
+    yield { n: 1 };
+  })();
+  await assert.rejects(
+    (async () => {
+      for await (const _ of stub.Echo(one)) { /* refused */ }
+    })(),
+    (e: unknown) => {
+      assert.ok(e instanceof RpcError);
+      assert.equal(e.code, Code.UNAVAILABLE);
+      assert.match(e.message, /stream not started by 127\.0\.0\.1:\d+: going away/);
+      return true;
+    },
+  );
+  assert.deepEqual(seen, ["Echo:true"]);
+});
+
+/** A provider that answers every stream with `answer(socket, callId)`. */
+function answering(answer: (s: FrameSocket, callId: number) => Promise<void>) {
+  return startRawServer(async (conn) => {
+    const s = new FrameSocket(conn);
+    await s.handshake();
+    for (;;) {
+      const f = await s.next(10_000);
+      if (f === null) return;
+      if (f.meta.kind === Kind.REQUEST) await answer(s, f.meta.callId);
+    }
+  });
+}
+
+Deno.test("a provider's CANCEL ends the stream with its status, after the messages sent before it", async () => {
+  const numType = (await feedService()).parent!.lookupType("feed.Num");
+  await using server = await answering(async (s, callId) => {
+    await s.send({ kind: Kind.MESSAGE, callId }, numType.encode({ n: 1 }).finish());
+    await s.send({ kind: Kind.CANCEL, callId, status: Code.ABORTED });
+  });
+  await using channel = new RpcChannel({
+    address: { host: "127.0.0.1", port: server.port },
+    logger: new CaptureLogger(),
+  });
+  const stub = channel.stub<FeedStub>(await feedService());
+  const got: number[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const m of stub.Count({ count: 5 })) got.push(m.n);
+    })(),
+    (e: unknown) => e instanceof RpcError && e.code === Code.ABORTED,
+  );
+  assert.deepEqual(got, [1]);
+});
+
+Deno.test("a provider sending past the caller's credit has the stream ended INTERNAL and cancelled", async () => {
+  const numType = (await feedService()).parent!.lookupType("feed.Num");
+  const payload = numType.encode({ n: 1, loop: "x".repeat(990) }).finish();
+  let cancel: { status: number } | undefined;
+  await using server = startRawServer(async (conn) => {
+    const s = new FrameSocket(conn);
+    await s.handshake();
+    const req = await s.next();
+    const callId = req!.meta.callId;
+    const w = new FrameWriter();
+    for (let i = 0; i < 400; i++) w.writeFrame({ kind: Kind.MESSAGE, callId }, payload);
+    await s.write(w.take());
+    for (;;) {
+      const f = await s.next(10_000);
+      if (f === null) return;
+      if (f.meta.kind === Kind.CANCEL) cancel = { status: f.meta.status };
+    }
+  });
+  await using channel = new RpcChannel({
+    address: { host: "127.0.0.1", port: server.port },
+    logger: new CaptureLogger(),
+  });
+  const stub = channel.stub<FeedStub>(await feedService());
+  const stream = stub.Count({ count: 400 });
+  await assert.rejects(
+    (async () => {
+      for await (const _ of stream) await new Promise((r) => setTimeout(r, 1));
+    })(),
+    (e: unknown) =>
+      e instanceof RpcError && e.code === Code.INTERNAL && /flow-control credit/.test(e.message),
+  );
+  for (let i = 0; i < 100 && cancel === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(cancel?.status, Code.INTERNAL);
+});
