@@ -13,3 +13,15 @@
  */
 export { default as protobuf } from "npm:protobufjs@7.5.4";
 export { Buffer } from "node:buffer";
+export {
+  context,
+  createTraceState,
+  isSpanContextValid,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "npm:@opentelemetry/api@1.9.0";

@@ -23,6 +23,8 @@ export interface Caller {
     deadline: number,
     request: unknown,
   ): Promise<unknown>;
+  /** Open connections and how many were opened again after one was lost (for metrics). */
+  stats?(): { connections: number; reconnects: number };
   /** Fails the calls in flight with `CANCELLED` and releases every socket. Idempotent. */
   close(): Promise<void>;
 }

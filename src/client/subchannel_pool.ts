@@ -46,6 +46,15 @@ export class SubchannelPool implements SubchannelHost {
   #background = new Set<Promise<void>>();
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  /** Subchannels that have had a connection (a new one to them is a reconnection). */
+  #opened = new WeakSet<Subchannel>();
+  /** Connections opened to a provider after an earlier one to it (for metrics). */
+  reconnects = 0;
+
+  /** Open connections. */
+  get size(): number {
+    return this.#connections.size;
+  }
 
   /** Creates the pool; nothing connects until a subchannel needs it. */
   constructor(options: SubchannelPoolOptions) {
@@ -73,6 +82,8 @@ export class SubchannelPool implements SubchannelHost {
       onClosed: (c) => this.#connections.delete(c),
       onNotStarted: o.onNotStarted,
     });
+    if (this.#opened.has(sub)) this.reconnects++;
+    else this.#opened.add(sub);
     this.#connections.add(conn);
     this.#startKeepalive();
     return conn;

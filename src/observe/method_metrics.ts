@@ -1,0 +1,90 @@
+/**
+ * The counters of one method on one side (provider or channel): calls by status code, a latency
+ * histogram, calls in flight, request and response bytes. Made once per route (provider) or per
+ * method descriptor (channel), so recording a call allocates nothing.
+ *
+ * @module
+ */
+import { LatencyHistogram } from "./histogram.ts";
+import type { RecentCall, RecentCalls } from "./recent_calls.ts";
+
+/** Status codes 0..16 (`Code`), one counter each. */
+const CODES = 17;
+
+/**
+ * Counters of one method.
+ *
+ * @example Recording one call
+ * ```ts
+ * import { MethodMetrics } from "./method_metrics.ts";
+ * const m = new MethodMetrics("demo.Echo", "Say");
+ * m.begin(12);
+ * m.end(0, 0.4, 30);
+ * if (m.calls[0] !== 1 || m.inflight !== 0 || m.responseBytes !== 30) throw new Error();
+ * ```
+ */
+export class MethodMetrics {
+  /** Package-qualified service name. */
+  readonly service: string;
+  /** Method name as in the `.proto`. */
+  readonly method: string;
+  /** Finished calls per status code (index = `Code`). */
+  readonly calls: Float64Array = new Float64Array(CODES);
+  /** Durations of finished calls. */
+  readonly latency: LatencyHistogram = new LatencyHistogram();
+  /** Calls started and not finished. */
+  inflight = 0;
+  /** Bytes of request bodies. */
+  requestBytes = 0;
+  /** Bytes of response bodies. */
+  responseBytes = 0;
+  /** Where slow or failed calls are kept, if anywhere. */
+  readonly recent: RecentCalls | undefined;
+  /** Calls at least this long (ms) are kept in `recent`. */
+  readonly slowMs: number;
+
+  /** Counters for `service`/`method`, all zero; slow or failed calls go to `recent`. */
+  constructor(service: string, method: string, recent?: RecentCalls, slowMs = Infinity) {
+    this.service = service;
+    this.method = method;
+    this.recent = recent;
+    this.slowMs = slowMs;
+  }
+
+  /** Keeps a call in `recent` when it failed or was slow (the healthy path skips this). */
+  keep(
+    side: RecentCall["side"],
+    code: number,
+    ms: number,
+    peer: string | undefined,
+    metadata: Record<string, string> | undefined,
+    error: string | undefined,
+  ): void {
+    if (this.recent === undefined || (code === 0 && ms < this.slowMs)) return;
+    this.recent.add({
+      at: Date.now(),
+      side,
+      service: this.service,
+      method: this.method,
+      code,
+      ms,
+      peer,
+      metadata,
+      error,
+    });
+  }
+
+  /** A call started with a request body of `bytes`. */
+  begin(bytes: number): void {
+    this.inflight++;
+    this.requestBytes += bytes;
+  }
+
+  /** A call ended with status `code` after `ms` milliseconds; its response body had `bytes`. */
+  end(code: number, ms: number, bytes: number): void {
+    this.inflight--;
+    this.calls[code >= 0 && code < CODES ? code : 2]!++; // 2 = UNKNOWN
+    this.latency.observe(ms);
+    this.responseBytes += bytes;
+  }
+}
