@@ -34,13 +34,28 @@ interface Sender<D, O> {
   ): Promise<unknown>;
 }
 
-/** A method's counters and its metered response decoder (for the last decoder seen). */
+/**
+ * A method's counters, its metered response decoder (for the last decoder seen), and the
+ * settle handlers of its untimed calls (made once: counting such a call allocates nothing).
+ */
 class MethodEntry {
   readonly m: MethodMetrics;
+  /** Counts a call that succeeded (untimed). */
+  readonly ok: (value: unknown) => unknown;
+  /** Counts a call that failed (untimed). */
+  readonly fail: (e: unknown) => never;
   #inner: Decoder | undefined;
   #metered: Decoder | undefined;
   constructor(m: MethodMetrics) {
     this.m = m;
+    this.ok = (value) => {
+      m.count(0, 0);
+      return value;
+    };
+    this.fail = (e) => {
+      m.count(codeOf(e), 0);
+      throw e;
+    };
   }
   /** `inner`, counting the bytes of each response it decodes. */
   decoder(inner: Decoder): Decoder {
@@ -56,6 +71,14 @@ class MethodEntry {
     };
     return this.#metered;
   }
+}
+
+function codeOf(e: unknown): number {
+  return e instanceof RpcError && e.code >= 0 && e.code <= 16 ? e.code : Code.UNKNOWN;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /**
@@ -102,10 +125,18 @@ export class ClientObserver {
       const p = sender.call(desc, payload, decoder, opts, deadline, request);
       return span === undefined ? p : this.#settle(p, undefined, span, 0, undefined);
     }
-    entry.m.begin(payload.length);
+    const m = entry.m;
+    m.begin(payload.length);
+    const dec = entry.decoder(decoder);
+    if (m.timing && span === undefined) {
+      // Another call of this method is being timed: count this one only (no clock read, no
+      // per-call allocation beyond the promise of the count).
+      return sender.call(desc, payload, dec, opts, deadline, request).then(entry.ok, entry.fail);
+    }
+    m.timing = true;
     const t0 = performance.now();
-    const p = sender.call(desc, payload, entry.decoder(decoder), opts, deadline, request);
-    return this.#settle(p, entry.m, span, t0, opts.metadata);
+    const p = sender.call(desc, payload, dec, opts, deadline, request);
+    return this.#settle(p, entry, span, t0, opts.metadata);
   }
 
   #entry(desc: { readonly service: string; readonly name: string }): MethodEntry | undefined {
@@ -121,29 +152,31 @@ export class ClientObserver {
 
   async #settle(
     p: Promise<unknown>,
-    m: MethodMetrics | undefined,
+    entry: MethodEntry | undefined,
     span: Span | undefined,
     t0: number,
     metadata: Record<string, string> | undefined,
   ): Promise<unknown> {
     try {
       const value = await p;
-      if (m !== undefined) {
+      if (entry !== undefined) {
         const ms = performance.now() - t0;
+        const m = entry.m;
+        m.timing = false;
         m.end(0, ms, 0);
         if (ms >= m.slowMs) m.keep("client", 0, ms, undefined, metadata, undefined);
       }
       if (span !== undefined) endSpan(span, false, 0);
       return value;
     } catch (e) {
-      const code = e instanceof RpcError ? e.code : Code.UNKNOWN;
-      const message = e instanceof Error ? e.message : String(e);
-      if (m !== undefined) {
+      const code = codeOf(e);
+      if (entry !== undefined) {
         const ms = performance.now() - t0;
-        m.end(code, ms, 0);
-        m.keep("client", code, ms, undefined, metadata, message);
+        entry.m.timing = false;
+        entry.m.end(code, ms, 0);
+        entry.m.keep("client", code, ms, undefined, metadata, errorText(e));
       }
-      if (span !== undefined) endSpan(span, false, code, message);
+      if (span !== undefined) endSpan(span, false, code, errorText(e));
       throw e;
     }
   }

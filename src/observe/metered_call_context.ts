@@ -23,7 +23,7 @@ import type { MethodMetrics } from "./method_metrics.ts";
 export class MeteredCallContext extends CallContext {
   /** The method's counters. */
   readonly metrics: MethodMetrics;
-  /** `performance.now()` at the start. */
+  /** `performance.now()` at the start, or -1 when the call is not timed. */
   readonly t0: number;
   /** The code of the abort, if the call was aborted (cancelled, timed out, shut down). */
   #abortCode = -1;
@@ -38,7 +38,12 @@ export class MeteredCallContext extends CallContext {
   ) {
     super(desc, request, site);
     this.metrics = metrics;
-    this.t0 = performance.now();
+    // One call per method at a time is timed (see MethodMetrics.timing).
+    if (metrics.timing) this.t0 = -1;
+    else {
+      metrics.timing = true;
+      this.t0 = performance.now();
+    }
     metrics.begin(requestBytes);
   }
 
@@ -49,14 +54,26 @@ export class MeteredCallContext extends CallContext {
   }
 
   /**
-   * The call ended with `code` (-1: the code it was aborted with) and a response body of
+   * The call ended with `code` (-1: the code it was aborted with; an abort before an OK answer
+   * wins too) and a response body of
    * `responseBytes`; a failed or slow call is kept for `/rpcz` with its `error`.
    */
   done(code: number, responseBytes: number, error?: string): void {
-    if (code === -1) code = this.#abortCode === -1 ? 1 : this.#abortCode;
-    const ms = performance.now() - this.t0;
+    // Aborted first (past its deadline, cancelled, shut down): that is how the call ended,
+    // whatever the handler returned afterwards.
+    if (this.#abortCode !== -1 && code <= 0) code = this.#abortCode;
+    else if (code === -1) code = 1; // CANCELLED
     const m = this.metrics;
-    m.end(code, ms, responseBytes);
+    let ms: number;
+    if (this.t0 < 0) {
+      m.count(code, responseBytes);
+      if (code === 0) return;
+      ms = Date.now() - this.startedAt; // a failed untimed call: ms resolution will do
+    } else {
+      ms = performance.now() - this.t0;
+      m.timing = false;
+      m.end(code, ms, responseBytes);
+    }
     if (code !== 0 || ms >= m.slowMs) {
       m.keep("server", code, ms, endpointKey(this.peer), this.metadata, error);
     }

@@ -74,6 +74,13 @@ export class MethodMetrics {
     });
   }
 
+  /**
+   * Whether a timed call is in flight: one call per method at a time is timed (every call when
+   * calls do not overlap, a sample chosen at start under concurrency, so the clock is read twice
+   * per timed call only); the latency histogram counts the timed calls.
+   */
+  timing = false;
+
   /** A call started with a request body of `bytes`. */
   begin(bytes: number): void {
     this.inflight++;
@@ -82,9 +89,14 @@ export class MethodMetrics {
 
   /** A call ended with status `code` after `ms` milliseconds; its response body had `bytes`. */
   end(code: number, ms: number, bytes: number): void {
+    this.count(code, bytes);
+    this.latency.observe(ms);
+  }
+
+  /** An untimed call ended with status `code`; its response body had `bytes`. */
+  count(code: number, bytes: number): void {
     this.inflight--;
     this.calls[code >= 0 && code < CODES ? code : 2]!++; // 2 = UNKNOWN
-    this.latency.observe(ms);
     this.responseBytes += bytes;
   }
 }
