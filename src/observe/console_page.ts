@@ -12,6 +12,11 @@
  *
  * @module
  */
+import { Code } from "../errors.ts";
+
+/** Status code names by number, for the page's table of failed calls. */
+const CODE_NAMES: string[] = [];
+for (const [name, value] of Object.entries(Code)) CODE_NAMES[value] = name;
 
 /**
  * The page's HTML.
@@ -64,6 +69,7 @@ a{color:var(--rate)}
 <script>
 "use strict";
 const N = 300, W = 300, H = 54;
+const CODES = ${JSON.stringify(CODE_NAMES)};
 const series = new Map();
 let bounds = [];
 const $ = (id) => document.getElementById(id);
@@ -103,12 +109,13 @@ function poly(values, max, color) {
 function chart(kind, lines, label) {
   let max = 0;
   for (const l of lines) for (const v of l.values) if (Number.isFinite(v) && v > max) max = v;
-  if (max === 0) max = 1;
+  const empty = max === 0;
+  if (empty) max = 1;
   const svg = '<svg class="chart" data-chart="' + kind + '" viewBox="0 0 ' + W + ' ' + H + '" preserveAspectRatio="none">' +
     '<rect x="0" y="0" width="' + W + '" height="' + H + '" fill="#fafbfc"/>' +
     '<line x1="0" y1="' + (H - 2) + '" x2="' + W + '" y2="' + (H - 2) + '" stroke="#e3e6ec"/>' +
     lines.map((l) => poly(l.values, max, l.color)).join("") +
-    '<text x="3" y="9">' + label(max) + '</text></svg>';
+    '<text x="3" y="9">' + (empty ? "no data" : label(max)) + '</text></svg>';
   return svg;
 }
 function card(key) {
@@ -194,7 +201,7 @@ function renderRpcz(calls) {
   const body = el("tbody", {});
   for (const c of calls.slice(0, 10)) {
     body.append(el("tr", { "data-code": c.code }, el("td", {}, new Date(c.at).toLocaleTimeString()), el("td", {}, c.side),
-      el("td", {}, c.service + "/" + c.method), el("td", { class: c.code ? "bad" : "" }, c.code), el("td", {}, c.ms.toFixed(1)),
+      el("td", {}, c.service + "/" + c.method), el("td", { class: c.code ? "bad" : "" }, CODES[c.code] || String(c.code)), el("td", {}, c.ms.toFixed(1)),
       el("td", {}, c.peer || ""), el("td", {}, c.error || "")));
   }
   t.append(body);

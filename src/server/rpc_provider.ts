@@ -262,9 +262,9 @@ export class RpcProvider {
    * @example Counting a call
    * ```ts
    * import { parseProto, RpcChannel, RpcProvider } from "../../mod.ts";
-   * const root = parseProto(\`syntax = "proto3"; package demo;
+   * const root = parseProto(`syntax = "proto3"; package demo;
    *   message Msg { string text = 1; }
-   *   service Echo { rpc Say(Msg) returns (Msg); }\`);
+   *   service Echo { rpc Say(Msg) returns (Msg); }`);
    * const echo = root.lookupService("demo.Echo");
    * const provider = new RpcProvider().notifyService(echo, { Say: (req) => req });
    * await provider.start();
