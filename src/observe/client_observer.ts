@@ -123,20 +123,20 @@ export class ClientObserver {
     const entry = this.#entry(desc);
     if (entry === undefined) {
       const p = sender.call(desc, payload, decoder, opts, deadline, request);
-      return span === undefined ? p : this.#settle(p, undefined, span, 0, undefined);
+      return span === undefined ? p : this.#settle(p, undefined, 0, span, 0, undefined);
     }
     const m = entry.m;
     m.begin(payload.length);
     const dec = entry.decoder(decoder);
-    if (m.timing && span === undefined) {
+    const ticket = m.ticket();
+    if (ticket === 0 && span === undefined) {
       // Another call of this method is being timed: count this one only (no clock read, no
       // per-call allocation beyond the promise of the count).
       return sender.call(desc, payload, dec, opts, deadline, request).then(entry.ok, entry.fail);
     }
-    m.timing = true;
     const t0 = performance.now();
     const p = sender.call(desc, payload, dec, opts, deadline, request);
-    return this.#settle(p, entry, span, t0, opts.metadata);
+    return this.#settle(p, entry, ticket, span, t0, opts.metadata);
   }
 
   #entry(desc: { readonly service: string; readonly name: string }): MethodEntry | undefined {
@@ -153,6 +153,7 @@ export class ClientObserver {
   async #settle(
     p: Promise<unknown>,
     entry: MethodEntry | undefined,
+    ticket: number,
     span: Span | undefined,
     t0: number,
     metadata: Record<string, string> | undefined,
@@ -162,7 +163,7 @@ export class ClientObserver {
       if (entry !== undefined) {
         const ms = performance.now() - t0;
         const m = entry.m;
-        m.timing = false;
+        m.release(ticket);
         m.end(0, ms, 0);
         if (ms >= m.slowMs) m.keep("client", 0, ms, undefined, metadata, undefined);
       }
@@ -172,7 +173,7 @@ export class ClientObserver {
       const code = codeOf(e);
       if (entry !== undefined) {
         const ms = performance.now() - t0;
-        entry.m.timing = false;
+        entry.m.release(ticket);
         entry.m.end(code, ms, 0);
         entry.m.keep("client", code, ms, undefined, metadata, errorText(e));
       }

@@ -27,6 +27,8 @@ export class MeteredCallContext extends CallContext {
   readonly t0: number;
   /** The code of the abort, if the call was aborted (cancelled, timed out, shut down). */
   #abortCode = -1;
+  /** The timing ticket, 0 when the call is not timed. */
+  #ticket: number;
 
   /** Counts a call of `metrics`' method with a request body of `requestBytes`. */
   constructor(
@@ -38,12 +40,9 @@ export class MeteredCallContext extends CallContext {
   ) {
     super(desc, request, site);
     this.metrics = metrics;
-    // One call per method at a time is timed (see MethodMetrics.timing).
-    if (metrics.timing) this.t0 = -1;
-    else {
-      metrics.timing = true;
-      this.t0 = performance.now();
-    }
+    // One call per method at a time is timed (see MethodMetrics.ticket).
+    this.#ticket = metrics.ticket();
+    this.t0 = this.#ticket === 0 ? -1 : performance.now();
     metrics.begin(requestBytes);
   }
 
@@ -71,7 +70,7 @@ export class MeteredCallContext extends CallContext {
       ms = Date.now() - this.startedAt; // a failed untimed call: ms resolution will do
     } else {
       ms = performance.now() - this.t0;
-      m.timing = false;
+      m.release(this.#ticket);
       m.end(code, ms, responseBytes);
     }
     if (code !== 0 || ms >= m.slowMs) {

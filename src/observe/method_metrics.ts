@@ -12,6 +12,12 @@ import type { RecentCall, RecentCalls } from "./recent_calls.ts";
 const CODES = 17;
 
 /**
+ * Untimed calls after which a new call is timed even though the timed one has not ended (it may
+ * never end: a stuck handler, a call without a deadline), so the histogram keeps moving.
+ */
+const TAKE_OVER_AFTER = 1000;
+
+/**
  * Counters of one method.
  *
  * @example Recording one call
@@ -74,12 +80,27 @@ export class MethodMetrics {
     });
   }
 
+  /** The ticket of the call being timed, 0 when none is (see {@linkcode MethodMetrics.ticket}). */
+  #timed = 0;
+  #tickets = 0;
+  #untimed = 0;
+
   /**
-   * Whether a timed call is in flight: one call per method at a time is timed (every call when
-   * calls do not overlap, a sample chosen at start under concurrency, so the clock is read twice
-   * per timed call only); the latency histogram counts the timed calls.
+   * A ticket to time the call starting now, or 0 when another call is being timed: one call per
+   * method at a time is timed (every call when calls do not overlap; under concurrency, the next
+   * call to start, chosen before its duration is known), so the clock is read for those only.
+   * The histogram counts the timed calls. Give the ticket back with `release`.
    */
-  timing = false;
+  ticket(): number {
+    if (this.#timed !== 0 && ++this.#untimed < TAKE_OVER_AFTER) return 0;
+    this.#untimed = 0;
+    return this.#timed = ++this.#tickets;
+  }
+
+  /** The call timed with `ticket` ended. */
+  release(ticket: number): void {
+    if (this.#timed === ticket) this.#timed = 0;
+  }
 
   /** A call started with a request body of `bytes`. */
   begin(bytes: number): void {
