@@ -70,6 +70,7 @@ Deno.test("the options that travel to Workers are the limits and timeouts, and o
     "maxInflightPerConnection",
     "maxMessageBytes",
     "maxUnsentBytes",
+    "metrics",
     "readTimeoutMs",
     "slowCallMs",
   ]);
@@ -82,6 +83,7 @@ Deno.test("the options that travel to Workers are the limits and timeouts, and o
     readTimeoutMs: 6,
     maxUnsentBytes: 7,
     legacy: true,
+    metrics: false,
   };
   assert.deepEqual(
     workerOptions({ ...all, host: "0.0.0.0", weight: 3, workers: 4, logger: new CaptureLogger() }),
