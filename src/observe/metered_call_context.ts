@@ -41,7 +41,7 @@ export class MeteredCallContext extends CallContext {
     super(desc, request, site);
     this.metrics = metrics;
     // One call per method at a time is timed (see MethodMetrics.ticket).
-    this.#ticket = metrics.ticket();
+    this.#ticket = metrics.ticket(this.startedAt);
     this.t0 = this.#ticket === 0 ? -1 : performance.now();
     metrics.begin(requestBytes);
   }

@@ -84,16 +84,23 @@ export class MethodMetrics {
   #timed = 0;
   #tickets = 0;
   #untimed = 0;
+  /** The `Date.now()` given with the last ticket. */
+  #lastMs = NaN;
 
   /**
-   * A ticket to time the call starting now, or 0 when another call is being timed: one call per
-   * method at a time is timed (every call when calls do not overlap; under concurrency, the next
-   * call to start, chosen before its duration is known), so the clock is read for those only.
-   * The histogram counts the timed calls. Give the ticket back with `release`.
+   * A ticket to time the call starting now, or 0 when it is not timed: one call per method at a
+   * time is timed, and, when the caller passes the `Date.now()` it already read, at most one per
+   * millisecond (calls handled one after another, as synchronous handlers are, would otherwise
+   * all be timed). So every call is timed at low rates, and under load a sample chosen before
+   * its duration is known; the clock is read for those only. The histogram counts the timed
+   * calls. Give the ticket back with `release`.
    */
-  ticket(): number {
-    if (this.#timed !== 0 && ++this.#untimed < TAKE_OVER_AFTER) return 0;
+  ticket(nowMs: number = NaN): number {
+    if (this.#timed !== 0) {
+      if (++this.#untimed < TAKE_OVER_AFTER) return 0;
+    } else if (nowMs === this.#lastMs) return 0;
     this.#untimed = 0;
+    this.#lastMs = nowMs;
     return this.#timed = ++this.#tickets;
   }
 

@@ -30,3 +30,18 @@ Deno.test("an unknown status code is counted as UNKNOWN", () => {
   assert.equal(m.calls[2], 1);
   assert.equal(m.inflight, 0);
 });
+
+Deno.test("calls handled one after another are timed at most once per millisecond", () => {
+  const m = new MethodMetrics("s", "m");
+  const first = m.ticket(1000);
+  assert.ok(first > 0);
+  m.release(first);
+  assert.equal(m.ticket(1000), 0, "the same millisecond");
+  const next = m.ticket(1001);
+  assert.ok(next > 0);
+  m.release(next);
+  // Without a clock reading (a channel's calls), only the one-at-a-time rule applies.
+  const a = m.ticket();
+  m.release(a);
+  assert.ok(m.ticket() > 0);
+});
