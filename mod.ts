@@ -114,6 +114,7 @@ export {
 export {
   ZooKeeperRegistry,
   type ZooKeeperRegistryOptions,
+  type ZooKeeperSessionStats,
 } from "./src/registry/zookeeper/zookeeper_registry.ts";
 export { type ZooKeeperAclEntry, ZooKeeperPerms } from "./src/registry/zookeeper/zk_acl.ts";
 export {
@@ -140,3 +141,12 @@ export {
   DEFAULT_TIMEOUT_MS,
   DEFAULT_ZOOKEEPER_CONNECT_TIMEOUT_MS,
 } from "./src/defaults.ts";
+export type {
+  MethodMetricsSnapshot,
+  MetricsSnapshot,
+  ZooKeeperMetrics,
+} from "./src/observe/metrics.ts";
+export { LATENCY_BUCKETS_SECONDS } from "./src/observe/histogram.ts";
+export { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./src/observe/prometheus.ts";
+export type { AdminOptions } from "./src/observe/admin_server.ts";
+export { STATUS_CODE_ATTRIBUTE, TRACER_NAME } from "./src/observe/tracing.ts";

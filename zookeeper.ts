@@ -19,5 +19,6 @@
 export {
   ZooKeeperRegistry,
   type ZooKeeperRegistryOptions,
+  type ZooKeeperSessionStats,
 } from "./src/registry/zookeeper/zookeeper_registry.ts";
 export { type ZooKeeperAclEntry, ZooKeeperPerms } from "./src/registry/zookeeper/zk_acl.ts";

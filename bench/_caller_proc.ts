@@ -12,7 +12,7 @@
  *
  * Where: `--address host:port`, or `--zk CONNECT` to resolve through ZooKeeper. `--peer-pid` is
  * the provider's pid (its CPU and RSS are sampled with ours). `--log-dir DIR` gives every channel
- * an AsyncLogger at INFO.
+ * an AsyncLogger at INFO; `--metrics off` gives every channel `metrics: false`.
  *
  * @module
  */
@@ -48,6 +48,7 @@ function channel(extra: RpcChannelOptions = {}): RpcChannel {
   const ch = new RpcChannel({
     ...where,
     ...(logger ? { logger: logger as Logger } : {}),
+    ...(flags.get("metrics") === "off" ? { metrics: false } : {}),
     ...extra,
   });
   channels.push(ch);

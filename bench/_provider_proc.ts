@@ -5,7 +5,8 @@
  *
  * Flags: `--log-dir DIR` (an AsyncLogger at INFO, one line per Login/Echo call), `--zk CONNECT`
  * (register in ZooKeeper), `--workers N` (passed on as RpcProvider's `workers` option),
- * `--wait-ms MS` (delay of `Wait`, default 200).
+ * `--wait-ms MS` (delay of `Wait`, default 200), `--metrics off` (RpcProvider's `metrics: false`),
+ * `--admin true` (the admin listener on a free port; prints its port as `adminPort`).
  *
  * @module
  */
@@ -31,6 +32,8 @@ const options: RpcProviderOptions = {
   host: "127.0.0.1",
   port: 0,
   slowCallMs: 60_000,
+  ...(flags.get("metrics") === "off" ? { metrics: false } : {}),
+  ...(flags.get("admin") === "true" ? { admin: { host: "127.0.0.1", port: 0 } } : {}),
   ...(logger ? { logger: logger as Logger } : {}),
   ...(registry ? { registry } : {}),
   // With workers, every event loop (main thread and Workers) adds the services through the
@@ -42,7 +45,12 @@ const options: RpcProviderOptions = {
 const provider = new RpcProvider(options);
 if (!workers) addServices(provider, shapes, { logger, waitMs });
 await provider.start();
-emit({ ready: true, port: provider.address.port, pid: Deno.pid });
+emit({
+  ready: true,
+  port: provider.address.port,
+  pid: Deno.pid,
+  adminPort: provider.adminAddress?.port,
+});
 
 await stdinClosed();
 await provider.close({ graceMs: 0 });

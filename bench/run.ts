@@ -46,7 +46,7 @@ interface Scenario {
   shape: "small" | "64k";
   conns: number;
   depth: number;
-  variant?: "log" | "zk" | { workers: number };
+  variant?: "log" | "zk" | "metrics-off" | "metrics" | { workers: number };
 }
 
 // deno-lint-ignore no-explicit-any
@@ -334,6 +334,9 @@ function scenarios(): Scenario[] {
       if (at === "small 1x64") {
         list.push({ ...mprpc, name: `mprpc+log ${at}`, variant: "log" });
         list.push({ ...mprpc, name: `mprpc+zk ${at}`, variant: "zk" });
+        // Metrics off on both sides, then on with the provider's admin listener (compared).
+        list.push({ ...mprpc, name: `mprpc metrics=off ${at}`, variant: "metrics-off" });
+        list.push({ ...mprpc, name: `mprpc+metrics ${at}`, variant: "metrics" });
       }
       if (at === "small 8x16") {
         for (const workers of [1, 2]) {
@@ -404,6 +407,11 @@ async function runOnce(sc: Scenario, profileDir: string | undefined): Promise<Js
     logDir = await Deno.makeTempDir({ prefix: "mprpc_bench_log_" });
     serverArgs.push("--log-dir", `${logDir}/provider`);
     callerArgs.push("--log-dir", `${logDir}/caller`);
+  } else if (sc.variant === "metrics-off") {
+    serverArgs.push("--metrics", "off");
+    callerArgs.push("--metrics", "off");
+  } else if (sc.variant === "metrics") {
+    serverArgs.push("--admin", "true");
   } else if (typeof sc.variant === "object") {
     serverArgs.push("--workers", String(sc.variant.workers));
   }
@@ -552,6 +560,12 @@ function summaryLine(o: Outcome, byName: Map<string, Outcome>): Json {
       const r = pairedRatio(o, plain);
       line.ratioToPlainMprpc = r.median;
       line.ratioToPlainMprpcRange = [r.min, r.max];
+    }
+    const off = byName.get(`mprpc metrics=off ${shapeKey}`);
+    if (sc.variant === "metrics" && off && off.runs.length > 0) {
+      const r = pairedRatio(o, off);
+      line.ratioToMetricsOff = r.median;
+      line.ratioToMetricsOffRange = [r.min, r.max];
     }
   }
   if (sc.impl === "grpc-js") {

@@ -30,11 +30,12 @@ export const PROVIDER_FIELDS: readonly (keyof MprpcConfig)[] = [
   "maxMessageBytes",
   "legacy",
   "workers",
+  "adminPort",
 ];
 
 /** The settings a caller honours (the provider address is its static registry). */
 export const CALLER_FIELDS: readonly (keyof MprpcConfig)[] = PROVIDER_FIELDS.filter((f) =>
-  f !== "legacy" && f !== "workers"
+  f !== "legacy" && f !== "workers" && f !== "adminPort"
 );
 
 /** What every example starts from. */

@@ -17,3 +17,15 @@ export { default as protobuf } from "npm:protobufjs@7.5.4";
 // classes of the same protobufjs instance. Used by reflection (src/schema/file_descriptors.ts).
 export { default as protobufDescriptor } from "npm:protobufjs@7.5.4/ext/descriptor/index.js";
 export { Buffer } from "node:buffer";
+export {
+  context,
+  createTraceState,
+  isSpanContextValid,
+  ProxyTracerProvider,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "npm:@opentelemetry/api@1.9.0";

@@ -4,6 +4,7 @@
  *   deno run --allow-net=127.0.0.1 --allow-read=examples examples/user/provider.ts -i examples/user/test.conf
  *   deno run --allow-net=127.0.0.1 --allow-read=examples examples/user/provider.ts --port 8000
  *   deno run --unstable-net --allow-net=127.0.0.1 --allow-read=. examples/user/provider.ts --workers 4
+ *   deno run --allow-net=127.0.0.1 --allow-read=examples examples/user/provider.ts --admin-port 9100
  *
  * @module
  */
@@ -13,7 +14,8 @@ import { main, onShutdown, PROVIDER_FIELDS } from "../_shared.ts";
 
 await main("provider", PROVIDER_FIELDS, async (env) => {
   const provider = new RpcProvider({
-    // host, port, maxMessageBytes, legacy (--legacy: also serve C++ mprpc callers), workers.
+    // host, port, maxMessageBytes, legacy (--legacy: also serve C++ mprpc callers), workers,
+    // admin (--admin-port: metrics, the console page and /rpcz over HTTP).
     ...providerOptions(env.config),
     registry: env.zookeeper,
     logger: env.logger,
@@ -25,6 +27,8 @@ await main("provider", PROVIDER_FIELDS, async (env) => {
     await provider.start();
     const { host, port } = provider.address;
     console.log(`UserServiceRpc provider listening on ${host}:${port}`);
+    const admin = provider.adminAddress;
+    if (admin) console.log(`console page: http://${admin.host}:${admin.port}/`);
     await provider.run();
   } finally {
     removeSignals();

@@ -29,6 +29,8 @@ export interface Caller {
    * protocol has no streams.
    */
   openStream?(call: StreamCall): void;
+  /** Open connections and how many were opened again after one was lost (for metrics). */
+  stats?(): { connections: number; reconnects: number };
   /** Fails the calls in flight with `CANCELLED` and releases every socket. Idempotent. */
   close(): Promise<void>;
 }

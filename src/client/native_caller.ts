@@ -212,6 +212,11 @@ export class NativeCaller implements Caller {
     this.openStream(call, new Set([from.key]));
   };
 
+  /** Open connections, and connections opened again to a provider after one was lost. */
+  stats(): { connections: number; reconnects: number } {
+    return { connections: this.#subchannels.size, reconnects: this.#subchannels.reconnects };
+  }
+
   /** Fails calls in flight with `CANCELLED` and closes every connection. Idempotent. */
   async close(): Promise<void> {
     this.#closed = true;

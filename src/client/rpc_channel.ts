@@ -34,6 +34,9 @@ import { RpcController } from "./rpc_controller.ts";
 import { ServiceDefinition } from "../typed/service_definition.ts";
 import type { TypedStub } from "../typed/typed_stub.ts";
 import { StreamCall } from "./stream_call.ts";
+import { CallMetrics, type MetricsSnapshot } from "../observe/metrics.ts";
+import { ClientObserver } from "../observe/client_observer.ts";
+import { DEFAULT_SLOW_CALL_MS } from "../defaults.ts";
 import {
   type ChannelProtocol,
   LegacyCaller,
@@ -91,6 +94,11 @@ export interface RpcChannelOptions {
   protocol?: ChannelProtocol | undefined;
   /** With `"mprpc-legacy"`: an empty reply is an `"error"` (default) or an empty `"message"`. */
   legacyEmptyReply?: LegacyEmptyReply | undefined;
+  /**
+   * Keep per-method metrics (see `RpcChannel.metrics`); default true. `false` skips every
+   * counter on the call path.
+   */
+  metrics?: boolean | undefined;
 }
 
 const EMPTY: CallOptions = {};
@@ -118,6 +126,9 @@ export class RpcChannel {
   #closing: Promise<void> | undefined;
   /** Sends the calls, in the channel's protocol. */
   #caller: Caller;
+  /** Counts and traces each call. */
+  #observer: ClientObserver;
+  #metrics: CallMetrics;
 
   /** Creates a channel; it connects lazily, on the first call to each provider. */
   constructor(options: RpcChannelOptions) {
@@ -139,6 +150,17 @@ export class RpcChannel {
     if (!(this.#timeoutMs >= 0)) {
       throw new RangeError(`timeoutMs must be >= 0, got ${options.timeoutMs}`);
     }
+    this.#metrics = new CallMetrics("client", {
+      connections: () => this.#caller.stats?.().connections ?? 0,
+      reconnects: () => this.#caller.stats?.().reconnects ?? 0,
+      registry: options.registry,
+      logger: this.#logger,
+      slowCallMs: DEFAULT_SLOW_CALL_MS,
+    });
+    this.#observer = new ClientObserver(
+      options.metrics === false ? undefined : this.#metrics,
+      fixed,
+    );
     const protocol = options.protocol ?? "native";
     if (protocol === "mprpc-legacy") {
       this.#caller = new LegacyCaller({
@@ -360,6 +382,34 @@ export class RpcChannel {
     };
   }
 
+  /**
+   * Every counter now: per method calls by status code, latency histogram, calls in flight,
+   * request and response bytes; open connections, reconnects, the ZooKeeper session, logger
+   * drops. Empty `methods` with the option `metrics: false`.
+   *
+   * @example Counting a failed call
+   * ```ts
+   * import { parseProto, RpcChannel, RpcError, RpcProvider } from "../../mod.ts";
+   * const root = parseProto(`syntax = "proto3"; package demo;
+   *   message Msg { string text = 1; }
+   *   service Echo { rpc Say(Msg) returns (Msg); }`);
+   * const echo = root.lookupService("demo.Echo");
+   * const provider = new RpcProvider().notifyService(echo, {
+   *   Say: () => { throw new RpcError(5, "no such text"); },
+   * });
+   * await provider.start();
+   * const channel = new RpcChannel({ address: provider.address });
+   * await channel.stub(echo).Say!({ text: "hi" }).catch(() => {});
+   * const say = channel.metrics().methods.find((m) => m.method === "Say");
+   * if (say?.calls["NOT_FOUND"] !== 1 || channel.metrics().connections !== 1) throw new Error();
+   * await channel.close();
+   * await provider.close();
+   * ```
+   */
+  metrics(): MetricsSnapshot {
+    return this.#metrics.snapshot();
+  }
+
   /** Fails calls in flight with `CANCELLED`, closes every connection and watch. Idempotent. */
   close(): Promise<void> {
     return this.#closing ??= this.#close();
@@ -455,7 +505,7 @@ export class RpcChannel {
     if (opts.signal?.aborted) return Promise.reject(abortReason(opts.signal.reason));
     const timeoutMs = opts.timeoutMs ?? this.#timeoutMs;
     const deadline = timeoutMs > 0 && timeoutMs < 2 ** 31 ? Date.now() + timeoutMs : 0;
-    return this.#caller.call(desc, payload, decoder, opts, deadline, request);
+    return this.#observer.call(this.#caller, desc, payload, decoder, opts, deadline, request);
   }
 }
 

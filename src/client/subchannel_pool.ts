@@ -64,6 +64,15 @@ export class SubchannelPool implements SubchannelHost {
   readonly checkHealth: ((conn: ClientConnection) => Promise<HealthAnswer>) | undefined;
   #keepaliveTimer: ReturnType<typeof setInterval> | undefined;
   #closed = false;
+  /** Subchannels that have had a connection (a new one to them is a reconnection). */
+  #opened = new WeakSet<Subchannel>();
+  /** Connections opened to a provider after an earlier one to it (for metrics). */
+  reconnects = 0;
+
+  /** Open connections. */
+  get size(): number {
+    return this.#connections.size;
+  }
 
   /** Creates the pool; nothing connects until a subchannel needs it. */
   constructor(options: SubchannelPoolOptions) {
@@ -100,6 +109,8 @@ export class SubchannelPool implements SubchannelHost {
       onNotStarted: o.onNotStarted,
       onStreamNotStarted: o.onStreamNotStarted,
     });
+    if (this.#opened.has(sub)) this.reconnects++;
+    else this.#opened.add(sub);
     this.#connections.add(conn);
     this.#startKeepalive();
     return conn;

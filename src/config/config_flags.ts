@@ -213,6 +213,8 @@ const USAGE: Record<keyof MprpcConfig, string> = {
     `  --max-message-bytes <n>             maxmessagebytes (default ${DEFAULT_CONFIG.maxMessageBytes})`,
   legacy: "  --legacy, --no-legacy               legacy: also speak the C++ mprpc protocol",
   workers: `  --workers <n>                       workers (default ${DEFAULT_CONFIG.workers})`,
+  adminPort:
+    "  --admin-port <port>                 adminport: metrics and console page (default off)",
 };
 
 /**

@@ -43,6 +43,8 @@ export interface MprpcConfig {
   legacy: boolean;
   /** `workers`: how many provider Workers to run (default `1`). */
   workers: number;
+  /** `adminport`: the provider's admin HTTP listener (metrics, console page); absent = off. */
+  adminPort?: number;
 }
 
 /**
@@ -115,6 +117,7 @@ export const KEYS: readonly KeySpec[] = [
   key("maxmessagebytes", "maxMessageBytes", "int", "--max-message-bytes", ms),
   key("legacy", "legacy", "bool", "--legacy"),
   key("workers", "workers", "int", "--workers", { min: 1, max: 1024 }),
+  key("adminport", "adminPort", "port", "--admin-port", { optional: true }),
 ];
 export const BY_KEY = new Map(KEYS.map((s) => [s.key, s]));
 export const BY_FLAG = new Map(KEYS.map((s) => [s.flag, s]));

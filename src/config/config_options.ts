@@ -11,13 +11,13 @@ import type { MprpcConfig } from "./config_keys.ts";
 import { zookeeperConnect } from "./resolve_config.ts";
 
 /** The {@linkcode RpcProviderOptions} a configuration sets. */
-export type ConfiguredProviderOptions = Required<
-  Pick<RpcProviderOptions, "host" | "port" | "maxMessageBytes" | "legacy" | "workers">
->;
+export type ConfiguredProviderOptions =
+  & Required<Pick<RpcProviderOptions, "host" | "port" | "maxMessageBytes" | "legacy" | "workers">>
+  & Pick<RpcProviderOptions, "admin">;
 
 /**
- * The provider options a configuration sets: `host`, `port`, `maxMessageBytes`, `legacy` and
- * `workers`. Spread them and add the rest (`registry`, `logger`, `workerModule`, ...).
+ * The provider options a configuration sets: `host`, `port`, `maxMessageBytes`, `legacy`,
+ * `workers`, and `admin` (on `host`) when `adminport` is set. Spread them and add the rest (`registry`, `logger`, `workerModule`, ...).
  *
  * @example
  * ```ts
@@ -33,6 +33,8 @@ export function providerOptions(config: MprpcConfig): ConfiguredProviderOptions 
     maxMessageBytes: config.maxMessageBytes,
     legacy: config.legacy,
     workers: config.workers,
+    ...(config.adminPort !== undefined &&
+      { admin: { host: config.rpcServerIp, port: config.adminPort } }),
   };
 }
 

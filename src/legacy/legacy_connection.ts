@@ -24,6 +24,7 @@ import {
   LegacyRequestDecoder,
 } from "./legacy_codec.ts";
 import { CallContext, type CallStart, type PeerAddress } from "../server/call_context.ts";
+import { MeteredCallContext } from "../observe/metered_call_context.ts";
 import type { AcceptedConnection } from "../server/accepted_connection.ts";
 import type { Route } from "../server/server_connection.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
@@ -308,7 +309,10 @@ export class LegacyConnection implements AcceptedConnection {
       this.#shutdown();
       return;
     }
-    const ctx = new CallContext(desc, NO_IDS_NO_DEADLINE, { peer: this.peer, wheel: host.wheel });
+    const site = { peer: this.peer, wheel: host.wheel };
+    const ctx = route.metrics === undefined
+      ? new CallContext(desc, NO_IDS_NO_DEADLINE, site)
+      : new MeteredCallContext(desc, NO_IDS_NO_DEADLINE, site, route.metrics, req.args.length);
     this.#ctx = ctx;
     host.callDelta(1);
     // The call's outcome is handled inside #serve; it never rejects.
@@ -319,6 +323,8 @@ export class LegacyConnection implements AcceptedConnection {
     const host = this.#host;
     const desc = route.desc;
     const method = `${desc.service}.${desc.name}`;
+    let code = -1; // how the call ended, for metrics (-1: the connection closed under it)
+    let sent = 0;
     try {
       let bytes: Uint8Array;
       try {
@@ -327,10 +333,13 @@ export class LegacyConnection implements AcceptedConnection {
         this.#ctx = undefined; // answered: closing the socket must not abort its signal
         bytes = desc.response.encode((result ?? {}) as Record<string, unknown>);
         bytes = canonicalProto3(desc.response.type, bytes);
+        code = Code.OK;
+        sent = bytes.length;
       } catch (e) {
         if (this.#state === "closed") return;
         this.#ctx = undefined;
         const err = thrownToRpcError(e);
+        code = err.code;
         host.logger.error("legacy call failed, closing without a reply", {
           peer: endpointKey(this.peer),
           method,
@@ -359,6 +368,7 @@ export class LegacyConnection implements AcceptedConnection {
       this.#writing = undefined;
       this.#shutdown();
     } finally {
+      if (ctx instanceof MeteredCallContext) ctx.done(code, sent);
       ctx.finish();
       host.callDelta(-1);
     }

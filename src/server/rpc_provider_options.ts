@@ -7,6 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Registry } from "../registry/registry.ts";
 import type { TlsServerOptions } from "../transport/listen.ts";
 import type { Interceptor } from "./interceptor.ts";
+import type { AdminOptions } from "../observe/admin_server.ts";
 
 /** Options of `RpcProvider`. */
 export interface RpcProviderOptions {
@@ -141,6 +142,17 @@ export interface RpcProviderOptions {
    * the registry. See docs/operations.md.
    */
   reflection?: boolean | undefined;
+  /**
+   * Keep per-method metrics (see `RpcProvider.metrics`); default true. `false` skips every
+   * counter on the call path.
+   */
+  metrics?: boolean | undefined;
+  /**
+   * Serve the admin HTTP listener at `{ host, port }` (default host `127.0.0.1`): Prometheus
+   * text at `GET /metrics`, the console page at `/`, the last slow or failed calls at `/rpcz`
+   * (see docs/operations.md). Off by default. Not authenticated: keep it on a private address.
+   */
+  admin?: AdminOptions | undefined;
 }
 
 /** Options of `RpcProvider.close`. */

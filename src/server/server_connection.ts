@@ -20,6 +20,8 @@ import type { AcceptedConnection } from "./accepted_connection.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
 import { ServerStream, type StreamOwner } from "./stream_dispatch.ts";
 import { DEFAULT_MAX_STREAMS_PER_CONNECTION } from "../defaults.ts";
+import type { MethodMetrics } from "../observe/method_metrics.ts";
+import { MeteredCallContext } from "../observe/metered_call_context.ts";
 
 /** A handler: `(request, ctx) => response | Promise<response>`. */
 // deno-lint-ignore no-explicit-any
@@ -31,6 +33,8 @@ export interface Route {
   handler: Handler;
   /** Served even after GOAWAY, while the provider drains (health checks). */
   duringDrain?: boolean;
+  /** The method's counters, when the provider keeps metrics. */
+  metrics?: MethodMetrics | undefined;
 }
 
 /** What a connection needs from its provider. */
@@ -308,7 +312,9 @@ export class ServerConnection implements AcceptedConnection {
       this.#sendError(callId, new RpcError(Code.INVALID_ARGUMENT, msg));
       return;
     }
-    const ctx = new CallContext(desc, meta, this.#site);
+    const ctx = route.metrics === undefined
+      ? new CallContext(desc, meta, this.#site)
+      : new MeteredCallContext(desc, meta, this.#site, route.metrics, payload.length);
     this.#inflight.set(callId, ctx);
     host.callDelta(1);
     let result: unknown;
@@ -353,8 +359,9 @@ export class ServerConnection implements AcceptedConnection {
    * anything else is `INTERNAL` (no stack trace) and one log line saying what was thrown.
    */
   #fail(ctx: CallContext, desc: MethodDescriptor, thrown: unknown): void {
-    if (!this.#end(ctx, desc)) return;
+    if (!this.#end(ctx, desc)) return this.#observe(ctx, -1, 0);
     const err = thrownToRpcError(thrown);
+    this.#observe(ctx, err.code, 0, err.message);
     if (err !== thrown) {
       this.#host.logger.error("handler failed", {
         method: `${desc.service}.${desc.name}`,
@@ -366,7 +373,7 @@ export class ServerConnection implements AcceptedConnection {
   }
 
   #finish(ctx: CallContext, desc: MethodDescriptor, result: unknown): void {
-    if (!this.#end(ctx, desc)) return;
+    if (!this.#end(ctx, desc)) return this.#observe(ctx, -1, 0);
     const host = this.#host;
     let bytes: EncodedPayload;
     try {
@@ -376,6 +383,7 @@ export class ServerConnection implements AcceptedConnection {
         desc.response.type.fullName.slice(1)
       } returned by ${desc.service}.${desc.name}: ${e instanceof Error ? e.message : e}`;
       host.logger.error("bad response", { error: msg });
+      this.#observe(ctx, Code.INTERNAL, 0, msg);
       this.#sendError(ctx.callId, new RpcError(Code.INTERNAL, msg));
       return;
     }
@@ -384,8 +392,11 @@ export class ServerConnection implements AcceptedConnection {
       md = ctx.responseMetadata;
       break;
     }
-    if (!this.#fc.send({ kind: Kind.RESPONSE, callId: ctx.callId, metadata: md }, bytes)) {
+    if (this.#fc.send({ kind: Kind.RESPONSE, callId: ctx.callId, metadata: md }, bytes)) {
+      this.#observe(ctx, Code.OK, bytes.length);
+    } else {
       const limit = this.#fc.peerMaxMessageBytes;
+      this.#observe(ctx, Code.RESOURCE_EXHAUSTED, 0, "response too large for the caller");
       host.logger.warn("response too large for the caller", {
         method: `${desc.service}.${desc.name}`,
         bytes: bytes.length,
@@ -484,6 +495,11 @@ export class ServerConnection implements AcceptedConnection {
       },
       sendError: (callId, err, trailers) => this.#sendError(callId, err, trailers),
     };
+  }
+
+  /** Counts the end of a metered call (`code` -1: the code it was aborted with). */
+  #observe(ctx: CallContext, code: number, responseBytes: number, error?: string): void {
+    if (ctx instanceof MeteredCallContext) ctx.done(code, responseBytes, error);
   }
 
   #sendError(

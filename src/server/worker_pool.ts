@@ -32,6 +32,8 @@ export const WORKER_OPTION_ROLES = {
   weight: "main",
   workers: "main",
   workerModule: "main",
+  admin: "main",
+  metrics: "travels",
   reusePort: "main",
   logger: "logs",
   interceptors: "refused",

@@ -1,19 +1,26 @@
 /**
  * The ZooKeeper client is loaded only when a ZooKeeperRegistry connects: a program in a folder
  * with a package.json (Deno then resolves npm packages from its node_modules only) that lists
- * protobufjs but not node-zookeeper-client runs with the static registry, and a ZooKeeper
+ * protobufjs and @opentelemetry/api but not node-zookeeper-client runs with the static registry, and a ZooKeeper
  * registry there fails with a clear error instead of the program failing to start.
  */
 import assert from "node:assert/strict";
 
 const MOD = new URL("../../mod.ts", import.meta.url).href;
 
-/** A temp folder with a package.json listing protobufjs only, installed from Deno's cache. */
+/**
+ * A temp folder with a package.json listing what mod.ts always loads (protobufjs and the
+ * OpenTelemetry API), installed from Deno's cache.
+ */
 async function packageJsonFolder(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "mprpc_pkgjson_" });
   await Deno.writeTextFile(
     `${dir}/package.json`,
-    JSON.stringify({ name: "user-app", type: "module", dependencies: { protobufjs: "7.5.4" } }),
+    JSON.stringify({
+      name: "user-app",
+      type: "module",
+      dependencies: { protobufjs: "7.5.4", "@opentelemetry/api": "1.9.0" },
+    }),
   );
   const install = await new Deno.Command(Deno.execPath(), {
     args: ["install"],

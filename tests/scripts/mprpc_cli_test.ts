@@ -271,7 +271,7 @@ Deno.test("mprpc refuses bad usage in one line with exit 2", async () => {
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr.join("\n")}`);
     assert.equal(r.stderr.length, 1, `${args.join(" ")}: ${r.stderr.join("\n")}`);
     assert.ok(r.stderr[0]!.startsWith(start), `${args.join(" ")}: ${r.stderr[0]}`);
-    assert.ok(r.stderr[0]!.endsWith("(see --help)"), r.stderr[0]);
+    assert.ok(r.stderr[0]!.endsWith("(see --help)"), r.stderr[0] ?? "");
   }
 });
 

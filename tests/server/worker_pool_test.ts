@@ -72,6 +72,7 @@ Deno.test("the options that travel to Workers are the limits, timeouts and built
     "maxMessageBytes",
     "maxStreamsPerConnection",
     "maxUnsentBytes",
+    "metrics",
     "readTimeoutMs",
     "reflection",
     "slowCallMs",
@@ -88,6 +89,7 @@ Deno.test("the options that travel to Workers are the limits, timeouts and built
     legacy: true,
     health: false,
     reflection: false,
+    metrics: false,
   };
   assert.deepEqual(
     workerOptions({ ...all, host: "0.0.0.0", weight: 3, workers: 4, logger: new CaptureLogger() }),

@@ -161,6 +161,9 @@ export class ProviderNodes {
    * After a (re)connection: deletes what is queued, then makes every registration's nodes exist
    * in session `s`, logging nodes that had to be re-created.
    */
+  /** Registrations whose nodes had to be re-created after a reconnection (metrics). */
+  reregistrations = 0;
+
   async reconcile(s: ZkSession, closing: () => boolean): Promise<void> {
     const log = this.#opts.log;
     await this.removePending(s).catch((err) =>
@@ -172,6 +175,7 @@ export class ProviderNodes {
       try {
         const created = await this.ensure(s, entry);
         if (created > 0 && confirmed !== undefined) {
+          this.reregistrations++;
           log.warn("ZooKeeper: provider node(s) re-created", {
             service: entry.reg.service,
             endpoint: endpointKey(entry.reg),

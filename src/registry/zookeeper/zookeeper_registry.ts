@@ -77,6 +77,10 @@ export class ZooKeeperRegistry implements Registry {
   #session: ZkSession | undefined;
   #sessionConnected = false;
   #everConnected = false;
+  /** Connections after the first (same session resumed, or a new one). */
+  #reconnects = 0;
+  /** Sessions given up (expired, or presumed expired) and replaced. */
+  #sessionsReplaced = 0;
   /** When the current connection came back after an outage (0: first connection). */
   #connectedAt = 0;
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
@@ -156,6 +160,45 @@ export class ZooKeeperRegistry implements Registry {
   /** The root path in use (`""` for the top level). */
   get root(): string {
     return this.#root;
+  }
+
+  /**
+   * The session's state and what it went through, for metrics: `state` is `"connected"`,
+   * `"connecting"`, `"disconnected"`, `"expired"` or `"closed"` (`"idle"` before first use).
+   *
+   * @example
+   * ```ts
+   * import { ZooKeeperRegistry } from "./zookeeper_registry.ts";
+   * const registry = new ZooKeeperRegistry({ connect: "127.0.0.1:2181" });
+   * if (registry.sessionStats().state !== "idle") throw new Error("connects on first use");
+   * await registry.close();
+   * ```
+   */
+  sessionStats(): ZooKeeperSessionStats {
+    return {
+      state: this.#closing ? "closed" : this.#session?.state ?? "idle",
+      sessionId: this.sessionId,
+      reconnects: this.#reconnects,
+      sessionsReplaced: this.#sessionsReplaced,
+      reregistrations: this.#nodes.reregistrations,
+    };
+  }
+
+  /**
+   * Package-qualified names of the services that have a node under the root (with providers
+   * or not): the registry's whole view, for consoles and tools.
+   *
+   * @throws {RpcError} UNAVAILABLE when ZooKeeper cannot be reached within `connectTimeoutMs`.
+   */
+  async listServices(options?: ResolveOptions): Promise<string[]> {
+    this.#checkOpen();
+    const root = this.#root === "" ? "/" : this.#root;
+    const names = await this.#withSession(
+      "list services",
+      (s) => s.getChildren(root),
+      options?.signal,
+    );
+    return names.filter((n) => n !== "zookeeper").sort();
   }
 
   /** The current session id (`0x...`), or undefined before the first connection. */
@@ -435,6 +478,7 @@ export class ZooKeeperRegistry implements Registry {
         this.#sessionConnected = true;
         // Only a re-connection gets the empty-list grace: nothing was cached before the first.
         this.#connectedAt = this.#everConnected ? Date.now() : 0;
+        if (this.#everConnected) this.#reconnects++;
         this.#everConnected = true;
         this.#nodes.pastSessions.add(s.sessionIdHex);
         this.#log.info(resumed ? "ZooKeeper reconnected" : "ZooKeeper connected", {
@@ -485,6 +529,7 @@ export class ZooKeeperRegistry implements Registry {
   }
 
   #replaceSession(old: ZkSession, reason: string): void {
+    this.#sessionsReplaced++;
     clearTimeout(this.#expiryTimer);
     this.#expiryTimer = undefined;
     this.#log.warn(`ZooKeeper session ${old.sessionIdHex} ${reason}; opening a new session`, {
@@ -544,4 +589,18 @@ function toRpcError(err: unknown, what: string): RpcError {
     );
   }
   return new RpcError(Code.UNAVAILABLE, `ZooKeeper ${what} failed: ${message}`, { cause: err });
+}
+
+/** What {@linkcode ZooKeeperRegistry.sessionStats} reports. */
+export interface ZooKeeperSessionStats {
+  /** The session's state (`"idle"` before first use, `"closed"` once closed). */
+  state: string;
+  /** The connected session's id (`0x...`), if connected. */
+  sessionId: string | undefined;
+  /** Connections after the first one. */
+  reconnects: number;
+  /** Sessions that expired (or were presumed expired) and were replaced by a new one. */
+  sessionsReplaced: number;
+  /** Registrations whose nodes had to be re-created after a reconnection. */
+  reregistrations: number;
 }
