@@ -19,6 +19,7 @@
  */
 import { protobufDescriptor } from "../deps.ts";
 import { protobuf } from "./_protobuf_internals.ts";
+import { SCALAR_TYPE_NAMES } from "./scalar_type_names.ts";
 
 // deno-lint-ignore no-explicit-any
 type Descriptor = any; // protobufjs's descriptor messages (untyped in its ext)
@@ -203,25 +204,6 @@ export function fileDescriptors(service: protobuf.Service): Uint8Array[] {
   return out;
 }
 
-/** Descriptor `type` numbers of the scalar types a map key or value may have. */
-const SCALARS: Record<number, string> = {
-  1: "double",
-  2: "float",
-  3: "int64",
-  4: "uint64",
-  5: "int32",
-  6: "fixed64",
-  7: "fixed32",
-  8: "bool",
-  9: "string",
-  12: "bytes",
-  13: "uint32",
-  15: "sfixed32",
-  16: "sfixed64",
-  17: "sint32",
-  18: "sint64",
-};
-
 /** Decodes encoded `FileDescriptorProto`s (as {@linkcode fileDescriptors} makes them). */
 export function decodeFileDescriptors(files: Uint8Array[]): Descriptor[] {
   return files.map((bytes) => protobufDescriptor.FileDescriptorProto.decode(bytes));
@@ -246,8 +228,8 @@ export function rootFromFileDescriptors(files: Uint8Array[]): protobuf.Root {
       if (n.options?.mapEntry) {
         const [k, v] = n.field;
         entries.set(full, {
-          key: SCALARS[k.type] ?? "string",
-          value: v.typeName ? v.typeName : SCALARS[v.type] ?? "bytes",
+          key: SCALAR_TYPE_NAMES[k.type] ?? "string",
+          value: v.typeName ? v.typeName : SCALAR_TYPE_NAMES[v.type] ?? "bytes",
         });
       } else collect(full, n);
     }

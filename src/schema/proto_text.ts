@@ -9,27 +9,10 @@
  *
  * @module
  */
+import { SCALAR_TYPE_NAMES } from "./scalar_type_names.ts";
 
 // deno-lint-ignore no-explicit-any
 type Descriptor = any; // a decoded descriptor message of protobufjs's descriptor ext
-
-const TYPES: Record<number, string> = {
-  1: "double",
-  2: "float",
-  3: "int64",
-  4: "uint64",
-  5: "int32",
-  6: "fixed64",
-  7: "fixed32",
-  8: "bool",
-  9: "string",
-  12: "bytes",
-  13: "uint32",
-  15: "sfixed32",
-  16: "sfixed64",
-  17: "sint32",
-  18: "sint64",
-};
 
 const LABEL_REPEATED = 3;
 const LABEL_REQUIRED = 2;
@@ -50,7 +33,9 @@ class Printer {
   }
 
   fieldType(f: Descriptor): string {
-    return f.typeName ? this.typeName(f.typeName) : TYPES[f.type] ?? `/* type ${f.type} */ bytes`;
+    return f.typeName
+      ? this.typeName(f.typeName)
+      : SCALAR_TYPE_NAMES[f.type] ?? `/* type ${f.type} */ bytes`;
   }
 
   field(f: Descriptor, indent: string, entries: Map<string, Descriptor>, scope: string): void {
