@@ -1,5 +1,5 @@
 /**
- * The original C++ mprpc's bytes, captured from a build of it (issue 7): the fixtures every
+ * The original C++ mprpc's bytes, captured from a build of it: the fixtures every
  * legacy-protocol test checks against.
  *
  * @module

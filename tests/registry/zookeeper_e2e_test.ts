@@ -1,5 +1,5 @@
 /**
- * Service discovery end to end through a REAL ZooKeeper (issue 3): RpcProvider + RpcChannel +
+ * Service discovery end to end through a REAL ZooKeeper: RpcProvider + RpcChannel +
  * ZooKeeperRegistry against a throw-away server from src/testing/ (one per test,
  * ~1 s to start). What ZooKeeper itself holds is read with a separate plain
  * node-zookeeper-client (`connectZkClient`), never through the registry under test.
