@@ -381,8 +381,8 @@ export class RpcProvider {
    * `methods` with the option `metrics: false`.
    *
    * With `workers > 1` it covers every event loop: each Worker counts on its own and posts its
-   * counts to the main thread every second (`WORKER_METRICS_INTERVAL_MS`), which adds the latest
-   * of each Worker to its own. So while the provider runs, the Workers' share is at most about a
+   * counts to the main thread once a second and once more after closing; this adds the latest
+   * counts of each Worker to its own. So while the provider runs, the Workers' share is at most about a
    * second old (counters never go down); once `close()` has resolved, every loop's final counts
    * are in.
    *

@@ -176,7 +176,8 @@ export class WorkerPool {
   /**
    * Starts `count` Workers serving `module` on `host:port`; rejects (after terminating every
    * Worker) if any fails. `logger` receives the Workers' failures and, with `forwardLogs`,
-   * every line their providers log (with a `worker` field naming the Worker).
+   * every line their providers log (with a `worker` field naming the Worker). The Workers post
+   * their metrics every `init.metricsIntervalMs` (default {@linkcode WORKER_METRICS_INTERVAL_MS}).
    */
   async start(
     count: number,
