@@ -2,6 +2,7 @@
  * The body of one provider Worker (see `RpcProviderOptions.workers`): imports the user's
  * services module, creates a provider with the options that travel, lets the module's
  * `setup(provider)` add services and interceptors, serves on the shared port with `reusePort`,
+ * posts its metrics to the main thread every `metricsIntervalMs` and once more after closing,
  * and stops on request.
  *
  * @module
@@ -9,7 +10,7 @@
 import { errorMessage } from "../util/error_message.ts";
 import { PostingLogger } from "../log/_posted_logger.ts";
 import { importModule } from "../util/import_module.ts";
-import { RpcProvider } from "./rpc_provider.ts";
+import { localMetrics, RpcProvider } from "./rpc_provider.ts";
 import type { WorkerInit, WorkerReply } from "./worker_pool.ts";
 
 /// <reference lib="deno.worker" />
@@ -20,6 +21,14 @@ const scope = self as unknown as {
 };
 
 let provider: RpcProvider | undefined;
+let metricsTimer: ReturnType<typeof setInterval> | undefined;
+
+/** Posts what this Worker's provider counted (cumulative: the main thread keeps the latest). */
+function postMetrics(): void {
+  if (provider !== undefined) {
+    scope.postMessage({ type: "metrics", metrics: localMetrics(provider) });
+  }
+}
 
 scope.onmessage = async (e: MessageEvent) => {
   const msg = e.data as
@@ -44,6 +53,7 @@ scope.onmessage = async (e: MessageEvent) => {
       });
       await setup(provider);
       await provider.start();
+      metricsTimer = setInterval(postMetrics, msg.metricsIntervalMs);
       scope.postMessage({ type: "ready" });
     } catch (err) {
       scope.postMessage({
@@ -54,7 +64,9 @@ scope.onmessage = async (e: MessageEvent) => {
   } else if (msg.type === "serving") {
     provider?.setServing(msg.serving);
   } else if (msg.type === "close") {
+    clearInterval(metricsTimer);
     await provider?.close({ graceMs: msg.graceMs });
+    postMetrics(); // the final counts, before "closed"
     scope.postMessage({ type: "closed" });
   }
 };

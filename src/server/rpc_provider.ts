@@ -50,11 +50,30 @@ import { ServiceDefinition } from "../typed/service_definition.ts";
 import type { ServiceImpl } from "../typed/service_impl.ts";
 import { CallMetrics, type MetricsSnapshot } from "../observe/metrics.ts";
 import { AdminServer } from "../observe/admin_server.ts";
+import {
+  mergeRecentCalls,
+  mergeSnapshots,
+  type WorkerMetrics,
+} from "../observe/merge_snapshots.ts";
 import { registryView } from "../observe/registry_view.ts";
+import type { RecentCall } from "../observe/recent_calls.ts";
 import { tracedHandler } from "../observe/tracing.ts";
 import { thrownToRpcError } from "./_thrown.ts";
 
 export type { CloseOptions, RpcProviderOptions };
+
+/**
+ * What `provider`'s own event loop counted, without its Workers' share (private to the toolkit:
+ * a provider Worker posts it to the main thread).
+ *
+ * @example
+ * ```ts
+ * import { localMetrics, RpcProvider } from "./rpc_provider.ts";
+ * const { metrics, recent } = localMetrics(new RpcProvider());
+ * if (metrics.connections !== 0 || recent.length !== 0) throw new Error();
+ * ```
+ */
+export let localMetrics: (provider: RpcProvider) => WorkerMetrics;
 
 /**
  * Serves protobuf services.
@@ -359,7 +378,13 @@ export class RpcProvider {
   /**
    * Every counter now: per method calls by status code, latency histogram, calls in flight,
    * request and response bytes; open connections, the ZooKeeper session, logger drops. Empty
-   * `methods` with the option `metrics: false`. With `workers > 1`, the main thread's calls only.
+   * `methods` with the option `metrics: false`.
+   *
+   * With `workers > 1` it covers every event loop: each Worker counts on its own and posts its
+   * counts to the main thread once a second and once more after closing; this adds the latest
+   * counts of each Worker to its own. So while the provider runs, the Workers' share is at most about a
+   * second old (counters never go down); once `close()` has resolved, every loop's final counts
+   * are in.
    *
    * @example Counting a call
    * ```ts
@@ -379,11 +404,29 @@ export class RpcProvider {
    * ```
    */
   metrics(): MetricsSnapshot {
+    const own = this.#ownMetrics();
+    const workers = this.#pool?.metrics() ?? [];
+    return workers.length === 0 ? own : mergeSnapshots(own, workers.map((w) => w.metrics));
+  }
+
+  static {
+    localMetrics = (p) => ({ metrics: p.#ownMetrics(), recent: p.#metrics?.recent.list() ?? [] });
+  }
+
+  /** This event loop's counters. */
+  #ownMetrics(): MetricsSnapshot {
     return (this.#metrics ?? new CallMetrics("server", {
       connections: () => this.#connections.size,
       registry: this.#options.registry,
       logger: this.#logger,
     })).snapshot();
+  }
+
+  /** The last slow or failed calls on every event loop, newest first. */
+  #recentCalls(): RecentCall[] {
+    const own = this.#metrics?.recent.list() ?? [];
+    const workers = this.#pool?.metrics() ?? [];
+    return workers.length === 0 ? own : mergeRecentCalls([own, ...workers.map((w) => w.recent)]);
   }
 
   /** Where the admin listener listens (option `admin`), once started; undefined without it. */
@@ -659,7 +702,7 @@ export class RpcProvider {
         services: this.services,
       }),
       metrics: () => this.metrics(),
-      recentCalls: () => this.#metrics?.recent.list() ?? [],
+      recentCalls: () => this.#recentCalls(),
       registryView: () =>
         registry === undefined ? Promise.resolve(undefined) : registryView(registry, this.services),
     }, this.#logger);

@@ -8,10 +8,16 @@
  * module's `setup(provider)` adds (services, interceptors). Functions cannot cross a Worker
  * boundary, so options holding them are refused by {@linkcode workerOptions}.
  *
+ * What comes back: log lines, and each Worker's metrics (its counters and last slow or failed
+ * calls) every {@linkcode WORKER_METRICS_INTERVAL_MS} and once more after its provider closed;
+ * {@linkcode WorkerPool.metrics} holds the latest of each Worker, the main provider adds them to
+ * its own.
+ *
  * @module
  */
 import type { Logger } from "../log/logger.ts";
 import { deliverPostedLog, isPostedLog, type PostedLogLine } from "../log/_posted_logger.ts";
+import type { WorkerMetrics } from "../observe/merge_snapshots.ts";
 import type { RpcProviderOptions } from "./rpc_provider_options.ts";
 
 /**
@@ -89,16 +95,25 @@ export interface WorkerInit {
   options: WorkerProviderOptions;
   /** Send log lines to the main thread's logger instead of logging in the Worker. */
   forwardLogs: boolean;
+  /** Post the provider's metrics this often (ms), and once more after it closed. */
+  metricsIntervalMs: number;
 }
+
+/**
+ * How often (ms) a provider Worker posts its metrics to the main thread: while a provider with
+ * `workers > 1` runs, its Workers' share of `provider.metrics()` is at most this old.
+ */
+export const WORKER_METRICS_INTERVAL_MS = 1000;
 
 /** Messages from a Worker. */
 export type WorkerReply =
   | { type: "ready" }
   | { type: "closed" }
   | { type: "error"; message: string }
+  | { type: "metrics"; metrics: WorkerMetrics }
   | PostedLogLine;
 
-type Control = Exclude<WorkerReply, PostedLogLine>;
+type Control = Exclude<WorkerReply, PostedLogLine | { type: "metrics" }>;
 
 /** One Worker and the reply it is awaited for. */
 class PoolWorker {
@@ -106,13 +121,22 @@ class PoolWorker {
   readonly worker: Worker;
   #waiting: ((reply: Control) => void) | undefined;
 
-  constructor(url: URL, name: string, logger: Logger) {
+  constructor(
+    url: URL,
+    name: string,
+    logger: Logger,
+    onMetrics: (metrics: WorkerMetrics) => void,
+  ) {
     this.name = name;
     this.worker = new Worker(url, { type: "module", name });
     this.worker.onmessage = (e: MessageEvent<WorkerReply>) => {
       const m = e.data;
       if (isPostedLog(m)) {
         deliverPostedLog(logger, { ...m, fields: { ...m.fields, worker: name } });
+        return;
+      }
+      if (m.type === "metrics") {
+        onMetrics(m.metrics);
         return;
       }
       const waiting = this.#waiting;
@@ -146,24 +170,34 @@ export const DEFAULT_WORKER_START_TIMEOUT_MS = 30_000;
 /** The extra Workers of a multi-core provider. */
 export class WorkerPool {
   #workers: PoolWorker[] = [];
+  /** The latest metrics of each Worker, by name; kept after `close()` (the final counts). */
+  #metrics = new Map<string, WorkerMetrics>();
 
   /**
    * Starts `count` Workers serving `module` on `host:port`; rejects (after terminating every
    * Worker) if any fails. `logger` receives the Workers' failures and, with `forwardLogs`,
-   * every line their providers log (with a `worker` field naming the Worker).
+   * every line their providers log (with a `worker` field naming the Worker). The Workers post
+   * their metrics every `init.metricsIntervalMs` (default {@linkcode WORKER_METRICS_INTERVAL_MS}).
    */
   async start(
     count: number,
-    init: Omit<WorkerInit, "type">,
+    init: Omit<WorkerInit, "type" | "metricsIntervalMs"> & { metricsIntervalMs?: number },
     logger: Logger,
     startTimeoutMs: number = DEFAULT_WORKER_START_TIMEOUT_MS,
   ): Promise<void> {
     const url = new URL("./_provider_worker.ts", import.meta.url);
     const started: Promise<Control>[] = [];
     for (let i = 0; i < count; i++) {
-      const w = new PoolWorker(url, `mprpc-provider-${i + 1}`, logger);
+      const name = `mprpc-provider-${i + 1}`;
+      const w = new PoolWorker(url, name, logger, (m) => this.#metrics.set(name, m));
       this.#workers.push(w);
-      started.push(w.request({ type: "init", ...init } satisfies WorkerInit));
+      started.push(w.request(
+        {
+          type: "init",
+          metricsIntervalMs: WORKER_METRICS_INTERVAL_MS,
+          ...init,
+        } satisfies WorkerInit,
+      ));
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timedOut = new Promise<Control>((resolve) => {
@@ -190,6 +224,14 @@ export class WorkerPool {
   /** Tells every Worker's provider to turn its health to `serving` (no reply awaited). */
   setServing(serving: boolean): void {
     for (const w of this.#workers) w.worker.postMessage({ type: "serving", serving });
+  }
+
+  /**
+   * The latest metrics each Worker posted (at most `metricsIntervalMs` old while it runs; after
+   * `close()`, its final counts unless it had to be terminated).
+   */
+  metrics(): WorkerMetrics[] {
+    return [...this.#metrics.values()];
   }
 
   /** Workers running. */

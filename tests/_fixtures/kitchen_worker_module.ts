@@ -7,11 +7,14 @@
  * - `token=<t>`: `setup(provider)` adds `tokenAuth` accepting only `t`;
  * - `fail=worker`: `setup(provider)` throws inside Workers (not on the main thread).
  * - `hang=worker`: `setup(provider)` never finishes inside Workers.
+ * - `reject=<text>`: Echo fails with `FAILED_PRECONDITION` "rejected on <loop>" when the request's
+ *   text is `<text>`.
  *
  * Echo answers with the name of the event loop that ran it (`main`, or the Worker's name).
  *
  * @module
  */
+import { Code, RpcError } from "../../src/errors.ts";
 import type { RpcProvider } from "../../src/server/rpc_provider.ts";
 import { tokenAuth } from "../../src/server/interceptor.ts";
 import { kitchenService } from "../_helpers/kitchen.ts";
@@ -28,9 +31,13 @@ export default async function setup(provider: RpcProvider): Promise<void> {
   if (query.get("hang") === "worker" && inWorker) await new Promise(() => {});
   const runs = query.get("runs");
   const token = query.get("token");
+  const reject = query.get("reject");
   provider.notifyService(await kitchenService(), {
     Echo(req) {
       if (runs !== null) Deno.writeTextFileSync(runs, `${LOOP} ${req.text}\n`, { append: true });
+      if (reject !== null && req.text === reject) {
+        throw new RpcError(Code.FAILED_PRECONDITION, `rejected on ${LOOP}`);
+      }
       return { text: LOOP };
     },
   });
