@@ -473,14 +473,20 @@ export class RpcChannel {
         );
       }
     }
+    // Recorded once it is opened (as unary calls, bad requests and a closed channel are not).
+    const observed = bad === undefined && !this.#closed
+      ? this.#observer.stream(desc, metadata)
+      : undefined;
+    if (payload !== undefined) observed?.record.sent(payload.length); // a server stream's request
     const call = new StreamCall({
       desc,
       deadline,
       signal: opts.signal,
-      metadata,
+      metadata: observed === undefined ? metadata : observed.metadata,
       request: input,
       payload,
       requests,
+      record: observed?.record,
     });
     if (bad !== undefined) {
       this.#logger.warn("bad request", { error: bad.message });

@@ -661,7 +661,8 @@ export class RpcProvider {
         if (this.#interceptors.length > 0) {
           route.handler = compose(this.#interceptors, route.handler);
         }
-        route.handler = tracedHandler(route.handler, codeOf);
+        // A stream's span covers the whole stream: its ServerStream keeps it.
+        if (route.desc.kind === "unary") route.handler = tracedHandler(route.handler, codeOf);
       }
     }
   }
