@@ -473,8 +473,9 @@ export class RpcChannel {
         );
       }
     }
-    // Recorded once it is opened (as unary calls, bad requests and a closed channel are not).
-    const observed = bad === undefined && !this.#closed
+    // Recorded when it is opened: as for unary calls, not a bad request, a closed channel or a
+    // signal aborted already.
+    const observed = bad === undefined && !this.#closed && opts.signal?.aborted !== true
       ? this.#observer.stream(desc, metadata)
       : undefined;
     if (payload !== undefined) observed?.record.sent(payload.length); // a server stream's request
