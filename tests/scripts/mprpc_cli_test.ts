@@ -484,6 +484,24 @@ Deno.test({
       const one = await mprpc(["health", "--zk", zk.connect]);
       assert.equal(one.code, 1);
       assert.ok(one.stdout.includes(`${b.addr}  NOT_SERVING`), one.stdout);
+      // --watch follows every provider, each line named by its address, until --timeout-ms.
+      const watched = await mprpc([
+        "health",
+        "--watch",
+        "--zk",
+        zk.connect,
+        "kitchen.Kitchen",
+        "--timeout-ms",
+        "3000",
+      ]);
+      assert.equal(watched.code, 1, watched.stderr.join("\n")); // b is not serving
+      assert.deepEqual(
+        watched.stdout.trimEnd().split("\n").sort(),
+        [
+          `${a.addr}  SERVING`,
+          `${b.addr}  NOT_SERVING`,
+        ].sort(),
+      );
 
       const call = await mprpc([
         "call",
