@@ -9,6 +9,7 @@
  *   --zk 127.0.0.1:2181 [--metadata k=v]... [--timeout-ms N] [--proto f.proto [-I dir]...]
  * echo '{"service":""}' | deno task mprpc call mprpc.health.v1.Health/Check -d @ --address ...
  * deno task mprpc health --zk 127.0.0.1:2181 [Service]
+ * deno task mprpc health --watch --address 127.0.0.1:8000   # a line per change, until Ctrl-C
  * ```
  *
  * Also runnable by URL: `deno run --allow-net --allow-read --allow-env <url>/scripts/mprpc.ts`.
@@ -35,13 +36,14 @@ import { healthService } from "../src/ops/health_service.ts";
 import { listServices, reflectService } from "../src/ops/reflection_client.ts";
 import { type ListedProvider, listRegistry } from "../src/ops/registry_listing.ts";
 import type { protobuf } from "../src/deps.ts";
+import type { CallOptions } from "../src/client/call_options.ts";
 
 const USAGE = `usage: mprpc <command> [flags]
   ls (--zk host:port [--root /mprpc] | --address host:port) [--json]
   describe Service[/Method] (--zk … | --address … | --proto file.proto [-I dir]…)
   call package.Service/Method ['{"json": "request"}' | -d @] (--zk … | --address …)
       [--metadata k=v]… [--timeout-ms N] [--proto file.proto [-I dir]…]
-  health (--zk … | --address …) [Service]
+  health (--zk … | --address …) [Service] [--watch [--timeout-ms N]]
 exit: 0 OK, 1 RPC error ("CODE: message" on stderr) or not SERVING, 2 usage error`;
 
 /** A usage problem: one line, exit 2. */
@@ -59,6 +61,7 @@ interface Flags {
   "import-path"?: string[] | undefined;
   data?: string | undefined;
   json?: boolean | undefined;
+  watch?: boolean | undefined;
   help?: boolean | undefined;
 }
 
@@ -76,6 +79,7 @@ function parse(): { command: string | undefined; args: string[]; flags: Flags } 
         "import-path": { type: "string", short: "I", multiple: true },
         data: { type: "string", short: "d" },
         json: { type: "boolean" },
+        watch: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -351,6 +355,7 @@ async function health(t: Target, args: string[]): Promise<number> {
       `no provider${service ? ` of ${service}` : ""} is registered in ZooKeeper`,
     );
   }
+  if (t.flags.watch) return await watchHealth(t, addresses, service);
   let allServing = true;
   for (const address of addresses) {
     const stub = t.channel(address).stub(healthService());
@@ -375,12 +380,47 @@ async function health(t: Target, args: string[]): Promise<number> {
   return allServing ? 0 : 1;
 }
 
+type WatchStub = {
+  Watch(req: { service: string }, o: CallOptions): AsyncIterable<{ status: string }>;
+};
+
+/**
+ * `health --watch`: one line per status change of each provider (prefixed with its address
+ * with `--zk`), until interrupted, `--timeout-ms` passes (no deadline without the flag), or the
+ * provider closes. Exit 0 when every provider's last status was `SERVING`.
+ */
+async function watchHealth(t: Target, addresses: string[], service: string): Promise<number> {
+  // A watch is long-lived: only --timeout-ms bounds it (the channel's default would end it).
+  const timeoutMs = t.flags["timeout-ms"] === undefined ? 0 : t.timeoutMs;
+  const one = t.flags.address !== undefined;
+  const lasts = await Promise.all(addresses.map(async (address) => {
+    const stub = t.channel(address).stub<WatchStub>(healthService());
+    let last: string | undefined;
+    try {
+      for await (const { status } of stub.Watch({ service }, { timeoutMs })) {
+        last = String(status);
+        console.log(one ? last : `${address}  ${last}`);
+      }
+    } catch (e) {
+      const err = RpcError.from(e);
+      // The watch's own deadline ending it is how --timeout-ms stops watching.
+      if (err.code === Code.DEADLINE_EXCEEDED && last !== undefined) return last;
+      if (one) throw err;
+      console.log(`${address}  ${codeName(err.code)}: ${err.message}`);
+      return undefined;
+    }
+    return last;
+  }));
+  return lasts.every((s) => s === "SERVING") ? 0 : 1;
+}
+
 async function main(): Promise<number> {
   const { command, args, flags } = parse();
   if (flags.help) {
     console.log(USAGE);
     return 0;
   }
+  if (flags.watch && command !== "health") throw new UsageError("--watch goes with health only");
   const t = new Target(flags);
   try {
     switch (command) {

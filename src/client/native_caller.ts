@@ -25,6 +25,7 @@ import { ServiceDirectory, type ServiceState } from "./service_directory.ts";
 import type { Subchannel } from "./subchannel.ts";
 import { SubchannelPool } from "./subchannel_pool.ts";
 import type { StreamCall } from "./stream_call.ts";
+import { setServerAddress, type TracedOptions } from "../observe/tracing.ts";
 
 /** Options of {@linkcode NativeCaller}. */
 export interface NativeCallerOptions {
@@ -177,6 +178,7 @@ export class NativeCaller implements Caller {
           new RpcError(Code.UNAVAILABLE, `no provider available for service ${desc.service}`);
       }
       tried.add(ep.key);
+      if (call.record?.span !== undefined) setServerAddress(call.record.span, ep.address);
       const conn = ep.connection();
       if (conn.ready) return conn;
       try {
@@ -267,6 +269,7 @@ export class NativeCaller implements Caller {
         const conn = ep.readyConnection;
         if (conn !== undefined) {
           const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
+          if ((opts as TracedOptions).span !== undefined) traceServer(opts, ep);
           return conn.call(call);
         }
         // Not connected yet: connect in the background and, if another provider is ready,
@@ -277,6 +280,7 @@ export class NativeCaller implements Caller {
         if (ready !== undefined) {
           const other = this.#balancer.pick(ready, this.#key(desc, opts, request));
           const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
+          if ((opts as TracedOptions).span !== undefined) traceServer(opts, other);
           return other.readyConnection!.call(call);
         }
         picked = ep; // nothing ready: connect to it rather than asking the balancer again
@@ -365,6 +369,7 @@ export class NativeCaller implements Caller {
           new RpcError(Code.UNAVAILABLE, `no provider available for service ${desc.service}`);
       }
       tried.add(ep.key);
+      if ((opts as TracedOptions).span !== undefined) traceServer(opts, ep);
       let conn: ClientConnection;
       try {
         conn = await this.#connection(ep, call);
@@ -471,4 +476,9 @@ export class NativeCaller implements Caller {
     if (ready !== undefined && !this.#closed) ep.warm();
     return ready;
   }
+}
+
+/** Puts the provider picked on a traced call's CLIENT span (a channel with a registry). */
+function traceServer(opts: CallOptions, ep: Subchannel): void {
+  setServerAddress((opts as TracedOptions).span!, ep.address);
 }

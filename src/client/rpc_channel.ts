@@ -473,14 +473,21 @@ export class RpcChannel {
         );
       }
     }
+    // Recorded when it is opened: as for unary calls, not a bad request, a closed channel or a
+    // signal aborted already.
+    const observed = bad === undefined && !this.#closed && opts.signal?.aborted !== true
+      ? this.#observer.stream(desc, metadata)
+      : undefined;
+    if (payload !== undefined) observed?.record.sent(payload.length); // a server stream's request
     const call = new StreamCall({
       desc,
       deadline,
       signal: opts.signal,
-      metadata,
+      metadata: observed === undefined ? metadata : observed.metadata,
       request: input,
       payload,
       requests,
+      record: observed?.record,
     });
     if (bad !== undefined) {
       this.#logger.warn("bad request", { error: bad.message });

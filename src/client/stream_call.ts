@@ -14,6 +14,7 @@ import { abortReason, type CallSignal, callSignal } from "../util/signals.ts";
 import type { Payload } from "../wire/frame_writer.ts";
 import { Kind, type MetaFields, type RpcMeta } from "../wire/meta.ts";
 import type { ResponseStream } from "./response_stream.ts";
+import type { StreamRecord } from "../observe/stream_record.ts";
 
 /** What a stream needs from the connection it was opened on. */
 export interface StreamLink {
@@ -42,6 +43,8 @@ export interface StreamCallInit {
   payload?: Payload | undefined;
   /** Client and bidirectional streams: the request messages. */
   requests?: AsyncIterable<unknown> | undefined;
+  /** Counts and traces the stream (when the channel keeps metrics or traces). */
+  record?: StreamRecord | undefined;
 }
 
 /**
@@ -79,6 +82,8 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
   hops = 0;
   /** Request messages sent. */
   messagesSent = 0;
+  /** Its metrics and span, if recorded. */
+  readonly record: StreamRecord | undefined;
   #link: StreamLink | undefined;
   readonly #requests: AsyncIterable<unknown> | undefined;
   readonly #inbox: MessageQueue<unknown>;
@@ -102,6 +107,7 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
     this.request = init.request;
     this.payload = init.payload;
     this.#requests = init.requests;
+    this.record = init.record;
     this.headers = new Promise((resolve, reject) => {
       this.#resolveHeaders = resolve;
       this.#rejectHeaders = reject;
@@ -183,6 +189,7 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
   fail(err: RpcError, notify: boolean): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.record?.end(err.code, err.message);
     const link = this.#link;
     if (link !== undefined) {
       if (notify) link.send({ kind: Kind.CANCEL, callId: this.id, status: err.code });
@@ -217,6 +224,7 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
       );
       return;
     }
+    this.record?.received(payload.length);
     this.#inbox.push(value, cost);
   }
 
@@ -242,9 +250,11 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
         this.fail(new RpcError(Code.INTERNAL, `cannot decode response: ${errorMessage(e)}`), false);
         return;
       }
+      this.record?.received(payload.length);
       this.#inbox.push(value, 0);
     }
     this.#ended = true;
+    this.record?.end(Code.OK);
     this.#link?.release(this);
     this.#credit.close();
     this.#inbox.end();
@@ -320,6 +330,7 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
           return;
         }
         this.messagesSent++;
+        this.record?.sent(payload.length);
         this.#credit.spend(messageCost(payload.length));
       }
     } catch (e) {

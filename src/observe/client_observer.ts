@@ -10,6 +10,7 @@ import { Code, RpcError } from "../errors.ts";
 import type { CallMetrics } from "./metrics.ts";
 import type { MethodMetrics } from "./method_metrics.ts";
 import { endSpan, startClientSpan, tracingEnabled } from "./tracing.ts";
+import { StreamRecord } from "./stream_record.ts";
 
 /** A response decoder (as the channel's connections use it). */
 interface Decoder {
@@ -118,7 +119,10 @@ export class ClientObserver {
     if (tracingEnabled()) {
       const started = startClientSpan(desc, opts.metadata, this.#server);
       span = started.span;
-      opts = { ...opts, metadata: started.metadata };
+      opts = this.#server === undefined
+        // The caller names the provider it picks on the span (TracedOptions).
+        ? { ...opts, metadata: started.metadata, span }
+        : { ...opts, metadata: started.metadata };
     }
     const entry = this.#entry(desc);
     if (entry === undefined) {
@@ -137,6 +141,27 @@ export class ClientObserver {
     const t0 = performance.now();
     const p = sender.call(desc, payload, dec, opts, deadline, request);
     return this.#settle(p, entry, ticket, span, t0, opts.metadata);
+  }
+
+  /**
+   * Starts recording a stream of `desc` about to be opened with `metadata`: its record and the
+   * metadata to send (with the span's `traceparent`), or undefined when the channel keeps no
+   * metrics and tracing is off.
+   */
+  stream(
+    desc: { readonly service: string; readonly name: string },
+    metadata: Record<string, string> | undefined,
+  ): { record: StreamRecord; metadata: Record<string, string> | undefined } | undefined {
+    const traced = tracingEnabled();
+    const metrics = this.#entry(desc)?.m;
+    if (metrics === undefined && !traced) return undefined;
+    let span: Span | undefined;
+    if (traced) {
+      const started = startClientSpan(desc, metadata, this.#server);
+      span = started.span;
+      metadata = started.metadata;
+    }
+    return { record: new StreamRecord({ side: "client", metrics, span, metadata }), metadata };
   }
 
   #entry(desc: { readonly service: string; readonly name: string }): MethodEntry | undefined {

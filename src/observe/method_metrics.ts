@@ -44,6 +44,12 @@ export class MethodMetrics {
   requestBytes = 0;
   /** Bytes of response bodies. */
   responseBytes = 0;
+  /** True once a streaming call of the method was recorded. */
+  streaming = false;
+  /** Streams: messages sent (responses on a provider, requests on a channel). */
+  messagesSent = 0;
+  /** Streams: messages received (requests on a provider, responses on a channel). */
+  messagesReceived = 0;
   /** Where slow or failed calls are kept, if anywhere. */
   readonly recent: RecentCalls | undefined;
   /** Calls at least this long (ms) are kept in `recent`. */

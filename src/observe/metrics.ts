@@ -24,7 +24,12 @@ export interface MethodMetricsSnapshot {
   /** Bytes of response bodies. */
   responseBytes: number;
   /**
-   * Latency: per-bucket (not cumulative) counts for the bounds `LATENCY_BUCKETS_SECONDS` plus a
+   * Streaming methods only: messages sent and received by this side (a provider sends responses
+   * and receives requests, a channel the other way round).
+   */
+  messages?: { sent: number; received: number } | undefined;
+  /**
+   * Latency (of a stream: from its start to its end): per-bucket (not cumulative) counts for the bounds `LATENCY_BUCKETS_SECONDS` plus a
    * last `+Inf` bucket, how many calls, and their summed duration in seconds.
    */
   latency: { buckets: number[]; count: number; sumSeconds: number };
@@ -130,6 +135,7 @@ export class CallMetrics {
         inflight: m.inflight,
         requestBytes: m.requestBytes,
         responseBytes: m.responseBytes,
+        ...(m.streaming && { messages: { sent: m.messagesSent, received: m.messagesReceived } }),
         latency: {
           buckets: [...m.latency.counts],
           count: m.latency.count,

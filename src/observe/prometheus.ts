@@ -13,7 +13,9 @@ export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8
 /**
  * Renders snapshots as Prometheus text: per method `mprpc_<side>_calls_total{service,method,
  * code}`, `mprpc_<side>_call_duration_seconds` (histogram), `mprpc_<side>_calls_in_flight`,
- * `mprpc_<side>_request_bytes_total`, `mprpc_<side>_response_bytes_total`; per side
+ * `mprpc_<side>_request_bytes_total`, `mprpc_<side>_response_bytes_total`, and for streaming
+ * methods `mprpc_<side>_stream_messages_sent_total`, `mprpc_<side>_stream_messages_received_total`;
+ * per side
  * `mprpc_<side>_connections`, `mprpc_<side>_reconnects_total`,
  * `mprpc_<side>_logger_dropped_total`, and with ZooKeeper `mprpc_<side>_zookeeper_connected`,
  * `mprpc_<side>_zookeeper_reconnects_total`, `mprpc_<side>_zookeeper_sessions_replaced_total`,
@@ -77,6 +79,23 @@ function renderSide(snap: MetricsSnapshot, out: string[]): void {
   head("response_bytes_total", "counter", `Bytes of response bodies of calls ${who}.`);
   for (const m of snap.methods) {
     out.push(`${p}_response_bytes_total{${labels(m.service, m.method)}} ${m.responseBytes}`);
+  }
+  const streams = snap.methods.filter((m) => m.messages !== undefined);
+  if (streams.length > 0) {
+    head("stream_messages_sent_total", "counter", `Messages sent on streams ${who}.`);
+    for (const m of streams) {
+      out.push(
+        `${p}_stream_messages_sent_total{${labels(m.service, m.method)}} ${m.messages!.sent}`,
+      );
+    }
+    head("stream_messages_received_total", "counter", `Messages received on streams ${who}.`);
+    for (const m of streams) {
+      out.push(
+        `${p}_stream_messages_received_total{${labels(m.service, m.method)}} ${
+          m.messages!.received
+        }`,
+      );
+    }
   }
   head("connections", "gauge", "Open connections.");
   out.push(`${p}_connections ${snap.connections}`);

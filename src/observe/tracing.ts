@@ -83,6 +83,30 @@ export function startClientSpan(
   return { span, metadata: out };
 }
 
+/**
+ * Call options of a traced call whose provider is not known when its span starts (a channel with
+ * a registry): the caller puts the provider it picks on `span` ({@linkcode setServerAddress}).
+ */
+export interface TracedOptions {
+  /** The call's CLIENT span. */
+  readonly span?: Span | undefined;
+}
+
+/**
+ * Puts the provider a call went to on its CLIENT span (`server.address`, `server.port`).
+ *
+ * @example
+ * ```ts
+ * import { setServerAddress, startClientSpan } from "./tracing.ts";
+ * const { span } = startClientSpan({ service: "s", name: "m" }, undefined);
+ * setServerAddress(span, { host: "10.0.0.5", port: 8000 }); // a no-op span without an SDK
+ * span.end();
+ * ```
+ */
+export function setServerAddress(span: Span, server: { host: string; port: number }): void {
+  span.setAttributes({ "server.address": server.host, "server.port": server.port });
+}
+
 /** Codes a server span counts as errors (the caller's mistakes are not the server's). */
 const SERVER_ERRORS = new Set([2, 4, 12, 13, 14, 15]);
 
@@ -112,7 +136,7 @@ export interface TracedCall {
 }
 
 /**
- * Wraps a handler so that, when tracing is enabled, each call runs in a SERVER span, child of
+ * Wraps a unary handler so that, when tracing is enabled, each call runs in a SERVER span, child of
  * the caller's `traceparent`, active while the handler runs (so calls the handler makes are its
  * children); `codeOf` turns what the handler threw into a status code. Disabled, the wrapper
  * only asks {@linkcode tracingEnabled}.
@@ -135,30 +159,55 @@ export function tracedHandler<C extends TracedCall>(
   };
 }
 
+/** A started SERVER span and the context in which its call runs (the span active). */
+export interface ServerSpan {
+  /** The span; end it with {@linkcode endSpan}. */
+  span: Span;
+  /** The caller's trace context with `span` active: run the call's code in it. */
+  context: ReturnType<typeof trace.setSpan>;
+}
+
+/**
+ * Starts the SERVER span of `call`, child of the caller's `traceparent` (a new trace without
+ * one). Call only when {@linkcode tracingEnabled}.
+ *
+ * @example
+ * ```ts
+ * import { endSpan, startServerSpan } from "./tracing.ts";
+ * const call = { service: "s", method: "m", metadata: {}, peer: { host: "::1", port: 1 } };
+ * const { span } = startServerSpan(call); // a no-op span: no SDK is registered here
+ * endSpan(span, true, 0);
+ * ```
+ */
+export function startServerSpan(call: TracedCall): ServerSpan {
+  const remote = parseTraceparent(call.metadata[TRACEPARENT], call.metadata[TRACESTATE]);
+  const parent = remote === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, remote);
+  const span = trace.getTracer(TRACER_NAME).startSpan(`${call.service}/${call.method}`, {
+    kind: SpanKind.SERVER,
+    attributes: {
+      "rpc.system": "mprpc",
+      "rpc.service": call.service,
+      "rpc.method": call.method,
+      "network.peer.address": call.peer.host,
+      "network.peer.port": call.peer.port,
+    },
+  }, parent);
+  return { span, context: trace.setSpan(parent, span) };
+}
+
 function serveTraced<C extends TracedCall>(
   handler: (request: unknown, ctx: C) => unknown,
   request: unknown,
   ctx: C,
   codeOf: (thrown: unknown) => number,
 ): unknown {
-  const remote = parseTraceparent(ctx.metadata[TRACEPARENT], ctx.metadata[TRACESTATE]);
-  const parent = remote === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, remote);
-  const span = trace.getTracer(TRACER_NAME).startSpan(`${ctx.service}/${ctx.method}`, {
-    kind: SpanKind.SERVER,
-    attributes: {
-      "rpc.system": "mprpc",
-      "rpc.service": ctx.service,
-      "rpc.method": ctx.method,
-      "network.peer.address": ctx.peer.host,
-      "network.peer.port": ctx.peer.port,
-    },
-  }, parent);
+  const { span, context: active } = startServerSpan(ctx);
   const fail = (e: unknown) => {
     endSpan(span, true, codeOf(e), e instanceof Error ? e.message : undefined);
   };
   let result: unknown;
   try {
-    result = context.with(trace.setSpan(parent, span), handler, undefined, request, ctx);
+    result = context.with(active, handler, undefined, request, ctx);
   } catch (e) {
     fail(e);
     throw e;

@@ -35,6 +35,9 @@ message HealthCheckResponse {
 
 service Health {
   rpc Check(HealthCheckRequest) returns (HealthCheckResponse);
+  // The current status at once, then every change, until the caller cancels or the provider
+  // closes (its close() sends NOT_SERVING, then ends the stream).
+  rpc Watch(HealthCheckRequest) returns (stream HealthCheckResponse);
 }
 `;
 
@@ -81,6 +84,13 @@ export interface HealthSource {
   serving(): boolean;
   /** Whether the provider serves `service` (package-qualified). */
   has(service: string): boolean;
+  /** Whether the provider's `close()` has started (a `Watch` ends after saying so). */
+  closing(): boolean;
+  /**
+   * Calls `listener` after the provider's health may have changed (`setServing`, `close()`
+   * starting); returns the function that stops calling it.
+   */
+  onChange(listener: () => void): () => void;
 }
 
 /** The status `Check` answers for `service` (`""`: the whole provider). */
@@ -93,5 +103,70 @@ export function checkStatus(source: HealthSource, service: string): HealthStatus
 export function healthHandlers(source: HealthSource): Record<string, Handler> {
   return {
     Check: (req: { service: string }) => ({ status: checkStatus(source, req.service) }),
+    Watch: (req: { service: string }, ctx: { signal: AbortSignal }) =>
+      watchStatus(source, req.service, ctx.signal),
   };
+}
+
+/**
+ * The statuses of `service` (`""`: the whole provider): the current one at once, then each
+ * change, until `signal` aborts (the caller cancelled) or the provider's `close()` has started
+ * (after saying `NOT_SERVING`).
+ *
+ * @example Following a source's changes
+ * ```ts
+ * import { watchStatus } from "./health_service.ts";
+ * let serving = true;
+ * const listeners = new Set<() => void>();
+ * const source = {
+ *   serving: () => serving,
+ *   has: () => true,
+ *   closing: () => false,
+ *   onChange: (l: () => void) => (listeners.add(l), () => listeners.delete(l)),
+ * };
+ * const ac = new AbortController();
+ * const it = watchStatus(source, "", ac.signal);
+ * if ((await it.next()).value?.status !== "SERVING") throw new Error();
+ * serving = false;
+ * listeners.forEach((l) => l());
+ * if ((await it.next()).value?.status !== "NOT_SERVING") throw new Error();
+ * ac.abort();
+ * await it.return(undefined);
+ * if (listeners.size !== 0) throw new Error("still listening");
+ * ```
+ */
+export async function* watchStatus(
+  source: HealthSource,
+  service: string,
+  signal: AbortSignal,
+): AsyncGenerator<{ status: HealthStatusName }> {
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  let changed = true; // the first status goes out at once
+  const off = source.onChange(() => {
+    changed = true;
+    poke();
+  });
+  signal.addEventListener("abort", poke, { once: true });
+  try {
+    let last: HealthStatusName | undefined;
+    while (!signal.aborted) {
+      if (!changed) await new Promise<void>((resolve) => wake = resolve);
+      if (signal.aborted) return;
+      changed = false;
+      const status = checkStatus(source, service);
+      if (status !== last) {
+        last = status;
+        yield { status };
+      }
+      if (source.closing()) return;
+    }
+  } finally {
+    off();
+    signal.removeEventListener("abort", poke);
+  }
 }

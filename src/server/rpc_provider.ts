@@ -104,6 +104,8 @@ export class RpcProvider {
   #served = new Map<string, protobuf.Service>();
   /** False once `setServing(false)` or `close()`: health checks answer `NOT_SERVING`. */
   #serving = true;
+  /** Told when health may have changed (health `Watch` streams). */
+  #healthListeners = new Set<() => void>();
   #registrations: ServiceRegistration[] = [];
   #listener: Listener | undefined;
   #acceptLoop: Promise<void> | undefined;
@@ -242,6 +244,11 @@ export class RpcProvider {
     this.#serving = serving;
     this.#pool?.setServing(serving);
     this.#logger.info(serving ? "provider serving" : "provider not serving");
+    this.#healthChanged();
+  }
+
+  #healthChanged(): void {
+    for (const listener of this.#healthListeners) listener();
   }
 
   /** Adds the routes of `service`; returns the names of the methods implemented. */
@@ -299,6 +306,11 @@ export class RpcProvider {
         healthHandlers({
           serving: () => this.#serving,
           has: (name) => this.#served.has(name),
+          closing: () => this.#closing !== undefined,
+          onChange: (listener) => {
+            this.#healthListeners.add(listener);
+            return () => this.#healthListeners.delete(listener);
+          },
         }),
         true,
       );
@@ -530,12 +542,16 @@ export class RpcProvider {
   /**
    * Stops: turns health checks `NOT_SERVING` (at once, on every event loop), deregisters (so
    * callers move elsewhere), stops accepting, tells callers to send no new calls, lets calls in
-   * flight finish up to `graceMs` (health checks are still answered meanwhile), fails the rest
+   * flight finish up to `graceMs` (health checks are still answered meanwhile; health `Watch`
+   * streams say `NOT_SERVING` and end as soon as `close()` starts), fails the rest
    * with `UNAVAILABLE`, then closes every connection. Idempotent.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    if (this.#closing === undefined) this.setServing(false); // before deregistering
-    return this.#closing ??= this.#close(options.graceMs ?? DEFAULT_GRACE_MS);
+    if (this.#closing !== undefined) return this.#closing;
+    this.setServing(false); // before deregistering
+    this.#closing = this.#close(options.graceMs ?? DEFAULT_GRACE_MS);
+    this.#healthChanged(); // health Watch streams say NOT_SERVING and end
+    return this.#closing;
   }
 
   /** Same as `close()`. */
@@ -688,7 +704,8 @@ export class RpcProvider {
         if (this.#interceptors.length > 0) {
           route.handler = compose(this.#interceptors, route.handler);
         }
-        route.handler = tracedHandler(route.handler, codeOf);
+        // A stream's span covers the whole stream: its ServerStream keeps it.
+        if (route.desc.kind === "unary") route.handler = tracedHandler(route.handler, codeOf);
       }
     }
   }

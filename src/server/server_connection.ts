@@ -22,6 +22,7 @@ import { ServerStream, type StreamOwner } from "./stream_dispatch.ts";
 import { DEFAULT_MAX_STREAMS_PER_CONNECTION } from "../defaults.ts";
 import type { MethodMetrics } from "../observe/method_metrics.ts";
 import { MeteredCallContext } from "../observe/metered_call_context.ts";
+import { serverStreamRecord } from "../observe/stream_record.ts";
 
 /** A handler: `(request, ctx) => response | Promise<response>`. */
 // deno-lint-ignore no-explicit-any
@@ -457,7 +458,9 @@ export class ServerConnection implements AcceptedConnection {
       }
     }
     const ctx = new CallContext(desc, meta, this.#site);
-    const stream = new ServerStream(this.#streamSide(), desc, ctx, route.handler, request);
+    const record = serverStreamRecord(route.metrics, ctx);
+    if (desc.kind === "server_stream") record?.received(payload.length);
+    const stream = new ServerStream(this.#streamSide(), desc, ctx, route.handler, request, record);
     this.#inflight.set(callId, ctx);
     streams.set(callId, stream);
     host.callDelta(1);

@@ -15,6 +15,7 @@ import type { Payload } from "../wire/frame_writer.ts";
 import { Kind, type MetaFields } from "../wire/meta.ts";
 import { thrownToRpcError } from "./_thrown.ts";
 import type { CallContext } from "./call_context.ts";
+import type { StreamRecord } from "../observe/stream_record.ts";
 
 /** What a stream needs from its connection. */
 export interface StreamOwner {
@@ -72,10 +73,13 @@ export class ServerStream {
   #headersSent = false;
   /** The handler's run; it never rejects. */
   #run: Promise<void> | undefined;
+  /** Its metrics and span, when the provider keeps metrics or traces. */
+  readonly #record: StreamRecord | undefined;
 
   /**
    * A stream of `desc` served by `handler`; `request` is the one request of a server stream
-   * (ignored for the other kinds, whose requests arrive as messages).
+   * (ignored for the other kinds, whose requests arrive as messages); `record` counts and
+   * traces it.
    */
   constructor(
     owner: StreamOwner,
@@ -83,8 +87,10 @@ export class ServerStream {
     ctx: CallContext,
     handler: StreamHandler,
     request: unknown,
+    record?: StreamRecord | undefined,
   ) {
     this.#owner = owner;
+    this.#record = record;
     this.#desc = desc;
     this.ctx = ctx;
     this.#handler = handler;
@@ -104,7 +110,9 @@ export class ServerStream {
     const signal = this.ctx.signal; // arms the deadline
     if (signal.aborted) this.#stop(signal.reason);
     else signal.addEventListener("abort", () => this.#stop(signal.reason), { once: true });
-    this.#run = this.#serve();
+    const record = this.#record;
+    // With a span, the handler (and every turn of its generator) runs with it active.
+    this.#run = record === undefined ? this.#serve() : record.run(() => this.#serve());
   }
 
   /** A request message arrived. */
@@ -135,6 +143,7 @@ export class ServerStream {
       this.#failWith(err);
       return;
     }
+    this.#record?.received(payload.length);
     q.push(msg, cost);
   }
 
@@ -172,6 +181,7 @@ export class ServerStream {
   /** The call's signal aborted: the handler stops; the caller has been answered (or is gone). */
   #stop(reason: unknown): void {
     const err = reason instanceof RpcError ? reason : new RpcError(Code.CANCELLED, "cancelled");
+    this.#record?.end(err.code, err.message);
     // A deadline the provider noticed first is still to be told to the caller.
     if (!this.#ended && this.#owner.release(this)) this.#owner.sendError(this.ctx.callId, err);
     this.#ended = true;
@@ -276,6 +286,7 @@ export class ServerStream {
       );
       return false;
     }
+    this.#record?.sent(bytes.length);
     this.#credit.spend(messageCost(bytes.length));
     return true;
   }
@@ -304,14 +315,16 @@ export class ServerStream {
     const metadata = nonEmpty(this.ctx.responseMetadata);
     if (!this.#owner.send({ kind: Kind.RESPONSE, callId: this.ctx.callId, metadata }, bytes)) {
       const limit = this.#owner.peerMaxMessageBytes;
-      this.#owner.sendError(
-        this.ctx.callId,
-        new RpcError(
-          Code.RESOURCE_EXHAUSTED,
-          `response of ${bytes?.length} bytes exceeds the caller's maxMessageBytes ${limit}`,
-        ),
+      const err = new RpcError(
+        Code.RESOURCE_EXHAUSTED,
+        `response of ${bytes?.length} bytes exceeds the caller's maxMessageBytes ${limit}`,
       );
+      this.#record?.end(err.code, err.message);
+      this.#owner.sendError(this.ctx.callId, err);
+      return;
     }
+    if (bytes !== undefined) this.#record?.sent(bytes.length);
+    this.#record?.end(Code.OK);
   }
 
   /** The handler threw: the caller gets its `RpcError` (or `INTERNAL`) after what was sent. */
@@ -321,6 +334,7 @@ export class ServerStream {
     this.#credit.close();
     this.#requests?.end();
     const err = thrownToRpcError(thrown);
+    this.#record?.end(err.code, err.message);
     if (err !== thrown) {
       this.#owner.logger.error("handler failed", {
         method: this.#name(),

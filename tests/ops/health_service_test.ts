@@ -15,8 +15,26 @@ import type { CallContext } from "../../src/server/call_context.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { kitchenService, startKitchen } from "../_helpers/kitchen.ts";
 import { eventually } from "../_helpers/eventually.ts";
+import type { CallOptions } from "../../src/client/call_options.ts";
 
-type HealthStub = { Check(req: { service: string }): Promise<{ status: string }> };
+/** Watches `service` on `channel` without a deadline; `next()` is the next status. */
+function watch(channel: RpcChannel, service: string) {
+  const it = health(channel).Watch({ service }, { timeoutMs: 0 })[Symbol.asyncIterator]();
+  return {
+    next: async () => {
+      const r = await it.next();
+      return r.done ? "(end)" : r.value.status;
+    },
+    stop: async () => {
+      await it.return?.();
+    },
+  };
+}
+
+type HealthStub = {
+  Check(req: { service: string }): Promise<{ status: string }>;
+  Watch(req: { service: string }, options?: CallOptions): AsyncIterable<{ status: string }>;
+};
 
 function health(channel: RpcChannel): HealthStub {
   return channel.stub<HealthStub>(healthService());
@@ -201,6 +219,87 @@ Deno.test("with workers every event loop answers health and follows setServing, 
       async () => (await statuses()).every((s) => s === "NOT_SERVING"),
     );
   } finally {
+    await Promise.all(channels.map((c) => c.close()));
+    await provider.close({ graceMs: 0 });
+  }
+});
+
+Deno.test("Watch sends the status at once, then each change, until the caller stops", async () => {
+  await using k = await startKitchen();
+  const w = watch(k.channel, "");
+  const kitchen = watch(k.channel, "kitchen.Kitchen");
+  assert.equal(await w.next(), "SERVING");
+  assert.equal(await kitchen.next(), "SERVING");
+  k.provider.setServing(false);
+  assert.equal(await w.next(), "NOT_SERVING");
+  assert.equal(await kitchen.next(), "NOT_SERVING");
+  k.provider.setServing(false); // no change, no message
+  k.provider.setServing(true);
+  assert.equal(await w.next(), "SERVING");
+  assert.equal(await kitchen.next(), "SERVING");
+  await w.stop();
+  await kitchen.stop();
+  await eventually("the provider to end both watches", () => k.provider.inflight === 0);
+});
+
+Deno.test("Watch of a service the provider does not serve streams SERVICE_UNKNOWN", async () => {
+  await using k = await startKitchen();
+  const w = watch(k.channel, "no.Such");
+  assert.equal(await w.next(), "SERVICE_UNKNOWN");
+  k.provider.setServing(false);
+  k.provider.setServing(true);
+  const c = watch(k.channel, "");
+  assert.equal(await c.next(), "SERVING"); // after both changes: the unknown one said nothing
+  await c.stop();
+  await w.stop();
+  await eventually("the provider to end both watches", () => k.provider.inflight === 0);
+});
+
+Deno.test("a closing provider's Watch says NOT_SERVING before it deregisters, then ends", async () => {
+  const registry = new GatedRegistry();
+  const provider = new RpcProvider({ registry, logger: new CaptureLogger() });
+  provider.notifyService(await kitchenService(), { Echo: (r) => r });
+  await provider.start();
+  const channel = new RpcChannel({ address: provider.address, timeoutMs: 10_000 });
+  try {
+    const w = watch(channel, "kitchen.Kitchen");
+    assert.equal(await w.next(), "SERVING");
+    const closing = provider.close({ graceMs: 10_000 });
+    await registry.unregistering;
+    assert.equal(await w.next(), "NOT_SERVING");
+    assert.equal((await registry.resolve("kitchen.Kitchen")).length, 1); // still registered
+    assert.equal(await w.next(), "(end)"); // ended OK: the drain does not wait for it
+    registry.release();
+    await closing;
+  } finally {
+    registry.release();
+    await channel.close();
+    await registry.close();
+  }
+});
+
+Deno.test("with workers every event loop's Watch follows setServing", async () => {
+  const provider = new RpcProvider({
+    workers: 2,
+    workerModule: new URL("../_fixtures/kitchen_worker_module.ts", import.meta.url),
+    logger: new CaptureLogger(),
+  });
+  await provider.start();
+  // Eight connections reach both loops (SO_REUSEPORT spreads them by source port).
+  const channels = Array.from(
+    { length: 8 },
+    () => new RpcChannel({ address: provider.address, timeoutMs: 10_000 }),
+  );
+  const watches = channels.map((c) => watch(c, "kitchen.Kitchen"));
+  try {
+    const next = () => Promise.all(watches.map((w) => w.next()));
+    assert.deepEqual(new Set(await next()), new Set(["SERVING"]));
+    provider.setServing(false);
+    assert.deepEqual(new Set(await next()), new Set(["NOT_SERVING"]));
+    provider.setServing(true);
+    assert.deepEqual(new Set(await next()), new Set(["SERVING"]));
+  } finally {
+    await Promise.all(watches.map((w) => w.stop()));
     await Promise.all(channels.map((c) => c.close()));
     await provider.close({ graceMs: 0 });
   }

@@ -377,6 +377,63 @@ Deno.test("mprpc health --address exits 0 when SERVING and 1 otherwise", async (
   assert.deepEqual([down.code, down.stdout], [1, "NOT_SERVING\n"]);
 });
 
+/** Reads lines of a child's stdout as they come. */
+class LineReader {
+  #reader: ReadableStreamDefaultReader<string>;
+  #buffer = "";
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.#reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  }
+  /** The next line, or undefined at the end of the output. */
+  async line(): Promise<string | undefined> {
+    for (;;) {
+      const i = this.#buffer.indexOf("\n");
+      if (i >= 0) {
+        const line = this.#buffer.slice(0, i);
+        this.#buffer = this.#buffer.slice(i + 1);
+        return line;
+      }
+      const r = await this.#reader.read();
+      if (r.done) return this.#buffer === "" ? undefined : this.#buffer;
+      this.#buffer += r.value;
+    }
+  }
+}
+
+Deno.test("mprpc health --watch prints each status change until the provider closes", async () => {
+  const p = await startProvider();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMS, SCRIPT, "health", "--watch", "--address", p.addr, "kitchen.Kitchen"],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const out = new LineReader(child.stdout);
+  try {
+    assert.equal(await out.line(), "SERVING");
+    p.setServing(false);
+    assert.equal(await out.line(), "NOT_SERVING");
+    p.setServing(true);
+    assert.equal(await out.line(), "SERVING");
+  } finally {
+    await p.close();
+  }
+  // Closing says NOT_SERVING, then ends the watch: the last status was not SERVING.
+  assert.equal(await out.line(), "NOT_SERVING");
+  assert.equal(await out.line(), undefined);
+  assert.equal((await child.status).code, 1);
+});
+
+Deno.test("mprpc health --watch --timeout-ms watches that long and exits by the last status", async () => {
+  await using p = await startProvider();
+  const r = await mprpc(["health", "--watch", "--address", p.addr, "--timeout-ms", "1500"]);
+  assert.deepEqual([r.code, r.stdout, r.stderr], [0, "SERVING\n", []]);
+  const bad = await mprpc(["ls", "--watch", "--address", p.addr]);
+  assert.equal(bad.code, 2);
+});
+
 Deno.test({
   name: "mprpc ls, health and call --zk read providers from ZooKeeper, native and C++ layouts",
   ignore: !(await zkAvailable()),
@@ -427,6 +484,24 @@ Deno.test({
       const one = await mprpc(["health", "--zk", zk.connect]);
       assert.equal(one.code, 1);
       assert.ok(one.stdout.includes(`${b.addr}  NOT_SERVING`), one.stdout);
+      // --watch follows every provider, each line named by its address, until --timeout-ms.
+      const watched = await mprpc([
+        "health",
+        "--watch",
+        "--zk",
+        zk.connect,
+        "kitchen.Kitchen",
+        "--timeout-ms",
+        "3000",
+      ]);
+      assert.equal(watched.code, 1, watched.stderr.join("\n")); // b is not serving
+      assert.deepEqual(
+        watched.stdout.trimEnd().split("\n").sort(),
+        [
+          `${a.addr}  SERVING`,
+          `${b.addr}  NOT_SERVING`,
+        ].sort(),
+      );
 
       const call = await mprpc([
         "call",
