@@ -138,9 +138,13 @@ Deno.test("breaking out of for await after 10 messages aborts ctx.signal and run
   const stream = f.stub.Count({ count: 1_000_000, token: "brk" });
   let n = 0;
   let brokeAt = 0;
+  // A plain timer set at the break: how late this event loop runs at the moment (other tests and
+  // processes share the cores), which the bound allows for.
+  let reference: Promise<number> | undefined;
   for await (const _ of stream) {
     if (++n === 10) {
       brokeAt = performance.now();
+      reference = new Promise((resolve) => setTimeout(() => resolve(performance.now()), 0));
       break;
     }
   }
@@ -149,9 +153,12 @@ Deno.test("breaking out of for await after 10 messages aborts ctx.signal and run
   assert.ok(aborted.reason instanceof RpcError);
   assert.equal(aborted.reason.code, Code.CANCELLED);
   const ms = aborted.at - brokeAt;
+  const lateness = (await reference!) - brokeAt;
   console.log(`ctx.signal aborted ${ms.toFixed(1)} ms after the break`);
-  // 50 ms is the goal on an idle machine; the bound is generous for a loaded one.
-  assert.ok(ms < 1000, `signal aborted ${ms} ms after the break`);
+  assert.ok(
+    ms <= 50 + lateness,
+    `signal aborted ${ms} ms after the break (a timer set at the break ran ${lateness} ms later)`,
+  );
   assert.ok(finallyAt >= aborted.at);
   await assert.rejects(stream.trailers, isCode(Code.CANCELLED));
 });
