@@ -49,15 +49,23 @@ Deno.test("either side of a bidirectional stream may finish first", async () => 
       },
     },
   });
+  let requestsClosed!: () => void;
+  const closed = new Promise<void>((resolve) => requestsClosed = resolve);
   async function* forever() {
-    for (let i = 1;; i++) {
-      yield { n: i };
-      await new Promise((r) => setTimeout(r, 1));
+    try {
+      for (let i = 1;; i++) {
+        yield { n: i };
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    } finally {
+      requestsClosed();
     }
   }
   const seen: number[] = [];
   for await (const m of f.stub.Echo(forever())) seen.push(m.n);
   assert.deepEqual(seen, [1, 2]);
+  // The call closes the request iterable once the stream has ended (after the pending pause).
+  await closed;
 });
 
 Deno.test("headers arrive with the first message and trailers with the end", async () => {
