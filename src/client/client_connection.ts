@@ -14,6 +14,7 @@ import { FrameError } from "../wire/frame.ts";
 import { Kind, type MetaFields, type RpcMeta } from "../wire/meta.ts";
 import type { Payload } from "../wire/frame_writer.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
+import { CallSlab } from "../util/call_slab.ts";
 import type { StreamCall, StreamLink } from "./stream_call.ts";
 
 /**
@@ -135,6 +136,11 @@ class PendingCall implements Expirable {
 
 function noop(): void {}
 
+/** The call id after `id`: ids grow by one and wrap around before 2^32 - 16, skipping 0. */
+function nextCallId(id: number): number {
+  return id >= 0xfffffff0 ? 1 : id + 1;
+}
+
 /** The call whose promise is being made: the one executor below hands it its settle functions. */
 let capturing: PendingCall | undefined;
 
@@ -160,7 +166,8 @@ export class ClientConnection {
   readonly key: string;
   #o: ClientConnectionOptions;
   #fc: FramedConnection | undefined;
-  #pending = new Map<number, PendingCall>();
+  /** Unary calls waiting for their response, by call id. */
+  #pending = new CallSlab<PendingCall>();
   /** Streaming calls by id (ids shared with `#pending`); made on the first stream. */
   #streams: Map<number, StreamCall> | undefined;
   #streamLink: StreamLink | undefined;
@@ -339,10 +346,10 @@ export class ClientConnection {
       return;
     }
     let id = this.#nextId;
-    this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
-    while (this.#pending.has(id) || this.#streams?.has(id)) id = this.#nextId++;
+    while (!this.#pending.slotFree(id) || this.#streams?.has(id) === true) id = nextCallId(id);
+    this.#nextId = nextCallId(id);
     p.id = id;
-    this.#pending.set(id, p);
+    this.#pending.add(p);
     let timeoutMs = 0;
     if (deadline > 0) {
       timeoutMs = Math.max(1, Math.ceil(deadline - Date.now()));
@@ -409,7 +416,7 @@ export class ClientConnection {
     const streams = this.#streams ??= new Map();
     let id = this.#nextId;
     this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
-    while (this.#pending.has(id) || streams.has(id)) id = this.#nextId++;
+    while (this.#pending.get(id) !== undefined || streams.has(id)) id = this.#nextId++;
     const timeoutMs = call.deadline > 0 ? Math.max(1, Math.ceil(call.deadline - Date.now())) : 0;
     const sent = fc.send({
       kind: Kind.REQUEST,
@@ -543,13 +550,13 @@ export class ClientConnection {
   }
 
   #settle(p: PendingCall): void {
-    this.#pending.delete(p.id);
+    this.#pending.delete(p);
     if (p.wheelSlot !== undefined) this.#o.wheel.remove(p);
     if (p.onAbort !== undefined) p.signal!.removeEventListener("abort", p.onAbort);
   }
 
   #failAll(err: RpcError): void {
-    const all = [...this.#pending.values()];
+    const all = this.#pending.values(this.#nextId);
     for (const p of all) {
       this.#settle(p);
       p.reject(err);
@@ -627,7 +634,7 @@ export class ClientConnection {
           // Calls sent after the last one the provider accepted never started: send them again.
           const last = meta.lastCallId ?? 0;
           const err = new RpcError(Code.UNAVAILABLE, "provider went away before the call started");
-          for (const p of [...this.#pending.values()]) {
+          for (const p of this.#pending.values(this.#nextId)) {
             if (sentAfter(p.id, last)) {
               this.#settle(p);
               this.#notStarted(p, err);
