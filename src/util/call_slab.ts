@@ -26,9 +26,9 @@ export interface SlabEntry {
  * const slab = new CallSlab<{ id: number }>();
  * const call = { id: 7 };
  * slab.add(call);
- * if (slab.get(7) !== call || slab.size !== 1) throw new Error();
+ * const held = slab.size;
  * slab.delete(call);
- * if (slab.get(7) !== undefined || slab.size !== 0) throw new Error();
+ * if (held !== 1 || slab.get(7) !== undefined || slab.size !== 0) throw new Error();
  * ```
  */
 export class CallSlab<T extends SlabEntry> {
