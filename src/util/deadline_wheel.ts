@@ -89,8 +89,9 @@ export class DeadlineWheel {
     return this.#timer !== undefined;
   }
 
-  /** Schedules `e.expire()` at `e.deadline`. */
+  /** Schedules `e.expire()` at `e.deadline` (an entry already waiting is moved). */
   add(e: Expirable): void {
+    if (e.wheelSlot !== undefined) this.remove(e);
     // An idle wheel's cursor is stale: bring it to now first, so a past deadline lands ahead of it.
     if (this.#timer === undefined) this.#cursor = Math.floor(this.#now() / this.#res);
     let slot = Math.ceil(e.deadline / this.#res);

@@ -239,3 +239,24 @@ Deno.test("DeadlineWheel.close() leaves entries removable without counting them 
   assert.equal(clock.wheel.size, 1);
   clock.wheel.close();
 });
+
+Deno.test("DeadlineWheel.add() of an entry already waiting moves it to its new deadline", () => {
+  const clock = fakeWheel(0, 10);
+  try {
+    const fired: Array<{ deadline: number; at: number }> = [];
+    const e = entry(20, fired, clock);
+    const other = entry(20, fired, clock);
+    clock.wheel.add(e);
+    clock.wheel.add(other);
+    e.deadline = 60;
+    clock.wheel.add(e);
+    assert.equal(clock.wheel.size, 2);
+    clock.advance(40);
+    assert.equal(fired.length, 1); // `other` only
+    clock.advance(40);
+    assert.equal(fired.length, 2);
+    assert.ok(fired[1]!.at >= 60, `expired at ${fired[1]!.at}`);
+  } finally {
+    clock.wheel.close();
+  }
+});
