@@ -9,11 +9,12 @@ import { abortReason } from "../util/signals.ts";
 import type { Logger } from "../log/logger.ts";
 import { type ByteStream, FramedConnection } from "../transport/framed_connection.ts";
 import { connect, type TlsClientOptions } from "../transport/listen.ts";
-import type { DeadlineWheel, Expirable } from "../util/deadline_wheel.ts";
+import type { DeadlineWheel, Expirable, WheelLink } from "../util/deadline_wheel.ts";
 import { FrameError } from "../wire/frame.ts";
-import { Kind, type RpcMeta } from "../wire/meta.ts";
+import { Kind, type MetaFields, type RpcMeta } from "../wire/meta.ts";
 import type { Payload } from "../wire/frame_writer.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
+import { CallSlab } from "../util/call_slab.ts";
 import type { StreamCall, StreamLink } from "./stream_call.ts";
 
 /**
@@ -114,21 +115,47 @@ export function isGoingAway(e: unknown): boolean {
 }
 
 class PendingCall implements Expirable {
+  id = 0;
   deadline = 0;
   wheelSlot: number | undefined = undefined;
+  wheelPrev: WheelLink | undefined = undefined;
+  wheelNext: WheelLink | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
+  resolve: (v: unknown) => void = noop;
+  reject: (e: RpcError) => void = noop;
   constructor(
     readonly conn: ClientConnection,
-    readonly id: number,
     readonly decode: ResponseDecoder,
-    readonly resolve: (v: unknown) => void,
-    readonly reject: (e: RpcError) => void,
     readonly call: OutgoingCall,
   ) {}
   expire(): void {
     this.conn.fail(this, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"), true);
   }
+}
+
+function noop(): void {}
+
+/** The call id after `id`: ids grow by one and wrap around before 2^32 - 16, skipping 0. */
+function nextCallId(id: number): number {
+  return id >= 0xfffffff0 ? 1 : id + 1;
+}
+
+/** The call whose promise is being made: the one executor below hands it its settle functions. */
+let capturing: PendingCall | undefined;
+
+/** A promise executor shared by every call (a closure per call would be garbage per call). */
+function capture(resolve: (v: unknown) => void, reject: (e: RpcError) => void): void {
+  capturing!.resolve = resolve;
+  capturing!.reject = reject;
+}
+
+/** The promise of `p`'s outcome; `p.resolve` and `p.reject` settle it. */
+function promiseOf(p: PendingCall): Promise<unknown> {
+  capturing = p;
+  const promise = new Promise<unknown>(capture);
+  capturing = undefined;
+  return promise;
 }
 
 /** One connection to a provider, shared by every call to it. */
@@ -139,11 +166,20 @@ export class ClientConnection {
   readonly key: string;
   #o: ClientConnectionOptions;
   #fc: FramedConnection | undefined;
-  #pending = new Map<number, PendingCall>();
+  /** Unary calls waiting for their response, by call id. */
+  #pending = new CallSlab<PendingCall>();
   /** Streaming calls by id (ids shared with `#pending`); made on the first stream. */
   #streams: Map<number, StreamCall> | undefined;
   #streamLink: StreamLink | undefined;
   #nextId = 1;
+  /** The meta fields of a unary REQUEST, filled in for each one (see `#start`). */
+  #requestMeta: MetaFields = {
+    kind: Kind.REQUEST,
+    callId: 0,
+    route: undefined,
+    timeoutMs: 0,
+    metadata: undefined,
+  };
   #ready: Promise<void> | undefined;
   #closed = false;
   #gone = false;
@@ -273,64 +309,81 @@ export class ClientConnection {
    * being sent. A call the provider never started is handed to `onNotStarted`.
    */
   call(call: OutgoingCall): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const { payload, deadline } = call;
-      const signal = call.opts.signal;
-      const fc = this.#fc;
-      if (fc === undefined || this.#closed) {
-        reject(this.#closeReason ?? new RpcError(Code.UNAVAILABLE, "connection is closed"));
-        return;
-      }
-      if (this.#draining && call.duringDrain !== true) {
-        // Told to go away between the channel's pick and now: nothing is sent here.
-        const p = new PendingCall(this, 0, call.decoder, resolve, reject, call);
-        this.#notStarted(p, new RpcError(Code.UNAVAILABLE, "provider is going away"));
-        return;
-      }
-      const maxUnsent = this.#o.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_REQUEST_BYTES;
-      if (fc.unsentBytes > maxUnsent) {
-        reject(
-          new RpcError(
-            Code.RESOURCE_EXHAUSTED,
-            `${fc.unsentBytes} bytes of requests to ${this.key} are still unsent ` +
-              `(limit ${maxUnsent}): the provider is not reading`,
-          ),
-        );
-        return;
-      }
-      let id = this.#nextId;
-      this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
-      while (this.#pending.has(id) || this.#streams?.has(id)) id = this.#nextId++;
-      const p = new PendingCall(this, id, call.decoder, resolve, reject, call);
-      this.#pending.set(id, p);
-      let timeoutMs = 0;
-      if (deadline > 0) {
-        timeoutMs = Math.max(1, Math.ceil(deadline - Date.now()));
-        p.deadline = deadline;
-        this.#o.wheel.add(p);
-      }
-      if (signal !== undefined) {
-        p.signal = signal;
-        p.onAbort = () => this.fail(p, abortReason(signal.reason), true);
-        signal.addEventListener("abort", p.onAbort, { once: true });
-      }
-      const metadata = call.opts.metadata;
-      if (
-        !fc.send(
-          { kind: Kind.REQUEST, callId: id, route: call.desc.route, timeoutMs, metadata },
-          payload,
-        )
-      ) {
-        this.#settle(p);
-        reject(
-          new RpcError(
-            Code.RESOURCE_EXHAUSTED,
-            `request of ${payload.length} bytes exceeds the provider's maxMessageBytes ${fc.peerMaxMessageBytes}`,
-          ),
-        );
-        return;
-      }
-    });
+    const p = new PendingCall(this, call.decoder, call);
+    const promise = promiseOf(p);
+    try {
+      this.#start(p, call);
+    } catch (e) {
+      // (The request's encoder threw while writing it: the call fails with that error.)
+      if (p.id !== 0 && this.#pending.get(p.id) === p) this.#settle(p);
+      p.reject(e as RpcError);
+    }
+    return promise;
+  }
+
+  #start(p: PendingCall, call: OutgoingCall): void {
+    const { payload, deadline } = call;
+    const signal = call.opts.signal;
+    const fc = this.#fc;
+    if (fc === undefined || this.#closed) {
+      p.reject(this.#closeReason ?? new RpcError(Code.UNAVAILABLE, "connection is closed"));
+      return;
+    }
+    if (this.#draining && call.duringDrain !== true) {
+      // Told to go away between the channel's pick and now: nothing is sent here.
+      this.#notStarted(p, new RpcError(Code.UNAVAILABLE, "provider is going away"));
+      return;
+    }
+    const maxUnsent = this.#o.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_REQUEST_BYTES;
+    if (fc.unsentBytes > maxUnsent) {
+      p.reject(
+        new RpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `${fc.unsentBytes} bytes of requests to ${this.key} are still unsent ` +
+            `(limit ${maxUnsent}): the provider is not reading`,
+        ),
+      );
+      return;
+    }
+    let id = this.#nextId;
+    while (!this.#pending.slotFree(id) || this.#streams?.has(id) === true) id = nextCallId(id);
+    this.#nextId = nextCallId(id);
+    p.id = id;
+    this.#pending.add(p);
+    let timeoutMs = 0;
+    if (deadline > 0) {
+      timeoutMs = Math.max(1, Math.ceil(deadline - Date.now()));
+      p.deadline = deadline;
+      this.#o.wheel.add(p);
+    }
+    if (signal !== undefined) {
+      p.signal = signal;
+      p.onAbort = () => this.fail(p, abortReason(signal.reason), true);
+      signal.addEventListener("abort", p.onAbort, { once: true });
+    }
+    // One meta object for every request of the connection: the frame is written before `send`
+    // returns, and nothing keeps the fields.
+    const meta = this.#requestMeta;
+    meta.callId = id;
+    meta.route = call.desc.route;
+    meta.timeoutMs = timeoutMs;
+    meta.metadata = call.opts.metadata;
+    let sent;
+    try {
+      sent = fc.send(meta, payload);
+    } finally {
+      meta.route = undefined;
+      meta.metadata = undefined;
+    }
+    if (!sent) {
+      this.#settle(p);
+      p.reject(
+        new RpcError(
+          Code.RESOURCE_EXHAUSTED,
+          `request of ${payload.length} bytes exceeds the provider's maxMessageBytes ${fc.peerMaxMessageBytes}`,
+        ),
+      );
+    }
   }
 
   /**
@@ -363,7 +416,7 @@ export class ClientConnection {
     const streams = this.#streams ??= new Map();
     let id = this.#nextId;
     this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
-    while (this.#pending.has(id) || streams.has(id)) id = this.#nextId++;
+    while (this.#pending.get(id) !== undefined || streams.has(id)) id = this.#nextId++;
     const timeoutMs = call.deadline > 0 ? Math.max(1, Math.ceil(call.deadline - Date.now())) : 0;
     const sent = fc.send({
       kind: Kind.REQUEST,
@@ -497,13 +550,13 @@ export class ClientConnection {
   }
 
   #settle(p: PendingCall): void {
-    this.#pending.delete(p.id);
+    this.#pending.delete(p);
     if (p.wheelSlot !== undefined) this.#o.wheel.remove(p);
     if (p.onAbort !== undefined) p.signal!.removeEventListener("abort", p.onAbort);
   }
 
   #failAll(err: RpcError): void {
-    const all = [...this.#pending.values()];
+    const all = this.#pending.values(this.#nextId);
     for (const p of all) {
       this.#settle(p);
       p.reject(err);
@@ -522,8 +575,9 @@ export class ClientConnection {
           if (this.#streams !== undefined) this.#onStreamFrame(meta, payload, owned);
           return; // (otherwise cancelled or timed out: a late answer is dropped)
         }
-        if (p.deadline > 0 && Date.now() >= p.deadline) {
-          // Arrived after the deadline but before the wheel's tick: the deadline still wins.
+        if (p.deadline > 0 && this.#fc!.lastReadAt >= p.deadline) {
+          // Arrived (was read) after the deadline but before the wheel's tick: the deadline
+          // still wins.
           this.fail(p, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"), false);
           break;
         }
@@ -580,7 +634,7 @@ export class ClientConnection {
           // Calls sent after the last one the provider accepted never started: send them again.
           const last = meta.lastCallId ?? 0;
           const err = new RpcError(Code.UNAVAILABLE, "provider went away before the call started");
-          for (const p of [...this.#pending.values()]) {
+          for (const p of this.#pending.values(this.#nextId)) {
             if (sentAfter(p.id, last)) {
               this.#settle(p);
               this.#notStarted(p, err);

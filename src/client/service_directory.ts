@@ -84,10 +84,14 @@ export class ServiceDirectory {
 
   /** The endpoints of `svc` in rotation now (cached until something changes). */
   healthy(svc: ServiceState): Subchannel[] {
-    const now = Date.now();
     // Both only grow, so their sum changes whenever either does.
     const epoch = this.#epoch + this.#o.subchannels.epoch;
-    if (svc.healthyEpoch !== epoch || now >= svc.healthyUntil) {
+    // (No clock read while no provider is backing off: `healthyUntil` is then Infinity.)
+    if (
+      svc.healthyEpoch !== epoch ||
+      (svc.healthyUntil !== Infinity && Date.now() >= svc.healthyUntil)
+    ) {
+      const now = Date.now();
       let until = Infinity;
       svc.healthy = svc.endpoints.filter((e) => {
         if (e.downUntil > now) {

@@ -38,35 +38,35 @@ export function defaultsFiller(type: protobuf.Type): DefaultsFiller {
   let filler = fillers.get(type);
   if (filler) return filler;
   const defaults: Array<[string, unknown]> = [];
-  const nested: Array<[string, protobuf.Type, "one" | "list" | "map"]> = [];
+  const nested: Array<[string, DefaultsFiller, "one" | "list" | "map"]> = [];
   filler = (o: Message) => {
     for (const [k, v] of defaults) if (o[k] === undefined) o[k] = v;
-    for (const [k, t, kind] of nested) {
+    for (const [k, fill, kind] of nested) {
       const v = o[k];
       if (v === null || v === undefined) continue;
-      const fill = defaultsFiller(t);
       if (kind === "one") fill(v);
       else if (kind === "list") { for (const e of v) fill(e); }
       else for (const key in v) fill(v[key]);
     }
   };
-  fillers.set(type, filler); // before the loop: recursive types refer to themselves
+  // Before the loop: a recursive type's nested filler is this one (made for each type once).
+  fillers.set(type, filler);
   for (const f of type.fieldsArray) {
     f.resolve();
     const msg = f.resolvedType instanceof protobuf.Type ? f.resolvedType : undefined;
     if (f.partOf) {
       // oneof members (and proto3 `optional`) stay absent, as protobufjs; a present message's
       // own fields are filled
-      if (msg) nested.push([f.name, msg, "one"]);
+      if (msg) nested.push([f.name, defaultsFiller(msg), "one"]);
       continue;
     }
     if (f.map || f.repeated) {
-      if (msg) nested.push([f.name, msg, f.map ? "map" : "list"]);
+      if (msg) nested.push([f.name, defaultsFiller(msg), f.map ? "map" : "list"]);
       continue; // `arrays`/`objects` give [] and {}
     }
     if (msg) {
       defaults.push([f.name, null]);
-      nested.push([f.name, msg, "one"]);
+      nested.push([f.name, defaultsFiller(msg), "one"]);
     } else {
       defaults.push([f.name, defaultOf(f)]);
     }

@@ -5,14 +5,43 @@
  * @module
  */
 
+/** A link of the wheel's intrusive lists: an entry, or the head of a slot's list. */
+export interface WheelLink {
+  /** List bookkeeping, owned by the wheel. */
+  wheelPrev?: WheelLink | undefined;
+  /** List bookkeeping, owned by the wheel. */
+  wheelNext?: WheelLink | undefined;
+}
+
 /** Something with a deadline; `expire()` runs once when it passes, unless removed first. */
-export interface Expirable {
+export interface Expirable extends WheelLink {
   /** `Date.now()`-based time at which to expire. */
   deadline: number;
   /** Called from the wheel's tick once the deadline has passed. */
   expire(): void;
   /** Slot bookkeeping, owned by the wheel. */
   wheelSlot?: number | undefined;
+}
+
+/**
+ * The head of one slot's list of entries (a ring: `wheelNext` is the first entry, `wheelPrev` the
+ * last). Entries are linked into it, so adding and removing allocate nothing, and the head is
+ * dropped as soon as its last entry leaves: a slot's bookkeeping lives as long as its calls, not
+ * until its deadline (objects kept for a whole timeout would be promoted to the old generation).
+ */
+class SlotHead implements WheelLink {
+  wheelPrev: WheelLink = this;
+  wheelNext: WheelLink = this;
+  constructor(readonly slot: number) {}
+}
+
+function unlink(e: WheelLink): void {
+  const prev = e.wheelPrev!;
+  const next = e.wheelNext!;
+  prev.wheelNext = next;
+  next.wheelPrev = prev;
+  e.wheelPrev = undefined;
+  e.wheelNext = undefined;
 }
 
 /**
@@ -35,7 +64,9 @@ export interface Expirable {
 export class DeadlineWheel {
   #res: number;
   #now: () => number;
-  #slots = new Map<number, Set<Expirable>>();
+  #slots = new Map<number, SlotHead>();
+  /** The head entries were last added to (calls of a burst share a slot): saves a lookup. */
+  #last: SlotHead | undefined;
   #count = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
   #cursor: number;
@@ -58,15 +89,24 @@ export class DeadlineWheel {
     return this.#timer !== undefined;
   }
 
-  /** Schedules `e.expire()` at `e.deadline`. */
+  /** Schedules `e.expire()` at `e.deadline` (an entry already waiting is moved). */
   add(e: Expirable): void {
+    if (e.wheelSlot !== undefined) this.remove(e);
     // An idle wheel's cursor is stale: bring it to now first, so a past deadline lands ahead of it.
     if (this.#timer === undefined) this.#cursor = Math.floor(this.#now() / this.#res);
     let slot = Math.ceil(e.deadline / this.#res);
     if (slot <= this.#cursor) slot = this.#cursor + 1;
-    let set = this.#slots.get(slot);
-    if (set === undefined) this.#slots.set(slot, set = new Set());
-    set.add(e);
+    let head = this.#last;
+    if (head === undefined || head.slot !== slot) {
+      head = this.#slots.get(slot);
+      if (head === undefined) this.#slots.set(slot, head = new SlotHead(slot));
+      this.#last = head;
+    }
+    const tail = head.wheelPrev;
+    e.wheelPrev = tail;
+    e.wheelNext = head;
+    tail.wheelNext = e;
+    head.wheelPrev = e;
     e.wheelSlot = slot;
     this.#count++;
     this.#idleTicks = 0;
@@ -81,25 +121,38 @@ export class DeadlineWheel {
     const slot = e.wheelSlot;
     if (slot === undefined) return;
     e.wheelSlot = undefined;
-    if (this.#slots.get(slot)?.delete(e)) this.#count--;
+    const prev = e.wheelPrev!;
+    unlink(e);
+    this.#count--;
+    if (prev instanceof SlotHead && prev.wheelNext === prev) {
+      // The slot's last entry left: forget the slot (unless a tick already took it).
+      if (this.#slots.get(prev.slot) === prev) this.#slots.delete(prev.slot);
+      if (this.#last === prev) this.#last = undefined;
+    }
   }
 
   /** Expires everything due; called by the interval (public for tests with a fake clock). */
   tick = (): void => {
     const target = Math.floor(this.#now() / this.#res);
     for (let s = this.#cursor + 1; s <= target && this.#count > 0; s++) {
-      const set = this.#slots.get(s);
-      if (set === undefined) continue;
+      const head = this.#slots.get(s);
+      if (head === undefined) continue;
       this.#slots.delete(s);
-      for (const e of set) {
+      if (this.#last === head) this.#last = undefined;
+      // An expiry may remove other entries of this list (closing a connection fails its calls):
+      // take the first entry each time.
+      for (let e = head.wheelNext; e !== head; e = head.wheelNext) {
+        const x = e as Expirable;
+        unlink(x);
+        x.wheelSlot = undefined;
         this.#count--;
-        e.wheelSlot = undefined;
-        e.expire();
+        x.expire();
       }
     }
     this.#cursor = target;
     if (this.#count === 0) {
       this.#slots.clear();
+      this.#last = undefined;
       // Stay armed a little while so back-to-back calls do not create a timer each.
       if (++this.#idleTicks > 50) this.#stop();
     }
@@ -108,7 +161,14 @@ export class DeadlineWheel {
   /** Stops the timer and forgets every entry without expiring them. Idempotent. */
   close(): void {
     this.#stop();
+    for (const head of this.#slots.values()) {
+      for (let e = head.wheelNext; e !== head; e = head.wheelNext) {
+        unlink(e);
+        (e as Expirable).wheelSlot = undefined;
+      }
+    }
     this.#slots.clear();
+    this.#last = undefined;
     this.#count = 0;
   }
 

@@ -206,20 +206,20 @@ export class FrameDecoder {
       const bodyLen = this.#oversize;
       this.#oversize = 0;
       this.#skip = bodyLen - this.#metaLen;
-      this.#onOversize!(this.#decodeMeta(buf.subarray(start, metaEnd)), bodyLen);
+      this.#onOversize!(this.#decodeMeta(buf, start, metaEnd), bodyLen);
       return;
     }
     this.#onFrame(
-      this.#decodeMeta(buf.subarray(start, metaEnd)),
+      this.#decodeMeta(buf, start, metaEnd),
       buf.subarray(metaEnd, end),
       owned,
     );
   }
 
-  #decodeMeta(bytes: Uint8Array): RpcMeta {
+  #decodeMeta(buf: Uint8Array, start: number, end: number): RpcMeta {
     let meta: RpcMeta;
     try {
-      meta = decodeMeta(bytes);
+      meta = decodeMeta(buf, start, end);
     } catch (e) {
       // TypeError: invalid UTF-8 in a string field (the decoder is fatal).
       if (e instanceof MetaError || e instanceof TypeError) {

@@ -289,9 +289,11 @@ const UNKNOWN_FIELD = "unknown field";
  * most 10 bytes, and no length reaches past its message, so any input is decoded or rejected in
  * one pass over it.
  *
+ * `start` and `end` bound the meta inside `buf` (a frame in a read buffer is decoded in place).
+ *
  * @throws {MetaError} on truncated or malformed input.
  */
-export function decodeMeta(buf: Uint8Array): RpcMeta {
+export function decodeMeta(buf: Uint8Array, start = 0, end: number = buf.length): RpcMeta {
   const meta: RpcMeta = {
     kind: 0,
     callId: 0,
@@ -302,8 +304,7 @@ export function decodeMeta(buf: Uint8Array): RpcMeta {
     errorMessage: "",
     metadata: undefined,
   };
-  const end = buf.length;
-  const r = new WireReader(buf, 0, end, metaError);
+  const r = new WireReader(buf, start, end, metaError);
   while (r.pos < end) {
     // Fast path: the tag of a field numbered 1..15 is one byte.
     let tag = buf[r.pos]!;

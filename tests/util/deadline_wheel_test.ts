@@ -176,3 +176,87 @@ Deno.test("DeadlineWheel on the real clock fires an entry about on time", async 
     wheel.close();
   }
 });
+
+Deno.test("DeadlineWheel: an expiry that removes other entries of its slot keeps them from expiring", () => {
+  const clock = fakeWheel(0, 10);
+  try {
+    const fired: number[] = [];
+    const others: Expirable[] = [];
+    const first: Expirable = {
+      deadline: 30,
+      expire: () => {
+        fired.push(0);
+        // What closing a connection from an expiry does: its other calls are settled at once.
+        for (const o of others) clock.wheel.remove(o);
+      },
+    };
+    clock.wheel.add(first);
+    for (let i = 1; i <= 3; i++) {
+      const o: Expirable = { deadline: 30, expire: () => fired.push(i) };
+      others.push(o);
+      clock.wheel.add(o);
+    }
+    const later = entry(35, [], clock);
+    clock.wheel.add(later);
+    clock.advance(40);
+    assert.deepEqual(fired, [0]);
+    assert.equal(clock.wheel.size, 0);
+    assert.equal(later.wheelSlot, undefined);
+  } finally {
+    clock.wheel.close();
+  }
+});
+
+Deno.test("DeadlineWheel takes new entries into a slot whose entries were all removed", () => {
+  const clock = fakeWheel(0, 10);
+  try {
+    const fired: Array<{ deadline: number; at: number }> = [];
+    const a = entry(25, fired, clock);
+    clock.wheel.add(a);
+    clock.wheel.remove(a); // the slot empties and is forgotten
+    const b = entry(26, fired, clock);
+    const c = entry(27, fired, clock);
+    clock.wheel.add(b);
+    clock.wheel.add(c);
+    clock.wheel.remove(b);
+    assert.equal(clock.wheel.size, 1);
+    clock.advance(40);
+    assert.deepEqual(fired.map((f) => f.deadline), [27]);
+    assert.equal(clock.wheel.size, 0);
+  } finally {
+    clock.wheel.close();
+  }
+});
+
+Deno.test("DeadlineWheel.close() leaves entries removable without counting them again", () => {
+  const clock = fakeWheel(0, 10);
+  const a = entry(25, [], clock);
+  clock.wheel.add(a);
+  clock.wheel.close();
+  clock.wheel.remove(a);
+  assert.equal(clock.wheel.size, 0);
+  clock.wheel.add(entry(50, [], clock));
+  assert.equal(clock.wheel.size, 1);
+  clock.wheel.close();
+});
+
+Deno.test("DeadlineWheel.add() of an entry already waiting moves it to its new deadline", () => {
+  const clock = fakeWheel(0, 10);
+  try {
+    const fired: Array<{ deadline: number; at: number }> = [];
+    const e = entry(20, fired, clock);
+    const other = entry(20, fired, clock);
+    clock.wheel.add(e);
+    clock.wheel.add(other);
+    e.deadline = 60;
+    clock.wheel.add(e);
+    assert.equal(clock.wheel.size, 2);
+    clock.advance(40);
+    assert.equal(fired.length, 1); // `other` only
+    clock.advance(40);
+    assert.equal(fired.length, 2);
+    assert.ok(fired[1]!.at >= 60, `expired at ${fired[1]!.at}`);
+  } finally {
+    clock.wheel.close();
+  }
+});
