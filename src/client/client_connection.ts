@@ -334,20 +334,12 @@ export class ClientConnection {
       this.#notStarted(p, new RpcError(Code.UNAVAILABLE, "provider is going away"));
       return;
     }
-    const maxUnsent = this.#o.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_REQUEST_BYTES;
-    if (fc.unsentBytes > maxUnsent) {
-      p.reject(
-        new RpcError(
-          Code.RESOURCE_EXHAUSTED,
-          `${fc.unsentBytes} bytes of requests to ${this.key} are still unsent ` +
-            `(limit ${maxUnsent}): the provider is not reading`,
-        ),
-      );
+    const backlog = this.#backlog(fc);
+    if (backlog !== undefined) {
+      p.reject(backlog);
       return;
     }
-    let id = this.#nextId;
-    while (!this.#pending.slotFree(id) || this.#streams?.has(id) === true) id = nextCallId(id);
-    this.#nextId = nextCallId(id);
+    const id = this.#allocateId();
     p.id = id;
     this.#pending.add(p);
     let timeoutMs = 0;
@@ -386,6 +378,25 @@ export class ClientConnection {
     }
   }
 
+  /** Why no call may start now because too many request bytes wait unsent, or undefined. */
+  #backlog(fc: FramedConnection): RpcError | undefined {
+    const maxUnsent = this.#o.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_REQUEST_BYTES;
+    if (fc.unsentBytes <= maxUnsent) return undefined;
+    return new RpcError(
+      Code.RESOURCE_EXHAUSTED,
+      `${fc.unsentBytes} bytes of requests to ${this.key} are still unsent ` +
+        `(limit ${maxUnsent}): the provider is not reading`,
+    );
+  }
+
+  /** The next call id used by neither a unary call in flight nor an open stream. */
+  #allocateId(): number {
+    let id = this.#nextId;
+    while (!this.#pending.slotFree(id) || this.#streams?.has(id) === true) id = nextCallId(id);
+    this.#nextId = nextCallId(id);
+    return id;
+  }
+
   /**
    * Opens a streaming call on the (connected) connection: its REQUEST (carrying the request of
    * a server stream) is queued, then the call sends its messages itself. A stream refused before
@@ -401,22 +412,13 @@ export class ClientConnection {
       this.#streamNotStarted(call, new RpcError(Code.UNAVAILABLE, "provider is going away"));
       return;
     }
-    const maxUnsent = this.#o.maxUnsentBytes ?? DEFAULT_MAX_UNSENT_REQUEST_BYTES;
-    if (fc.unsentBytes > maxUnsent) {
-      call.fail(
-        new RpcError(
-          Code.RESOURCE_EXHAUSTED,
-          `${fc.unsentBytes} bytes of requests to ${this.key} are still unsent ` +
-            `(limit ${maxUnsent}): the provider is not reading`,
-        ),
-        false,
-      );
+    const backlog = this.#backlog(fc);
+    if (backlog !== undefined) {
+      call.fail(backlog, false);
       return;
     }
     const streams = this.#streams ??= new Map();
-    let id = this.#nextId;
-    this.#nextId = id >= 0xfffffff0 ? 1 : id + 1;
-    while (this.#pending.get(id) !== undefined || streams.has(id)) id = this.#nextId++;
+    const id = this.#allocateId();
     const timeoutMs = call.deadline > 0 ? Math.max(1, Math.ceil(call.deadline - Date.now())) : 0;
     const sent = fc.send({
       kind: Kind.REQUEST,
