@@ -8,15 +8,7 @@ import { DeadlineWheel } from "../../src/util/deadline_wheel.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { kitchenService, type KitchenStub, startKitchen } from "../_helpers/kitchen.ts";
 import { deadPort, FrameSocket, readToEnd, startRawServer } from "../_helpers/raw_tcp.ts";
-
-function isCode(code: number, message?: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof RpcError, `expected an RpcError, got ${e}`);
-    assert.equal(e.codeName, new RpcError(code, "").codeName, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  };
-}
+import { isCode } from "../_helpers/is_code.ts";
 
 async function channelTo(port: number, options: Omit<RpcChannelOptions, "address"> = {}) {
   const logger = new CaptureLogger();

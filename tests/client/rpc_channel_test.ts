@@ -4,6 +4,7 @@ import { RpcController } from "../../src/client/rpc_controller.ts";
 import type { CallContext } from "../../src/server/call_context.ts";
 import { type Message } from "../../src/schema/method_descriptor.ts";
 import { startKitchen } from "../_helpers/kitchen.ts";
+import { isCode } from "../_helpers/is_code.ts";
 
 function pattern(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -25,15 +26,6 @@ function assertBytes(actual: unknown, expected: Uint8Array, what: string): void 
       assert.fail(`${what}: byte ${i} is ${actual[i]}, expected ${expected[i]}`);
     }
   }
-}
-
-function isCode(code: number, message?: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof RpcError, `expected an RpcError, got ${e}`);
-    assert.equal(e.codeName, new RpcError(code, "").codeName, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  };
 }
 
 const DEFAULTS = {

@@ -2,15 +2,7 @@ import assert from "node:assert/strict";
 import { Code, RpcError } from "../../src/errors.ts";
 import type { CallContext } from "../../src/server/call_context.ts";
 import { type Num, startFeed } from "../_helpers/feed.ts";
-
-function isCode(code: number, message?: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof RpcError, `expected an RpcError, got ${e}`);
-    assert.equal(e.codeName, new RpcError(code, "").codeName, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  };
-}
+import { isCode } from "../_helpers/is_code.ts";
 
 async function* numbers(count: number): AsyncGenerator<Num> {
   for (let i = 1; i <= count; i++) yield { n: i };

@@ -11,16 +11,7 @@ import {
   type KitchenStub,
   startKitchen,
 } from "../_helpers/kitchen.ts";
-
-function isCode(code: number, message?: RegExp | string) {
-  return (e: unknown) => {
-    assert.ok(e instanceof RpcError, `expected an RpcError, got ${e}`);
-    assert.equal(e.codeName, new RpcError(code, "").codeName, e.message);
-    if (typeof message === "string") assert.equal(e.message, message);
-    else if (message) assert.match(e.message, message);
-    return true;
-  };
-}
+import { isCode } from "../_helpers/is_code.ts";
 
 /** The provider still serves: on the same channel and on a brand-new connection. */
 async function stillServes(k: { stub: KitchenStub; provider: RpcProvider }, label: string) {

@@ -10,15 +10,7 @@ import { Events } from "../_helpers/kitchen.ts";
 import { FrameSocket } from "../_helpers/raw_tcp.ts";
 import { encodeRoute, Kind } from "../../src/wire/meta.ts";
 import { FrameWriter } from "../../src/wire/frame_writer.ts";
-
-function isCode(code: number, message?: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof RpcError, `expected an RpcError, got ${e}`);
-    assert.equal(e.codeName, new RpcError(code, "").codeName, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  };
-}
+import { isCode } from "../_helpers/is_code.ts";
 
 Deno.test("close({ graceMs }) ends open streams with UNAVAILABLE after the grace period", async () => {
   const f = await startFeed();
