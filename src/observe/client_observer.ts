@@ -7,6 +7,7 @@
  */
 import type { Span } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
+import { errorMessage } from "../util/error_message.ts";
 import type { CallMetrics } from "./metrics.ts";
 import type { MethodMetrics } from "./method_metrics.ts";
 import { endSpan, startClientSpan, tracingEnabled } from "./tracing.ts";
@@ -76,10 +77,6 @@ class MethodEntry {
 
 function codeOf(e: unknown): number {
   return e instanceof RpcError && e.code >= 0 && e.code <= 16 ? e.code : Code.UNKNOWN;
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /**
@@ -200,9 +197,9 @@ export class ClientObserver {
         const ms = performance.now() - t0;
         entry.m.release(ticket);
         entry.m.end(code, ms, 0);
-        entry.m.keep("client", code, ms, undefined, metadata, errorText(e));
+        entry.m.keep("client", code, ms, undefined, metadata, errorMessage(e));
       }
-      if (span !== undefined) endSpan(span, false, code, errorText(e));
+      if (span !== undefined) endSpan(span, false, code, errorMessage(e));
       throw e;
     }
   }

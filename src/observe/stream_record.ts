@@ -32,8 +32,8 @@ export interface StreamRecordInit {
   span?: Span | undefined;
   /** Server side: the context with `span` active. */
   context?: ServerSpan["context"] | undefined;
-  /** The peer (`host:port`) and request metadata, kept with a failed stream for `/rpcz`. */
-  peer?: string | undefined;
+  /** The peer and request metadata, kept with a failed stream for `/rpcz`. */
+  peer?: { readonly host: string; readonly port: number } | undefined;
   metadata?: Record<string, string> | undefined;
 }
 
@@ -119,7 +119,9 @@ export class StreamRecord {
     if (m !== undefined) {
       m.end(code, ms, 0);
       if (code !== 0) {
-        m.keep(this.#init.side, code, ms, this.#init.peer, this.#init.metadata, error);
+        const peer = this.#init.peer;
+        const where = peer === undefined ? undefined : endpointKey(peer);
+        m.keep(this.#init.side, code, ms, where, this.#init.metadata, error);
       }
     }
     const span = this.span;
@@ -161,7 +163,7 @@ export function serverStreamRecord(
     metrics,
     span: started?.span,
     context: started?.context,
-    peer: endpointKey(call.peer),
+    peer: call.peer,
     metadata: call.metadata,
   });
 }

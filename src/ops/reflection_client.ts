@@ -51,6 +51,19 @@ export async function listServices(channel: RpcChannel, options?: CallOptions): 
 /**
  * `service` (package-qualified) as the provider behind `channel` describes it.
  *
+ * @example Learning a service's methods from the provider itself
+ * ```ts
+ * import { RpcChannel, RpcProvider } from "../../mod.ts";
+ * import { reflectService } from "./reflection_client.ts";
+ * const provider = new RpcProvider({ host: "127.0.0.1", port: 0 });
+ * await provider.start();
+ * const channel = new RpcChannel({ address: provider.address, timeoutMs: 5000 });
+ * const { service } = await reflectService(channel, "mprpc.health.v1.Health");
+ * if (!("Check" in service.methods)) throw new Error(Object.keys(service.methods).join());
+ * await channel.close();
+ * await provider.close();
+ * ```
+ *
  * @throws {RpcError} `NOT_FOUND` when the provider does not serve it, or the call's error.
  */
 export async function reflectService(

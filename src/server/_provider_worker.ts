@@ -53,7 +53,10 @@ scope.onmessage = async (e: MessageEvent) => {
       });
       await setup(provider);
       await provider.start();
-      metricsTimer = setInterval(postMetrics, msg.metricsIntervalMs);
+      // Metrics off: nothing to post while running (the final post after close still says so).
+      if (msg.options.metrics !== false) {
+        metricsTimer = setInterval(postMetrics, msg.metricsIntervalMs);
+      }
       scope.postMessage({ type: "ready" });
     } catch (err) {
       scope.postMessage({

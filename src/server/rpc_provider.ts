@@ -40,6 +40,7 @@ import { hasMagic } from "../wire/frame.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
 import { legacyProtocol } from "../legacy/legacy_protocol.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
+import { errorMessage } from "../util/error_message.ts";
 import { HEALTH_SERVICE, healthHandlers, healthService } from "../ops/health_service.ts";
 import {
   REFLECTION_SERVICE,
@@ -441,7 +442,20 @@ export class RpcProvider {
     return workers.length === 0 ? own : mergeRecentCalls([own, ...workers.map((w) => w.recent)]);
   }
 
-  /** Where the admin listener listens (option `admin`), once started; undefined without it. */
+  /**
+   * Where the admin listener listens (option `admin`), once started; undefined without it.
+   *
+   * @example Reading the Prometheus text of a provider
+   * ```ts
+   * import { RpcProvider } from "../../mod.ts";
+   * const provider = new RpcProvider({ host: "127.0.0.1", port: 0, admin: { port: 0 } });
+   * await provider.start();
+   * const { host, port } = provider.adminAddress!;
+   * const text = await (await fetch(`http://${host}:${port}/metrics`)).text();
+   * if (!text.includes("mprpc_server_connections")) throw new Error(text);
+   * await provider.close();
+   * ```
+   */
   get adminAddress(): { host: string; port: number } | undefined {
     return this.#admin?.address;
   }
@@ -512,7 +526,15 @@ export class RpcProvider {
     });
     if (o.legacy) this.#other = legacyProtocol(this.#host, this.#services.keys());
     this.#acceptLoop = this.#accept(this.#listener);
-    if (o.admin !== undefined) this.#startAdmin(o.admin);
+    if (o.admin !== undefined) {
+      try {
+        this.#startAdmin(o.admin);
+      } catch (e) {
+        this.#logger.error("admin listener failed", { error: errorMessage(e) });
+        await this.close({ graceMs: 0 });
+        throw e;
+      }
+    }
     this.#startSweep(o.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS, o.idleTimeoutMs ?? 0);
     if (o.registry) {
       const advertised = o.advertiseHost ??

@@ -5,6 +5,7 @@ import { RpcProvider } from "../../src/server/rpc_provider.ts";
 import type { StubMethod } from "../../src/client/call_options.ts";
 import type { RecentCall } from "../../src/observe/recent_calls.ts";
 import { StaticRegistry } from "../../src/registry/static_registry.ts";
+import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { echoImpl, echoService, type Msg } from "../_helpers/echo_service.ts";
 
 type EchoStub = Record<"Say" | "Fail" | "Slow", StubMethod<Msg, Msg>>;
@@ -125,4 +126,27 @@ Deno.test("an admin port out of range is a RangeError", async () => {
   const provider = new RpcProvider({ admin: { port: 70000 } });
   await assert.rejects(provider.start(), RangeError);
   await provider.close();
+});
+
+Deno.test("an admin listener that cannot bind fails start() and closes the RPC listener it opened", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const free = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const rpcPort = free.addr.port;
+  free.close();
+  const provider = new RpcProvider({
+    host: "127.0.0.1",
+    port: rpcPort,
+    admin: { host: "127.0.0.1", port: taken.addr.port },
+    logger: new CaptureLogger(),
+  }).notifyService(echoService, echoImpl);
+  try {
+    await assert.rejects(provider.start(), Deno.errors.AddrInUse);
+    // start() failed: the RPC port it had opened is closed again, before anyone calls close().
+    await assert.rejects(
+      Deno.connect({ hostname: "127.0.0.1", port: rpcPort }),
+      Deno.errors.ConnectionRefused,
+    );
+  } finally {
+    await provider.close();
+  }
 });
