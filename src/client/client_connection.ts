@@ -474,6 +474,7 @@ export class ClientConnection {
         if (meta.status !== 0 && meta.notStarted === true) {
           this.#streams!.delete(meta.callId);
           this.#streamNotStarted(call, new RpcError(meta.status, meta.errorMessage));
+          this.#maybeFinishDrain();
           return;
         }
         call.onEnd(meta, payload, owned);

@@ -178,6 +178,7 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
   detach(): void {
     this.#link = undefined;
     this.id = 0;
+    this.#credit.close(); // a request pump waiting on the old provider's credit wakes up
     this.#credit = new SendCredit();
     this.#window = new ReceiveWindow();
   }

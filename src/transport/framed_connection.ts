@@ -271,6 +271,9 @@ export class FramedConnection {
     try {
       while (this.#writer.length > 0 && !this.#closed) {
         const chunk = this.#writer.take();
+        // Frames queued by sendBatched leave with this write: their turn-end flush is moot.
+        clearTimeout(this.#batchTimer);
+        this.#batchTimer = undefined;
         // Frames queued from now on are coalesced into the next write.
         this.#flushScheduled = true;
         let off = 0;

@@ -10,6 +10,7 @@ import { Code, RpcError } from "../../src/errors.ts";
 import { Kind } from "../../src/wire/meta.ts";
 import { FrameWriter } from "../../src/wire/frame_writer.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
+import { isCode } from "../_helpers/is_code.ts";
 import { feedService, type FeedStub, type Num } from "../_helpers/feed.ts";
 import { FrameSocket, startRawServer } from "../_helpers/raw_tcp.ts";
 
@@ -149,4 +150,98 @@ Deno.test("a provider sending past the caller's credit has the stream ended INTE
   );
   for (let i = 0; i < 100 && cancel === undefined; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(cancel?.status, Code.INTERNAL);
+});
+
+Deno.test("a draining connection whose last stream the provider never started is closed by the caller", async () => {
+  let closedByCaller: (value: boolean) => void;
+  const closed = new Promise<boolean>((resolve) => closedByCaller = resolve);
+  await using server = await startRawServer(async (conn) => {
+    const s = new FrameSocket(conn);
+    await s.handshake();
+    for (;;) {
+      const f = await s.next(10_000);
+      if (f === null) return;
+      if (f.meta.kind !== Kind.REQUEST) continue;
+      const callId = f.meta.callId;
+      // Going away, having accepted this stream; then it says the stream never started.
+      await s.send({ kind: Kind.GOAWAY, callId: 0, lastCallId: callId, notStarted: true });
+      await s.send({
+        kind: Kind.RESPONSE,
+        callId,
+        status: Code.UNAVAILABLE,
+        errorMessage: "going away",
+        notStarted: true,
+      });
+      // The caller has nothing left on this connection: it closes it (EOF here; frames it sent
+      // before it saw the GOAWAY are skipped).
+      for (;;) {
+        const g = await s.next(5_000).catch(() => undefined);
+        if (g === null || g === undefined) {
+          closedByCaller(g === null);
+          return;
+        }
+      }
+    }
+  });
+  await using channel = new RpcChannel({
+    address: { host: "127.0.0.1", port: server.port },
+    logger: new CaptureLogger(),
+  });
+  const stub = channel.stub<FeedStub>(await feedService());
+  const one = (async function* (): AsyncGenerator<Num> {
+    yield { n: 1 };
+  })();
+  await assert.rejects(
+    (async () => {
+      for await (const _ of stub.Echo(one)) { /* refused */ }
+    })(),
+    isCode(Code.UNAVAILABLE),
+  );
+  assert.equal(await closed, true, "the connection stayed open");
+});
+
+Deno.test("a stream out of credit that the provider never started still closes its request iterable", async () => {
+  await using server = await answering(async (s, callId) => {
+    // Grants no credit: the caller sends its window's worth, then waits for more.
+    await new Promise((r) => setTimeout(r, 300));
+    await s.send({
+      kind: Kind.RESPONSE,
+      callId,
+      status: Code.UNAVAILABLE,
+      errorMessage: "going away",
+      notStarted: true,
+    });
+  });
+  await using channel = new RpcChannel({
+    address: { host: "127.0.0.1", port: server.port },
+    logger: new CaptureLogger(),
+  });
+  const stub = channel.stub<FeedStub>(await feedService());
+  let taken = 0;
+  let closedIterable!: () => void;
+  const closed = new Promise<void>((resolve) => closedIterable = resolve);
+  const many = (async function* (): AsyncGenerator<Num> {
+    try {
+      for (;;) {
+        taken++;
+        yield { n: taken };
+      }
+    } finally {
+      closedIterable();
+    }
+  })();
+  await assert.rejects(
+    (async () => {
+      for await (const _ of stub.Echo(many)) { /* refused */ }
+    })(),
+    isCode(Code.UNAVAILABLE),
+  );
+  assert.ok(taken > 1000, `only ${taken} requests were taken: the window was not used up`);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const closedInTime = await Promise.race([
+    closed.then(() => true),
+    new Promise<boolean>((r) => timer = setTimeout(() => r(false), 2000)),
+  ]);
+  clearTimeout(timer);
+  assert.ok(closedInTime, "the request iterable was never closed: its pump still waits for credit");
 });

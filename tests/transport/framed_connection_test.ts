@@ -85,3 +85,24 @@ Deno.test("without maxUnsentBytes (a caller's connection) reading never pauses",
   peer.drain();
   await fc.close();
 });
+
+Deno.test("drain() resolves once batched frames left with a later send's write, without waiting for another write", async () => {
+  const peer = new StubbornPeer(1, 0);
+  peer.drain(); // takes writes at once
+  const fc = new FramedConnection(peer, {
+    maxMessageBytes: 1024,
+    onFrame: () => {},
+    onClose: () => {},
+  });
+  fc.sendBatched({ kind: Kind.PING, callId: 1 }); // waits for the next turn
+  fc.send({ kind: Kind.PONG, callId: 2 }); // written now, the batched frame with it
+  for (let i = 0; i < 100 && peer.written === 0; i++) await Promise.resolve();
+  for (let i = 0; i < 100; i++) await Promise.resolve(); // the write loop ends
+  assert.ok(peer.written > 0, "nothing was written");
+  let drained = false;
+  const drain = fc.drain().then(() => drained = true);
+  for (let i = 0; i < 5 && !drained; i++) await tick();
+  assert.ok(drained, "drain() kept waiting after everything was written");
+  await drain;
+  await fc.close();
+});
