@@ -857,8 +857,18 @@ if (!only) {
     stdout: "piped",
     stderr: "piped",
   }).output();
-  micro = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) console.error(new TextDecoder().decode(out.stderr));
+  // Paths relative to the repository, whichever checkout ran it.
+  micro = new TextDecoder().decode(out.stdout).trim()
+    .replaceAll(new URL("..", HERE).href, "");
+  if (!out.success) {
+    const why = new TextDecoder().decode(out.stderr).trim();
+    console.error(why);
+    failed++;
+    // A failed run is said so, not published as if its partial tables were complete.
+    micro =
+      `deno bench FAILED (exit ${out.code}); what it printed before failing:\n\n${micro}\n\n` +
+      why.split("\n").slice(-20).join("\n");
+  }
   console.error(micro);
 }
 
