@@ -6,6 +6,8 @@
  * - `load` (default): `--conns` RpcChannel instances (one connection each) × `--depth` closed-loop
  *   workers calling the `--shape` method; see {@linkcode closedLoop}.
  * - `soak`: like `load`, also sampling both processes' RSS every `--sample-ms`.
+ * - `load` with `--alloc-calls N`: counts the bytes allocated per call instead (see
+ *   {@linkcode allocationsPerCall}).
  * - `outstanding`: `--count` `Wait` calls outstanding at once on one connection; reports RSS.
  * - `idle`: `--count` channels, each with one connection that made one call, then idle; reports
  *   the provider's RSS.
@@ -23,7 +25,7 @@ import {
   type RpcChannelOptions,
   ZooKeeperRegistry,
 } from "../mod.ts";
-import { closedLoop, emit, parseFlags } from "./_load.ts";
+import { allocationsPerCall, closedLoop, emit, parseFlags } from "./_load.ts";
 import { sample } from "./_proc.ts";
 import { loadShapes, type ShapeName } from "./_shapes.ts";
 
@@ -103,6 +105,10 @@ async function load(): Promise<void> {
     };
     take();
     timer = setInterval(take, num("sample-ms", Math.min(10_000, num("duration-ms", 1000) / 6)));
+  }
+  if (flags.has("alloc-calls")) {
+    emit({ result: await allocationsPerCall(lanes, num("depth", 1), num("alloc-calls", 20_000)) });
+    return;
   }
   try {
     const result = await closedLoop(lanes, {

@@ -4,10 +4,12 @@
  * (the server answers in order). `--mode bytes` sends the pre-encoded request and reads the
  * response's length; `--mode proto` encodes the request object and decodes the response
  * (`fromObject` + `encode`, `decode` + `toObject`, as mprpc's stubs). Prints `{"result":...}`.
+ * With `--alloc-calls N`, counts the bytes allocated per call instead (see
+ * {@linkcode allocationsPerCall}).
  *
  * @module
  */
-import { closedLoop, emit, parseFlags } from "./_load.ts";
+import { allocationsPerCall, closedLoop, emit, parseFlags } from "./_load.ts";
 import { RawFramedConn } from "./_raw_conn.ts";
 import { loadShapes, type ShapeName } from "./_shapes.ts";
 
@@ -61,12 +63,14 @@ try {
     lanes.push(new Lane(conn));
   }
   await Promise.all(lanes.map((l) => l.call()));
-  const result = await closedLoop(lanes.map((l) => l.call), {
-    depth,
-    warmupMs: num("warmup-ms", 300),
-    durationMs: num("duration-ms", 1000),
-    peerPid: flags.has("peer-pid") ? num("peer-pid", 0) : undefined,
-  });
+  const result = flags.has("alloc-calls")
+    ? await allocationsPerCall(lanes.map((l) => l.call), depth, num("alloc-calls", 20_000))
+    : await closedLoop(lanes.map((l) => l.call), {
+      depth,
+      warmupMs: num("warmup-ms", 300),
+      durationMs: num("duration-ms", 1000),
+      peerPid: flags.has("peer-pid") ? num("peer-pid", 0) : undefined,
+    });
   emit({ result });
 } finally {
   await Promise.all(lanes.map((l) => l.rc.close()));

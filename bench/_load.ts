@@ -226,3 +226,60 @@ export async function stdinClosed(): Promise<void> {
 export function emit(value: unknown): void {
   console.log(JSON.stringify(value));
 }
+
+/** What {@linkcode allocationsPerCall} measured. */
+export interface AllocationResult {
+  /** Calls measured (after as many unmeasured ones). */
+  calls: number;
+  /**
+   * JS heap bytes allocated per call (V8's `heapUsed` growth with no collection in between).
+   * ArrayBuffer backing stores outside the heap (typed arrays over 64 bytes) are not counted.
+   */
+  heapBytesPerCall: number;
+}
+
+/**
+ * Counts the bytes one call allocates: runs `calls` calls (`depth` outstanding per lane) to warm
+ * up, collects garbage, then runs `calls` more and reads how far the heap grew. Needs
+ * `--v8-flags=--expose-gc` and a young generation large enough that the measured calls trigger
+ * no collection (`--min-semi-space-size=N,--max-semi-space-size=N`, N MiB over the bytes
+ * measured); a heap that shrank means a collection ran, and is reported as an error.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await allocationsPerCall([() => stub.Login!(req)], 64, 20_000);
+ * console.log(r.heapBytesPerCall);
+ * ```
+ */
+export async function allocationsPerCall(
+  lanes: Array<() => Promise<unknown>>,
+  depth: number,
+  calls: number,
+): Promise<AllocationResult> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error("allocationsPerCall needs --v8-flags=--expose-gc");
+  const run = async () => {
+    let left = calls;
+    const worker = async (call: () => Promise<unknown>) => {
+      while (left > 0) {
+        left--;
+        await call();
+      }
+    };
+    const workers: Promise<void>[] = [];
+    for (const lane of lanes) for (let i = 0; i < depth; i++) workers.push(worker(lane));
+    await Promise.all(workers);
+  };
+  await run();
+  gc();
+  const before = Deno.memoryUsage();
+  await run();
+  const after = Deno.memoryUsage();
+  if (after.heapUsed < before.heapUsed) {
+    throw new Error("a garbage collection ran while counting: give V8 a larger young generation");
+  }
+  return {
+    calls,
+    heapBytesPerCall: Math.round((after.heapUsed - before.heapUsed) / calls),
+  };
+}

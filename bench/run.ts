@@ -37,7 +37,7 @@ import { formatSummary, profileFiles, summarize } from "./cpuprofile_top.ts";
 import { loadShapes } from "./_shapes.ts";
 
 type Impl = "mprpc" | "ceiling-bytes" | "ceiling-proto" | "grpc-js";
-type Kind = "load" | "outstanding" | "idle" | "soak";
+type Kind = "load" | "outstanding" | "idle" | "soak" | "alloc";
 
 interface Scenario {
   name: string;
@@ -90,6 +90,14 @@ for (const key of flags.keys()) {
   if (!known.includes(key)) throw new TypeError(`unknown flag --${key}`);
 }
 
+/** Calls counted by the `alloc` scenarios (after as many to warm up). */
+const ALLOC_CALLS = 40_000;
+/**
+ * The `alloc` scenarios' caller: `gc()` exposed, and a young generation (128 MiB semi-spaces)
+ * that the counted calls (~2 KB each) cannot fill, so no collection runs while counting.
+ */
+const ALLOC_V8_FLAGS = "--expose-gc,--min-semi-space-size=128,--max-semi-space-size=128";
+
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
@@ -106,16 +114,21 @@ class Child {
   #stdin: WritableStreamDefaultWriter<Uint8Array>;
   #stopped: Promise<void> | undefined;
 
-  /** `runtime` "node" runs `script` with `node` (the grpc-js comparison) instead of `deno run`. */
+  /**
+   * `runtime` "node" runs `script` with `node` (the grpc-js comparison) instead of `deno run`;
+   * `v8Flags` go to Deno's `--v8-flags`.
+   */
   constructor(
     script: string,
     args: string[],
     profileDir?: string,
     runtime: "deno" | "node" = "deno",
+    v8Flags?: string,
   ) {
     this.name = script;
     const denoArgs = ["run", "-A", "--unstable-net"];
     if (profileDir) denoArgs.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
+    if (v8Flags) denoArgs.push(`--v8-flags=${v8Flags}`);
     const path = new URL(script, HERE).pathname;
     this.proc = new Deno.Command(runtime === "node" ? "node" : Deno.execPath(), {
       args: runtime === "node" ? [path, ...args] : [...denoArgs, path, ...args],
@@ -349,6 +362,16 @@ function scenarios(): Scenario[] {
     }
   }
   const base = { kind: "load", impl: "mprpc", shape: "small", conns: 1, depth: 64 } as const;
+  // Bytes allocated per call, counted with no garbage collection in between (bench/_load.ts).
+  for (const impl of ["ceiling-proto", "mprpc"] as const) {
+    list.push({ ...base, impl, kind: "alloc", name: `alloc ${impl} small 1x64` });
+  }
+  list.push({
+    ...base,
+    kind: "alloc",
+    name: "alloc mprpc metrics=off small 1x64",
+    variant: "metrics-off",
+  });
   list.push({ ...base, kind: "outstanding", depth: 10_000, name: "mem caller 10k outstanding" });
   list.push({ ...base, kind: "idle", conns: 1000, depth: 0, name: "mem provider 1k idle conns" });
   if (soak) {
@@ -401,8 +424,9 @@ async function runOnce(sc: Scenario, profileDir: string | undefined): Promise<Js
     serverArgs.push("--mode", mode, "--shape", sc.shape);
     callerArgs.push("--mode", mode);
   } else {
-    callerArgs.push("--mode", sc.kind);
+    callerArgs.push("--mode", sc.kind === "alloc" ? "load" : sc.kind);
   }
+  if (sc.kind === "alloc") callerArgs.push("--alloc-calls", String(ALLOC_CALLS));
   if (sc.variant === "log") {
     logDir = await Deno.makeTempDir({ prefix: "mprpc_bench_log_" });
     serverArgs.push("--log-dir", `${logDir}/provider`);
@@ -446,7 +470,13 @@ async function runOnce(sc: Scenario, profileDir: string | undefined): Promise<Js
       "--count",
       String(sc.kind === "idle" ? sc.conns : sc.depth),
     );
-    const caller = new Child(callerScript, callerArgs, prof("caller"));
+    const caller = new Child(
+      callerScript,
+      callerArgs,
+      prof("caller"),
+      "deno",
+      sc.kind === "alloc" ? ALLOC_V8_FLAGS : undefined,
+    );
     try {
       const out = await caller.next(window + warmupMs + 60_000);
       if (out.result?.firstError || out.memory?.firstError) {
@@ -528,6 +558,15 @@ function summaryLine(o: Outcome, byName: Map<string, Outcome>): Json {
   if (o.runs.length === 0) return { name: sc.name, error: o.errors[0] };
   const m = medianRecord(o.runs);
   if (sc.kind === "outstanding" || sc.kind === "idle") return { name: sc.name, ...m };
+  if (sc.kind === "alloc") {
+    const bytes = o.runs.map((r) => r.heapBytesPerCall as number);
+    return {
+      name: sc.name,
+      ...m,
+      heapBytesMin: Math.min(...bytes),
+      heapBytesMax: Math.max(...bytes),
+    };
+  }
   const cps = o.runs.map((r) => r.callsPerSec as number);
   const line: Json = {
     name: sc.name,
@@ -679,7 +718,12 @@ function resultsMarkdown(
     "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   );
   for (const l of lines) {
-    if (l.memory || l.outstanding !== undefined || l.idleConnections !== undefined) continue;
+    if (
+      l.memory || l.outstanding !== undefined || l.idleConnections !== undefined ||
+      l.heapBytesPerCall !== undefined || l.name.startsWith("alloc ")
+    ) {
+      continue;
+    }
     if (l.skipped || l.error) {
       out.push(`| ${l.name} | ${l.skipped ? "skipped" : "error"} | | | | | | | | | | | |`);
       continue;
@@ -745,6 +789,31 @@ function resultsMarkdown(
     }
   }
   if (!soak) out.push("- 60 s soak: not run (pass `--soak`).");
+  const allocs = lines.filter((l) => l.name.startsWith("alloc "));
+  if (allocs.length > 0) {
+    out.push("", "## Allocations per call", "");
+    out.push(
+      `JS heap bytes allocated per call by the caller process, small 1x64: ${fmt(ALLOC_CALLS)} ` +
+        `calls warm up, \`gc()\`, then ${fmt(ALLOC_CALLS)} calls counted as the growth of ` +
+        "V8's `heapUsed` with no collection in between (`--v8-flags=" + ALLOC_V8_FLAGS + "`; " +
+        "a run in which a collection ran fails). Both sides include the closed loop's own " +
+        "per-call cost. ArrayBuffer backing stores outside the heap are not counted.",
+      "",
+      "| scenario | bytes/call | range |",
+      "|---|--:|--:|",
+    );
+    for (const l of allocs) {
+      if (l.heapBytesPerCall === undefined) {
+        out.push(`| ${l.name} | ${l.skipped ? "skipped" : `error: ${l.error}`} | |`);
+        continue;
+      }
+      out.push(
+        `| ${l.name} | ${fmt(Math.round(l.heapBytesPerCall))} | ${fmt(l.heapBytesMin)}–${
+          fmt(l.heapBytesMax)
+        } |`,
+      );
+    }
+  }
   out.push("", "## Notes", "");
   for (const n of notes) out.push(`- ${n}`);
   out.push("");

@@ -7,7 +7,7 @@
 import type { MethodDescriptor } from "../schema/method_descriptor.ts";
 import type { Payload } from "../wire/frame_writer.ts";
 import type { CallOptions } from "./call_options.ts";
-import type { ResponseDecoder } from "./client_connection.ts";
+import type { ResponseDecoder } from "./outgoing_call.ts";
 import type { StreamCall } from "./stream_call.ts";
 
 /** Sends calls to providers in one protocol. */

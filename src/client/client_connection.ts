@@ -9,54 +9,16 @@ import { abortReason } from "../util/signals.ts";
 import type { Logger } from "../log/logger.ts";
 import { type ByteStream, FramedConnection } from "../transport/framed_connection.ts";
 import { connect, type TlsClientOptions } from "../transport/listen.ts";
-import type { DeadlineWheel, Expirable, WheelLink } from "../util/deadline_wheel.ts";
+import type { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { FrameError } from "../wire/frame.ts";
 import { Kind, type MetaFields, type RpcMeta } from "../wire/meta.ts";
-import type { Payload } from "../wire/frame_writer.ts";
 import { endpointKey } from "../util/endpoint_key.ts";
 import { CallSlab } from "../util/call_slab.ts";
 import type { StreamCall, StreamLink } from "./stream_call.ts";
+import type { OutgoingCall } from "./outgoing_call.ts";
 
-/**
- * Decodes a response payload; `borrowed` means `payload` is a view into a read buffer that will
- * be reused, so nothing of it may be kept.
- */
-export interface ResponseDecoder {
-  decode(payload: Uint8Array, borrowed: boolean): unknown;
-  /**
-   * When present: called with the metadata of a successful response (`{}` when it carries
-   * none), just before `decode`.
-   */
-  onMetadata?: ((metadata: Record<string, string>) => void) | undefined;
-}
-
-/**
- * A call as the channel sends it: the one object made per call, handed to
- * {@linkcode ClientConnection.call} and, when the provider never started it, back to
- * {@linkcode ClientConnectionOptions.onNotStarted}.
- */
-export interface OutgoingCall {
-  /** The method (its route bytes name it on the wire). */
-  readonly desc: { readonly route: Uint8Array };
-  /** The request message, encoded or encodable. */
-  readonly payload: Payload;
-  /** Decodes the response. */
-  readonly decoder: ResponseDecoder;
-  /** `Date.now()` deadline, or 0 for none. */
-  readonly deadline: number;
-  /** The call's signal and metadata. */
-  readonly opts: {
-    readonly signal?: AbortSignal | undefined;
-    readonly metadata?: Record<string, string> | undefined;
-  };
-  /** Times it was sent again because a provider never started it. */
-  readonly hops: number;
-  /**
-   * Sent even on a connection the provider told to go away (a health check: providers answer
-   * those while they drain, so the check does not fail for that).
-   */
-  readonly duringDrain?: boolean | undefined;
-}
+export type { OutgoingOptions, ResponseDecoder } from "./outgoing_call.ts";
+export { OutgoingCall } from "./outgoing_call.ts";
 
 /**
  * Bytes of requests a connection holds unsent (queued or being written) above which new calls
@@ -114,35 +76,13 @@ export function isGoingAway(e: unknown): boolean {
   return e instanceof Error && goingAwayErrors.has(e);
 }
 
-class PendingCall implements Expirable {
-  id = 0;
-  deadline = 0;
-  wheelSlot: number | undefined = undefined;
-  wheelPrev: WheelLink | undefined = undefined;
-  wheelNext: WheelLink | undefined = undefined;
-  signal: AbortSignal | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
-  resolve: (v: unknown) => void = noop;
-  reject: (e: RpcError) => void = noop;
-  constructor(
-    readonly conn: ClientConnection,
-    readonly decode: ResponseDecoder,
-    readonly call: OutgoingCall,
-  ) {}
-  expire(): void {
-    this.conn.fail(this, new RpcError(Code.DEADLINE_EXCEEDED, "deadline exceeded"), true);
-  }
-}
-
-function noop(): void {}
-
 /** The call id after `id`: ids grow by one and wrap around before 2^32 - 16, skipping 0. */
 function nextCallId(id: number): number {
   return id >= 0xfffffff0 ? 1 : id + 1;
 }
 
 /** The call whose promise is being made: the one executor below hands it its settle functions. */
-let capturing: PendingCall | undefined;
+let capturing: OutgoingCall | undefined;
 
 /** A promise executor shared by every call (a closure per call would be garbage per call). */
 function capture(resolve: (v: unknown) => void, reject: (e: RpcError) => void): void {
@@ -151,7 +91,7 @@ function capture(resolve: (v: unknown) => void, reject: (e: RpcError) => void): 
 }
 
 /** The promise of `p`'s outcome; `p.resolve` and `p.reject` settle it. */
-function promiseOf(p: PendingCall): Promise<unknown> {
+function promiseOf(p: OutgoingCall): Promise<unknown> {
   capturing = p;
   const promise = new Promise<unknown>(capture);
   capturing = undefined;
@@ -167,7 +107,7 @@ export class ClientConnection {
   #o: ClientConnectionOptions;
   #fc: FramedConnection | undefined;
   /** Unary calls waiting for their response, by call id. */
-  #pending = new CallSlab<PendingCall>();
+  #pending = new CallSlab<OutgoingCall>();
   /** Streaming calls by id (ids shared with `#pending`); made on the first stream. */
   #streams: Map<number, StreamCall> | undefined;
   #streamLink: StreamLink | undefined;
@@ -254,6 +194,8 @@ export class ClientConnection {
         onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
         onOversize: (meta, bodyLength) => this.#onOversize(meta, bodyLength),
         onClose: (err) => this.#onClose(err),
+        // Every frame is handled at once: only its metadata record outlives the callback.
+        reuseMeta: true,
       });
       fc.start();
       // Handshake: no call is routed here before the provider has answered a PING, so a
@@ -309,27 +251,27 @@ export class ClientConnection {
    * being sent. A call the provider never started is handed to `onNotStarted`.
    */
   call(call: OutgoingCall): Promise<unknown> {
-    const p = new PendingCall(this, call.decoder, call);
-    const promise = promiseOf(p);
+    call.id = 0;
+    const promise = promiseOf(call);
     try {
-      this.#start(p, call);
+      this.#start(call);
     } catch (e) {
       // (The request's encoder threw while writing it: the call fails with that error.)
-      if (p.id !== 0 && this.#pending.get(p.id) === p) this.#settle(p);
-      p.reject(e as RpcError);
+      if (call.id !== 0 && this.#pending.get(call.id) === call) this.#settle(call);
+      call.reject(e as RpcError);
     }
     return promise;
   }
 
-  #start(p: PendingCall, call: OutgoingCall): void {
-    const { payload, deadline } = call;
-    const signal = call.opts.signal;
+  #start(p: OutgoingCall): void {
+    const { payload, deadline } = p;
+    const signal = p.opts.signal;
     const fc = this.#fc;
     if (fc === undefined || this.#closed) {
       p.reject(this.#closeReason ?? new RpcError(Code.UNAVAILABLE, "connection is closed"));
       return;
     }
-    if (this.#draining && call.duringDrain !== true) {
+    if (this.#draining && !p.duringDrain) {
       // Told to go away between the channel's pick and now: nothing is sent here.
       this.#notStarted(p, new RpcError(Code.UNAVAILABLE, "provider is going away"));
       return;
@@ -341,15 +283,14 @@ export class ClientConnection {
     }
     const id = this.#allocateId();
     p.id = id;
+    p.holder = this;
     this.#pending.add(p);
     let timeoutMs = 0;
     if (deadline > 0) {
       timeoutMs = Math.max(1, Math.ceil(deadline - Date.now()));
-      p.deadline = deadline;
       this.#o.wheel.add(p);
     }
     if (signal !== undefined) {
-      p.signal = signal;
       p.onAbort = () => this.fail(p, abortReason(signal.reason), true);
       signal.addEventListener("abort", p.onAbort, { once: true });
     }
@@ -357,9 +298,9 @@ export class ClientConnection {
     // returns, and nothing keeps the fields.
     const meta = this.#requestMeta;
     meta.callId = id;
-    meta.route = call.desc.route;
+    meta.route = p.desc.route;
     meta.timeoutMs = timeoutMs;
-    meta.metadata = call.opts.metadata;
+    meta.metadata = p.opts.metadata;
     let sent;
     try {
       sent = fc.send(meta, payload);
@@ -488,7 +429,7 @@ export class ClientConnection {
   }
 
   /** Fails one pending call with `err`; with `notify`, tells the provider to stop it. */
-  fail(p: PendingCall, err: RpcError, notify: boolean): void {
+  fail(p: OutgoingCall, err: RpcError, notify: boolean): void {
     if (this.#pending.get(p.id) !== p) return;
     this.#settle(p);
     // The status tells the provider why (a deadline, or the caller cancelling).
@@ -552,10 +493,14 @@ export class ClientConnection {
     this.#closedPromise = done.then(() => this.#o.onClosed(this));
   }
 
-  #settle(p: PendingCall): void {
+  #settle(p: OutgoingCall): void {
     this.#pending.delete(p);
+    p.holder = undefined;
     if (p.wheelSlot !== undefined) this.#o.wheel.remove(p);
-    if (p.onAbort !== undefined) p.signal!.removeEventListener("abort", p.onAbort);
+    if (p.onAbort !== undefined) {
+      p.opts.signal!.removeEventListener("abort", p.onAbort);
+      p.onAbort = undefined;
+    }
   }
 
   #failAll(err: RpcError): void {
@@ -594,10 +539,10 @@ export class ClientConnection {
             new RpcError(meta.status, meta.errorMessage, { metadata: meta.metadata ?? {} }),
           );
         } else {
-          p.decode.onMetadata?.(meta.metadata ?? {});
+          p.decoder.onMetadata?.(meta.metadata ?? {});
           let value;
           try {
-            value = p.decode.decode(payload, !owned);
+            value = p.decoder.decode(payload, !owned);
           } catch (e) {
             p.reject(
               new RpcError(Code.INTERNAL, `cannot decode response: ${(e as Error).message}`),
@@ -721,8 +666,8 @@ export class ClientConnection {
   }
 
   /** Sends a (settled) call that never started again through the channel, or fails it. */
-  #notStarted(p: PendingCall, err: RpcError): void {
-    const again = this.#o.onNotStarted?.(p.call, err, this);
+  #notStarted(p: OutgoingCall, err: RpcError): void {
+    const again = this.#o.onNotStarted?.(p, err, this);
     if (again === undefined) p.reject(err);
     else void again.then(p.resolve, p.reject); // settles the original call; never rejects
   }

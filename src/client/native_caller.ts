@@ -14,12 +14,8 @@ import type { Payload } from "../wire/frame_writer.ts";
 import type { Balancer } from "./balancer.ts";
 import type { CallOptions } from "./call_options.ts";
 import type { Caller } from "./caller.ts";
-import {
-  type ClientConnection,
-  isGoingAway,
-  type OutgoingCall,
-  type ResponseDecoder,
-} from "./client_connection.ts";
+import { type ClientConnection, isGoingAway } from "./client_connection.ts";
+import { OutgoingCall, type ResponseDecoder } from "./outgoing_call.ts";
 import type { Endpoint, Registry } from "../registry/registry.ts";
 import { ServiceDirectory, type ServiceState } from "./service_directory.ts";
 import type { Subchannel } from "./subchannel.ts";
@@ -56,23 +52,33 @@ export interface NativeCallerOptions {
  */
 const MAX_NOT_STARTED_RESENDS = 4;
 
-/** A call on its way out: sent as it is on a ready connection, carried by the slow path. */
-interface PendingSend extends OutgoingCall {
-  desc: MethodDescriptor;
-  payload: Payload;
-  decoder: ResponseDecoder;
-  opts: CallOptions;
-  /** `Date.now()` deadline, or 0 for none. */
-  deadline: number;
-  request: unknown;
-  /** Times it was sent again because a provider never started it. */
-  hops: number;
+/** A unary call as this caller sends it: an attempt, with what picking a provider needs. */
+class PendingSend extends OutgoingCall<MethodDescriptor, CallOptions> {
   /**
    * Aborts with `DEADLINE_EXCEEDED` or `CANCELLED` (an `RpcError`): bounds every wait before the
    * request is sent (registry, connect, handshake). Made on the first such wait, only when the
    * call has a deadline or a signal.
    */
-  bound?: CallSignal | undefined;
+  bound: CallSignal | undefined = undefined;
+
+  constructor(
+    desc: MethodDescriptor,
+    payload: Payload,
+    decoder: ResponseDecoder,
+    opts: CallOptions,
+    deadline: number,
+    /** The request object (for a hash key). */
+    readonly request: unknown,
+    hops: number,
+  ) {
+    super(desc, payload, decoder, deadline, opts, hops);
+  }
+
+  /** The same call as a new attempt, sent again for the `hops + 1`th time (no wait bound yet). */
+  again(): PendingSend {
+    const { desc, payload, decoder, opts, deadline, request, hops } = this;
+    return new PendingSend(desc, payload, decoder, opts, deadline, request, hops + 1);
+  }
 }
 
 /**
@@ -167,7 +173,7 @@ export class NativeCaller implements Caller {
       : resolving;
     const tried = new Set<string>();
     const opts = { metadata: call.metadata } as CallOptions;
-    const target = { desc, opts, request: call.request } as PendingSend;
+    const target = { desc, opts, request: call.request };
     let lastError: RpcError | undefined;
     for (;;) {
       if (this.#closed) throw new RpcError(Code.CANCELLED, "channel closed");
@@ -255,7 +261,7 @@ export class NativeCaller implements Caller {
   ): Promise<unknown> {
     if ((opts.retries ?? 0) > 0) {
       return this.#bounded(
-        { desc, payload, decoder, opts, deadline, request, hops: 0 },
+        new PendingSend(desc, payload, decoder, opts, deadline, request, 0),
         (call) => this.#sendWithRetries(call),
       );
     }
@@ -268,7 +274,7 @@ export class NativeCaller implements Caller {
         const ep = this.#balancer.pick(healthy, this.#key(desc, opts, request));
         const conn = ep.readyConnection;
         if (conn !== undefined) {
-          const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
+          const call = new PendingSend(desc, payload, decoder, opts, deadline, request, 0);
           if ((opts as TracedOptions).span !== undefined) traceServer(opts, ep);
           return conn.call(call);
         }
@@ -279,7 +285,7 @@ export class NativeCaller implements Caller {
         const ready = ep.failures > 0 ? this.#readyOthers(healthy, ep) : undefined;
         if (ready !== undefined) {
           const other = this.#balancer.pick(ready, this.#key(desc, opts, request));
-          const call: PendingSend = { desc, payload, decoder, opts, deadline, request, hops: 0 };
+          const call = new PendingSend(desc, payload, decoder, opts, deadline, request, 0);
           if ((opts as TracedOptions).span !== undefined) traceServer(opts, other);
           return other.readyConnection!.call(call);
         }
@@ -287,7 +293,7 @@ export class NativeCaller implements Caller {
       }
     }
     return this.#bounded(
-      { desc, payload, decoder, opts, deadline, request, hops: 0 },
+      new PendingSend(desc, payload, decoder, opts, deadline, request, 0),
       (call) => this.#sendSlow(call, undefined, picked),
     );
   }
@@ -377,7 +383,7 @@ export class NativeCaller implements Caller {
         if (isGoingAway(e) && call.hops < MAX_NOT_STARTED_RESENDS) {
           // The provider closed the new connection as it opened (an idle close crossing it):
           // nothing was sent; the same provider may be tried again.
-          call = { ...call, hops: call.hops + 1 };
+          call = call.again();
           tried.delete(ep.key);
           continue;
         }
@@ -401,7 +407,11 @@ export class NativeCaller implements Caller {
     svc: ServiceState,
     tried: Set<string>,
     avoid: Set<string> | undefined,
-    call: PendingSend,
+    call: {
+      readonly desc: MethodDescriptor;
+      readonly opts: CallOptions;
+      readonly request: unknown;
+    },
   ): Subchannel | undefined {
     const untried = svc.endpoints.filter((e) => !tried.has(e.key));
     if (untried.length === 0) return undefined;
@@ -462,7 +472,7 @@ export class NativeCaller implements Caller {
     // Another provider if there is one; the same one (on a new connection) otherwise.
     // A fresh bound for the new attempt (the first one was released when that attempt ended).
     return this.#bounded(
-      { ...call, hops: call.hops + 1, bound: undefined },
+      call.again(),
       (again) => this.#sendSlow(again, new Set([provider])),
     );
   };

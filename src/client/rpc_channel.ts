@@ -28,7 +28,7 @@ import type { Payload } from "../wire/frame_writer.ts";
 import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts";
 import type { CallOptions, Stub, StubMethod } from "./call_options.ts";
 import type { Caller } from "./caller.ts";
-import type { ResponseDecoder } from "./client_connection.ts";
+import type { ResponseDecoder } from "./outgoing_call.ts";
 import { NativeCaller } from "./native_caller.ts";
 import { RpcController } from "./rpc_controller.ts";
 import { ServiceDefinition } from "../typed/service_definition.ts";

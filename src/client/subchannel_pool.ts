@@ -9,6 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import type { TlsClientOptions } from "../transport/listen.ts";
 import { DeadlineWheel } from "../util/deadline_wheel.ts";
 import { ClientConnection, type ClientConnectionOptions } from "./client_connection.ts";
+import { OutgoingCall } from "./outgoing_call.ts";
 import { type HealthAnswer, Subchannel, type SubchannelHost } from "./subchannel.ts";
 import { healthService } from "../ops/health_service.ts";
 import { describeMethod, type MethodDescriptor } from "../schema/method_descriptor.ts";
@@ -119,16 +120,18 @@ export class SubchannelPool implements SubchannelHost {
   /** Sends `Health/Check({ service: "" })` on `conn`; resolves with the status or the error. */
   #checkHealth(conn: ClientConnection): Promise<HealthAnswer> {
     const desc = this.#check ??= describeMethod(healthService().methods["Check"]!);
-    return conn.call({
-      desc,
-      payload: desc.request.encode({ service: "" }),
-      decoder: desc.response,
-      deadline: Date.now() + HEALTH_CHECK_TIMEOUT_MS,
-      opts: { metadata: this.#o.metadata },
-      // Never sent again elsewhere: the question is about this provider.
-      hops: Number.MAX_SAFE_INTEGER,
-      duringDrain: true,
-    }).then(
+    return conn.call(
+      new OutgoingCall(
+        desc,
+        desc.request.encode({ service: "" }),
+        desc.response,
+        Date.now() + HEALTH_CHECK_TIMEOUT_MS,
+        { metadata: this.#o.metadata },
+        // Never sent again elsewhere: the question is about this provider.
+        Number.MAX_SAFE_INTEGER,
+        true,
+      ),
+    ).then(
       (res) => String((res as { status: unknown }).status),
       (e) => RpcError.from(e, Code.UNKNOWN),
     );

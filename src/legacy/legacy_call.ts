@@ -24,7 +24,7 @@ import { connect, type TlsClientOptions } from "../transport/listen.ts";
 import { abortReason, type CallSignal, callSignal, raceSignal } from "../util/signals.ts";
 import { LegacyRequestEncoder, shortServiceName } from "./legacy_codec.ts";
 import type { CallOptions } from "../client/call_options.ts";
-import type { ResponseDecoder } from "../client/client_connection.ts";
+import type { ResponseDecoder } from "../client/outgoing_call.ts";
 import type { Caller } from "../client/caller.ts";
 import { type Payload, payloadBytes } from "../wire/frame_writer.ts";
 import { closeQuietly } from "../util/close_quietly.ts";

@@ -65,25 +65,30 @@ interface WriterOp {
   next: WriterOp | undefined;
 }
 
-/** A protobufjs Writer's output, replayed into the caller's buffer instead of a new one. */
-class WriterPayload implements EncodedPayload {
-  readonly length: number;
-  #head: WriterOp | undefined;
-  constructor(writer: protobuf.Writer) {
-    this.length = writer.len;
-    this.#head = (writer as unknown as { head: WriterOp }).head.next;
+/**
+ * A protobufjs Writer that is itself a frame payload: what it queued is replayed straight into
+ * the frame's buffer (no buffer of its own, and no wrapper object per message).
+ */
+class PayloadWriter extends protobuf.Writer implements EncodedPayload {
+  /** Bytes the message encodes to. */
+  get length(): number {
+    return this.len;
   }
+  /** Writes the encoded message into `buf` at `pos`. */
   writeTo(buf: Uint8Array, pos: number): void {
-    for (let op = this.#head; op !== undefined; op = op.next) {
+    for (let op = (this.head as WriterOp).next; op !== undefined; op = op.next) {
       op.fn(op.val, buf, pos);
       pos += op.len;
     }
   }
 }
 
-/** The output of `writer` as a payload that writes itself straight into a frame (no own buffer). */
-export function writerPayload(writer: protobuf.Writer): EncodedPayload {
-  return new WriterPayload(writer);
+/**
+ * A writer to pass to a protobufjs `encode`: the writer it returns is a payload that writes
+ * itself straight into a frame (see {@linkcode PayloadWriter}).
+ */
+export function payloadWriter(): protobuf.Writer & EncodedPayload {
+  return new PayloadWriter();
 }
 
 /** protobufjs's reader cuts `bytes` fields with `_slice`, called on its input buffer. */

@@ -11,7 +11,7 @@
  * @module
  */
 import type { EncodedPayload } from "../wire/frame_writer.ts";
-import { copyingReader, protobuf, writerPayload } from "./_protobuf_internals.ts";
+import { copyingReader, payloadWriter, protobuf } from "./_protobuf_internals.ts";
 import { defaultsFiller, type Message } from "./message_defaults.ts";
 import { messageCheck } from "./message_check.ts";
 
@@ -73,9 +73,9 @@ export function typeCodec(type: protobuf.Type): TypeCodec {
   const ctor = type.ctor;
   const fill = defaultsFiller(type);
   const check = messageCheck(type);
-  const toWriter = (message: Message): protobuf.Writer => {
-    if (message instanceof ctor) return type.encode(message);
-    return type.encode(check(message ?? EMPTY_MESSAGE));
+  const toWriter = (message: Message, writer?: protobuf.Writer): protobuf.Writer => {
+    if (message instanceof ctor) return type.encode(message, writer);
+    return type.encode(check(message ?? EMPTY_MESSAGE), writer);
   };
   codec = {
     type,
@@ -84,7 +84,9 @@ export function typeCodec(type: protobuf.Type): TypeCodec {
       return toWriter(message).finish();
     },
     encodeLazy(message: Message): EncodedPayload {
-      return writerPayload(toWriter(message));
+      const writer = payloadWriter();
+      toWriter(message, writer);
+      return writer;
     },
     decode(bytes: Uint8Array, borrowed = false): Message {
       // protobufjs returns `bytes` fields as subarrays of its input: copy just those.

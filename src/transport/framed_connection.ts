@@ -46,6 +46,11 @@ export interface FramedConnectionOptions {
   /** Largest size of the reused read buffer (it starts at 4 KiB); default 256 KiB. */
   readBufferSize?: number;
   /**
+   * Decode every frame's meta into one reused object: `onFrame` and `onOversize` must not keep
+   * `meta` past their return (a caller's connection, which reads what it needs at once).
+   */
+  reuseMeta?: boolean | undefined;
+  /**
    * Backpressure: while more than this many bytes wait to be written (the peer does not read
    * what it asked for), stop reading from the peer; resume once half of it has been written.
    * Default: never stop reading (a caller's connection, whose reads only free memory).
@@ -137,6 +142,7 @@ export class FramedConnection {
         this.frames++;
         onOversize(meta, bodyLength);
       }),
+      { reuseMeta: options.reuseMeta },
     );
     this.#onClose = options.onClose;
     this.#readBufferSize = options.readBufferSize ?? MAX_READ_BUFFER;

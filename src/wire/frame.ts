@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { decodeMeta, Kind, MetaError, type RpcMeta } from "./meta.ts";
+import { decodeMeta, emptyMeta, Kind, MetaError, type RpcMeta } from "./meta.ts";
 
 /** The four magic bytes, "MRPC", read as a big-endian uint32. */
 export const MAGIC = 0x4d525043;
@@ -56,7 +56,8 @@ export class FrameError extends Error {
 /**
  * Receives each complete frame. `payload` (and the meta's backing bytes) may be a view into the
  * connection's read buffer (`owned` false): it is valid only until the callback returns, unless
- * the consumer asks the connection to retain the buffer.
+ * the consumer asks the connection to retain the buffer. With the decoder's `reuseMeta`, `meta`
+ * itself is valid only until the callback returns (its `metadata` record is the frame's own).
  */
 export type FrameCallback = (meta: RpcMeta, payload: Uint8Array, owned: boolean) => void;
 
@@ -105,15 +106,24 @@ export class FrameDecoder {
   #oversize = 0;
   /** Payload bytes of an oversize frame still to skip. */
   #skip = 0;
+  /** The one meta object filled for every frame (`reuseMeta`), or undefined. */
+  #meta: RpcMeta | undefined;
 
   /**
    * Creates a decoder refusing bodies over `maxMessageBytes`; `onOversize` (optional) receives
-   * the meta of such frames, whose payload is then skipped.
+   * the meta of such frames, whose payload is then skipped. With `reuseMeta`, every frame's meta
+   * is decoded into one object (no allocation per frame), which callbacks must not keep.
    */
-  constructor(maxMessageBytes: number, onFrame: FrameCallback, onOversize?: OversizeCallback) {
+  constructor(
+    maxMessageBytes: number,
+    onFrame: FrameCallback,
+    onOversize?: OversizeCallback,
+    options?: { reuseMeta?: boolean | undefined },
+  ) {
     this.#max = maxMessageBytes;
     this.#onFrame = onFrame;
     this.#onOversize = onOversize;
+    if (options?.reuseMeta === true) this.#meta = emptyMeta();
   }
 
   /** Bytes of an unfinished frame held by the decoder (1 while skipping an oversize payload). */
@@ -219,7 +229,7 @@ export class FrameDecoder {
   #decodeMeta(buf: Uint8Array, start: number, end: number): RpcMeta {
     let meta: RpcMeta;
     try {
-      meta = decodeMeta(buf, start, end);
+      meta = decodeMeta(buf, start, end, this.#meta);
     } catch (e) {
       // TypeError: invalid UTF-8 in a string field (the decoder is fatal).
       if (e instanceof MetaError || e instanceof TypeError) {

@@ -38,21 +38,21 @@ export interface RpcMeta {
   errorMessage: string;
   metadata: Record<string, string> | undefined;
   /**
-   * PING/PONG: the largest frame body the sender accepts (its `maxMessageBytes`). Set only when
-   * present (the handshake), so the meta of calls keeps one shape.
+   * PING/PONG: the largest frame body the sender accepts (its `maxMessageBytes`); undefined
+   * when absent (it travels only with the handshake).
    */
-  maxMessageBytes?: number;
-  /** GOAWAY: the last call id the provider accepted on this connection. Set only when present. */
-  lastCallId?: number;
+  maxMessageBytes?: number | undefined;
+  /** GOAWAY: the last call id the provider accepted on this connection; undefined when absent. */
+  lastCallId?: number | undefined;
   /**
    * RESPONSE: the provider never started this call. GOAWAY: `lastCallId` is set, and every call
-   * sent after it was never started. Set only when present.
+   * sent after it was never started. Undefined when absent.
    */
-  notStarted?: boolean;
+  notStarted?: boolean | undefined;
   /** REQUEST: the call is a stream (its method streams requests, responses or both). */
-  stream?: boolean;
-  /** WINDOW_UPDATE: bytes of credit granted. Set only when present. */
-  credit?: number;
+  stream?: boolean | undefined;
+  /** WINDOW_UPDATE: bytes of credit granted; undefined when absent. */
+  credit?: number | undefined;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -283,18 +283,23 @@ const FIELD_NAMES: readonly string[] = [
 ];
 const UNKNOWN_FIELD = "unknown field";
 
+/** The reader of {@linkcode decodeMeta}, reset for each meta. */
+const reader = new WireReader(new Uint8Array(0), 0, 0, metaError);
+
 /**
- * Decodes meta bytes. Every length and varint is bounds-checked (see `wire_reader.ts`): tags,
- * lengths and 32-bit fields take at most 5 bytes and are at most 2^32-1, other varints take at
- * most 10 bytes, and no length reaches past its message, so any input is decoded or rejected in
- * one pass over it.
+ * A meta object for {@linkcode decodeMeta}'s `into`: every field present from the start, so
+ * refilling it never changes its shape.
  *
- * `start` and `end` bound the meta inside `buf` (a frame in a read buffer is decoded in place).
- *
- * @throws {MetaError} on truncated or malformed input.
+ * @example
+ * ```ts
+ * import { decodeMeta, emptyMeta } from "./meta.ts";
+ * const reused = emptyMeta();
+ * const meta = decodeMeta(new Uint8Array([0x08, 0x01, 0x10, 0x07]), 0, 4, reused);
+ * if (meta !== reused || meta.kind !== 1 || meta.callId !== 7) throw new Error();
+ * ```
  */
-export function decodeMeta(buf: Uint8Array, start = 0, end: number = buf.length): RpcMeta {
-  const meta: RpcMeta = {
+export function emptyMeta(): RpcMeta {
+  return {
     kind: 0,
     callId: 0,
     service: "",
@@ -303,8 +308,63 @@ export function decodeMeta(buf: Uint8Array, start = 0, end: number = buf.length)
     status: 0,
     errorMessage: "",
     metadata: undefined,
+    maxMessageBytes: undefined,
+    lastCallId: undefined,
+    notStarted: undefined,
+    stream: undefined,
+    credit: undefined,
   };
-  const r = new WireReader(buf, start, end, metaError);
+}
+
+/**
+ * Decodes meta bytes. Every length and varint is bounds-checked (see `wire_reader.ts`): tags,
+ * lengths and 32-bit fields take at most 5 bytes and are at most 2^32-1, other varints take at
+ * most 10 bytes, and no length reaches past its message, so any input is decoded or rejected in
+ * one pass over it.
+ *
+ * `start` and `end` bound the meta inside `buf` (a frame in a read buffer is decoded in place).
+ * With `into` (made by {@linkcode emptyMeta}), that object is cleared, filled and returned
+ * instead of a new one: for a reader that uses each meta only until the next.
+ *
+ * @throws {MetaError} on truncated or malformed input.
+ */
+export function decodeMeta(
+  buf: Uint8Array,
+  start = 0,
+  end: number = buf.length,
+  into?: RpcMeta,
+): RpcMeta {
+  let meta: RpcMeta;
+  if (into === undefined) {
+    meta = {
+      kind: 0,
+      callId: 0,
+      service: "",
+      method: "",
+      timeoutMs: 0,
+      status: 0,
+      errorMessage: "",
+      metadata: undefined,
+    };
+  } else {
+    meta = into;
+    meta.kind = 0;
+    meta.callId = 0;
+    meta.service = "";
+    meta.method = "";
+    meta.timeoutMs = 0;
+    meta.status = 0;
+    meta.errorMessage = "";
+    meta.metadata = undefined;
+    meta.maxMessageBytes = undefined;
+    meta.lastCallId = undefined;
+    meta.notStarted = undefined;
+    meta.stream = undefined;
+    meta.credit = undefined;
+  }
+  // Decoding is synchronous and never re-entered: one reader serves every call.
+  const r = reader;
+  r.reset(buf, start, end);
   while (r.pos < end) {
     // Fast path: the tag of a field numbered 1..15 is one byte.
     let tag = buf[r.pos]!;

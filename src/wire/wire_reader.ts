@@ -40,7 +40,7 @@ export const MAX_VARINT32_BYTES = 5;
  */
 export class WireReader {
   /** The bytes read. */
-  readonly buf: Uint8Array;
+  buf: Uint8Array;
   /** Position of the next byte to read. */
   pos: number;
   /** End of the message being read (exclusive); lowered while a nested message is read. */
@@ -53,6 +53,13 @@ export class WireReader {
     this.pos = pos;
     this.end = end;
     this.#fail = fail;
+  }
+
+  /** Reads `buf[pos, end)` from now on (a reader reused for one message after another). */
+  reset(buf: Uint8Array, pos: number, end: number): void {
+    this.buf = buf;
+    this.pos = pos;
+    this.end = end;
   }
 
   /**

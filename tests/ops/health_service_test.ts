@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { Code, RpcError } from "../../src/errors.ts";
 import { RpcChannel } from "../../src/client/rpc_channel.ts";
 import { ClientConnection } from "../../src/client/client_connection.ts";
+import { OutgoingCall } from "../../src/client/outgoing_call.ts";
 import { DeadlineWheel } from "../../src/util/deadline_wheel.ts";
 import { describeMethod } from "../../src/schema/method_descriptor.ts";
 import { HEALTH_SERVICE, healthService } from "../../src/ops/health_service.ts";
@@ -116,43 +117,49 @@ Deno.test("a draining provider still answers health checks on a connection told 
   try {
     await conn.connect();
     const sleep = describeMethod(k.service.methods["Sleep"]!);
-    const slow = conn.call({
-      desc: sleep,
-      payload: sleep.request.encode({ ms: 30_000, token: "drain" }),
-      decoder: sleep.response,
-      deadline: 0,
-      opts: {},
-      hops: 0,
-    });
+    const slow = conn.call(
+      new OutgoingCall(
+        sleep,
+        sleep.request.encode({ ms: 30_000, token: "drain" }),
+        sleep.response,
+        0,
+        {},
+        0,
+      ),
+    );
     await k.events.wait("started:drain");
     const closing = k.provider.close({ graceMs: 20_000 });
     await eventually("GOAWAY to reach the caller", () => conn.gone);
     const check = describeMethod(healthService().methods["Check"]!);
     const ask = (duringDrain: boolean) =>
-      conn.call({
-        desc: check,
-        payload: check.request.encode({ service: "" }),
-        decoder: check.response,
-        deadline: Date.now() + 5000,
-        opts: {},
-        hops: 0,
-        duringDrain,
-      });
+      conn.call(
+        new OutgoingCall(
+          check,
+          check.request.encode({ service: "" }),
+          check.response,
+          Date.now() + 5000,
+          {},
+          0,
+          duringDrain,
+        ),
+      );
     assert.deepEqual(await ask(true), { status: "NOT_SERVING" });
     // Any other new call on that connection is refused as never started.
     await assert.rejects(ask(false), (e) => e instanceof RpcError && e.code === Code.UNAVAILABLE);
     const echo = describeMethod(k.service.methods["Echo"]!);
     // A raw request for another method after GOAWAY is refused by the provider too.
     await assert.rejects(
-      conn.call({
-        desc: echo,
-        payload: echo.request.encode({ text: "late" }),
-        decoder: echo.response,
-        deadline: Date.now() + 5000,
-        opts: {},
-        hops: 0,
-        duringDrain: true,
-      }),
+      conn.call(
+        new OutgoingCall(
+          echo,
+          echo.request.encode({ text: "late" }),
+          echo.response,
+          Date.now() + 5000,
+          {},
+          0,
+          true,
+        ),
+      ),
       (e) => e instanceof RpcError && e.code === Code.UNAVAILABLE && /not started/.test(e.message),
     );
     const ctx = await k.events.wait<CallContext>("started:drain");

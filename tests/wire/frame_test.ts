@@ -390,3 +390,50 @@ Deno.test("FrameDecoder reports an unfinished frame while it skips an oversize p
   d.push(new Uint8Array(1000 - meta.length - 100));
   assert.equal(d.buffered, 0);
 });
+
+Deno.test("a decoder reusing its meta object clears every field the previous frame set", () => {
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.PONG, callId: 0, maxMessageBytes: 1234 });
+  w.writeFrame({
+    kind: Kind.GOAWAY,
+    callId: 0,
+    lastCallId: 9,
+    notStarted: true,
+    status: 14,
+    errorMessage: "bye",
+    metadata: { a: "b" },
+  });
+  w.writeFrame({ kind: Kind.WINDOW_UPDATE, callId: 3, credit: 100, stream: true });
+  w.writeFrame({ kind: Kind.RESPONSE, callId: 4 }, new Uint8Array([1]));
+  const seen: Array<{ same: boolean; copy: RpcMeta }> = [];
+  let first: RpcMeta | undefined;
+  const d = new FrameDecoder(
+    1 << 20,
+    (meta) => {
+      first ??= meta;
+      seen.push({ same: meta === first, copy: { ...meta } });
+    },
+    undefined,
+    { reuseMeta: true },
+  );
+  d.push(w.take());
+  assert.ok(seen.every((s) => s.same), "one object for every frame");
+  assert.equal(seen[0]!.copy.maxMessageBytes, 1234);
+  const goaway = seen[1]!.copy;
+  assert.equal(goaway.maxMessageBytes, undefined);
+  assert.deepEqual([goaway.lastCallId, goaway.notStarted, goaway.status], [9, true, 14]);
+  assert.deepEqual(goaway.metadata, { a: "b" });
+  const update = seen[2]!.copy;
+  assert.deepEqual(
+    [update.lastCallId, update.notStarted, update.status, update.errorMessage, update.metadata],
+    [undefined, undefined, 0, "", undefined],
+  );
+  assert.deepEqual([update.credit, update.stream], [100, true]);
+  const response = seen[3]!.copy;
+  assert.deepEqual([response.kind, response.callId, response.credit, response.stream], [
+    Kind.RESPONSE,
+    4,
+    undefined,
+    undefined,
+  ]);
+});
