@@ -201,21 +201,39 @@ export class NativeCaller implements Caller {
   }
 
   /**
-   * A stream the provider never started: a server stream (its one request travels with the
-   * REQUEST) is opened again, elsewhere if possible; a client or bidirectional stream fails
-   * `UNAVAILABLE`, since its request messages may have been taken from their iterable already.
+   * A stream the provider never started is opened again, elsewhere if possible, as a unary call is
+   * sent again: a server stream (its one request travels with the REQUEST), and a client or
+   * bidirectional stream none of whose request messages has gone out yet (a message the request
+   * pump takes meanwhile is held for the new attempt). One that sent a message fails
+   * `UNAVAILABLE`: that message reached a provider that dropped it, and it cannot be taken from
+   * the application's iterable again.
    */
   #openAgain = (call: StreamCall, error: RpcError, from: ClientConnection): void => {
-    if (
-      this.#closed || call.kind !== "server_stream" || call.hops >= MAX_NOT_STARTED_RESENDS ||
-      call.ended
-    ) {
+    if (call.ended) return;
+    const why = this.#closed
+      ? "the channel is closed"
+      : call.messagesSent > 0
+      ? `${call.messagesSent} request message${
+        call.messagesSent === 1 ? " was" : "s were"
+      } already sent to it (a stream is opened again only before its first request message)`
+      : call.hops >= MAX_NOT_STARTED_RESENDS
+      ? `it was refused ${call.hops + 1} times`
+      : undefined;
+    if (why !== undefined) {
       call.fail(
-        new RpcError(Code.UNAVAILABLE, `stream not started by ${from.key}: ${error.message}`),
+        new RpcError(
+          Code.UNAVAILABLE,
+          `stream not started by ${from.key}: ${error.message}; not opened again: ${why}`,
+        ),
         false,
       );
       return;
     }
+    this.#logger.debug("opening again a stream the provider never started", {
+      method: `${call.desc.service}.${call.desc.name}`,
+      provider: from.key,
+      error: error.message,
+    });
     call.hops++;
     this.openStream(call, new Set([from.key]));
   };

@@ -80,7 +80,11 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
   id = 0;
   /** Times the stream was opened again because a provider never started it. */
   hops = 0;
-  /** Request messages sent. */
+  /**
+   * Request messages handed to a connection (queued or written). While it is 0, no request message
+   * has left the caller: a client or bidirectional stream the provider never started may be
+   * opened again elsewhere, since every message taken from the request iterable is still in hand.
+   */
   messagesSent = 0;
   /** Its metrics and span, if recorded. */
   readonly record: StreamRecord | undefined;
@@ -91,6 +95,10 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
   #window = new ReceiveWindow();
   #ended = false;
   #gotFrame = false;
+  /** The request iterable is done: every attempt gets a HALF_CLOSE after its REQUEST. */
+  #requestsDone = false;
+  /** Wakes a pump holding a message while the stream is between attempts. */
+  #wakeHolder: (() => void) | undefined;
   #resolveHeaders!: (md: Record<string, string>) => void;
   #rejectHeaders!: (e: unknown) => void;
   #resolveTrailers!: (md: Record<string, string>) => void;
@@ -161,7 +169,11 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
     this.fail(abortReason(reason), true);
   }
 
-  /** @internal Opened on `link` as call `id`: starts sending the request messages. */
+  /**
+   * @internal Opened on `link` as call `id`: starts sending the request messages (or, opened again
+   * after a refusal, resumes: a message held meanwhile goes out now, and the HALF_CLOSE of a
+   * request iterable that already ended is sent again).
+   */
   attach(link: StreamLink, id: number): void {
     this.#link = link;
     this.id = id;
@@ -171,10 +183,16 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
       link.release(this);
       return;
     }
+    if (this.#requestsDone) link.send({ kind: Kind.HALF_CLOSE, callId: id });
+    this.#wakeHeld();
     if (this.#requests !== undefined) this.#pump ??= this.#pumpRequests(this.#requests);
   }
 
-  /** @internal The provider never started it: it may be opened again elsewhere. */
+  /**
+   * @internal The provider never started it: it may be opened again elsewhere (attached to a new
+   * link). Until then the request pump sends nothing: a message it takes from the request
+   * iterable meanwhile is held and sent on the next attempt (or dropped if the call ends first).
+   */
   detach(): void {
     this.#link = undefined;
     this.id = 0;
@@ -197,6 +215,7 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
       link.release(this);
     }
     this.#credit.close();
+    this.#wakeHeld();
     this.#inbox.end(err);
     if (!this.#gotFrame) this.#rejectHeaders(err);
     this.#rejectTrailers(err);
@@ -258,6 +277,7 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
     this.record?.end(Code.OK);
     this.#link?.release(this);
     this.#credit.close();
+    this.#wakeHeld();
     this.#inbox.end();
     this.#resolveTrailers(meta.metadata ?? {});
     this.bound.cleanup();
@@ -279,6 +299,18 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
     this.#resolveHeaders(metadata ?? {});
   }
 
+  /** Wakes the request pump if it holds a message for the next attempt. */
+  #wakeHeld(): void {
+    const wake = this.#wakeHolder;
+    this.#wakeHolder = undefined;
+    wake?.();
+  }
+
+  /** Resolves once the stream is attached again, or ends. */
+  #nextLink(): Promise<void> {
+    return new Promise((resolve) => this.#wakeHolder = resolve);
+  }
+
   #consumed(cost: number): void {
     const grant = this.#window.consume(cost);
     if (grant > 0 && !this.#ended) {
@@ -298,10 +330,11 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
         if (this.#ended) return;
         const r = await it.next();
         if (this.#ended) return;
-        const link = this.#link!;
         if (r.done) {
           it = undefined;
-          link.send({ kind: Kind.HALF_CLOSE, callId: this.id });
+          this.#requestsDone = true;
+          // Between attempts, the next attach sends it.
+          this.#link?.send({ kind: Kind.HALF_CLOSE, callId: this.id });
           return;
         }
         let payload: Payload;
@@ -319,6 +352,11 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
           );
           return;
         }
+        // Taken while the stream is between attempts (the provider never started it): held
+        // for the next attempt, never sent on the link that refused it.
+        while (this.#link === undefined && !this.#ended) await this.#nextLink();
+        if (this.#ended) return;
+        const link = this.#link!;
         if (!link.sendMessage({ kind: Kind.MESSAGE, callId: this.id }, payload)) {
           this.fail(
             new RpcError(
