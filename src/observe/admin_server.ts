@@ -129,10 +129,19 @@ function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** `/rpcz`: the last slow or failed calls as a table (server-rendered, no script). */
+/** The event loop of a call as the pages show it: `main`, `worker k`, or nothing. */
+function loopName(loop: number | undefined): string {
+  return loop === undefined ? "" : loop === 0 ? "main" : `worker ${loop}`;
+}
+
+/**
+ * `/rpcz`: the last slow or failed calls as a table (server-rendered, no script); each row's
+ * `data-loop` holds the loop that served the call.
+ */
 function rpczPage(calls: RecentCall[]): string {
   const rows = calls.map((c) =>
-    `<tr data-code="${c.code}"><td>${esc(new Date(c.at).toISOString())}</td><td>${c.side}</td>` +
+    `<tr data-code="${c.code}" data-loop="${c.loop ?? ""}">` +
+    `<td>${esc(new Date(c.at).toISOString())}</td><td>${c.side}</td><td>${loopName(c.loop)}</td>` +
     `<td>${esc(c.service)}/${esc(c.method)}</td><td>${codeName(c.code)}</td>` +
     `<td>${c.ms.toFixed(3)}</td><td>${esc(c.peer ?? "")}</td>` +
     `<td>${esc(JSON.stringify(c.metadata ?? {}))}</td><td>${esc(c.error ?? "")}</td></tr>`
@@ -141,7 +150,7 @@ function rpczPage(calls: RecentCall[]): string {
 <style>body{font:13px system-ui,sans-serif;margin:16px}table{border-collapse:collapse}
 td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:left}</style></head><body>
 <h1>Last slow or failed calls</h1><p><a href="/">console</a> · <a href="/rpcz.json">JSON</a></p>
-<table><thead><tr><th>ended</th><th>side</th><th>method</th><th>code</th><th>ms</th>
+<table><thead><tr><th>ended</th><th>side</th><th>loop</th><th>method</th><th>code</th><th>ms</th>
 <th>peer</th><th>metadata</th><th>error</th></tr></thead><tbody>
 ${rows}
 </tbody></table></body></html>

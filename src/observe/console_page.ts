@@ -2,13 +2,18 @@
  * The console page the admin listener serves at `/`: one self-contained HTML document (no CDN,
  * no build step). Its script polls `/metrics.json` every second and keeps, per method, a ring of
  * the last 300 one-second samples (5 minutes) of call rate, error rate and p50/p99 latency (from
- * the histogram's per-second deltas), drawn as inline SVG charts; it polls `/registry.json` for
- * the registry's view of every provider and `/rpcz.json` for the last slow or failed calls.
+ * the histogram's per-second deltas), drawn as inline SVG charts, and for a streaming method its
+ * open streams, messages sent and received (totals and per second, with a chart); it polls
+ * `/registry.json` for the registry's view of every provider and `/rpcz.json` for the last slow
+ * or failed calls (with the event loop that served each).
  *
  * What the script writes is also in the DOM as data attributes (a method's card has
  * `data-method="Service/Method"`, `data-rate`, `data-error-rate`, `data-p50-ms`, `data-p99-ms`,
- * `data-samples`; each provider row `data-service` and `data-provider="host:port"`), so a test
- * in a browser can read what is rendered.
+ * `data-samples`, and for a streaming method `data-streams-open`, `data-messages-sent`,
+ * `data-messages-received`, `data-messages-sent-rate`, `data-messages-received-rate`; the
+ * header's `#streams` the open streams of every method; each provider row `data-service` and
+ * `data-provider="host:port"`; each row of slow or failed calls `data-loop`), so a test in a
+ * browser can read what is rendered.
  *
  * @module
  */
@@ -33,9 +38,9 @@ export const CONSOLE_PAGE_HTML: string = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>mprpc console</title>
 <style>
-:root{--fg:#1d2330;--muted:#6b7385;--line:#e3e6ec;--bg:#f6f7f9;--rate:#2f6fdb;--p50:#1b9e77;--p99:#d95f02;--err:#c0392b}
+:root{--fg:#1d2330;--muted:#6b7385;--line:#e3e6ec;--bg:#f6f7f9;--rate:#2f6fdb;--p50:#1b9e77;--p99:#d95f02;--err:#c0392b;--sent:#7b4fd6;--recv:#1f9bb5}
 *{box-sizing:border-box}body{margin:0;font:13px/1.4 system-ui,-apple-system,Segoe UI,sans-serif;color:var(--fg);background:var(--bg)}
-header{padding:12px 20px;background:#1d2330;color:#fff;display:flex;gap:24px;align-items:baseline;flex-wrap:wrap}
+header{padding:12px 20px;background:#1d2330;color:#fff;display:flex;gap:4px 16px;align-items:baseline;flex-wrap:wrap}
 header h1{font-size:16px;margin:0}header .kv{color:#c9cfdb}header .kv b{color:#fff}
 main{padding:16px 20px;display:grid;gap:16px}
 section{background:#fff;border:1px solid var(--line);border-radius:6px;padding:12px 14px}
@@ -53,15 +58,16 @@ a{color:var(--rate)}
 <body>
 <header><h1>mprpc console</h1>
 <span class="kv">provider <b id="address">…</b></span>
-<span class="kv">connections <b id="connections">…</b></span>
+<span class="kv">connections <b id="connections">…</b> · open streams <b id="streams">0</b></span>
 <span class="kv">ZooKeeper <b id="zk">–</b></span>
 <span class="kv">logger drops <b id="drops">0</b></span>
 <span class="kv" id="status">connecting…</span>
-<a href="/rpcz" style="color:#9cc0ff">/rpcz</a> <a href="/metrics" style="color:#9cc0ff">/metrics</a></header>
+<span><a href="/rpcz" style="color:#9cc0ff">/rpcz</a> <a href="/metrics" style="color:#9cc0ff">/metrics</a></span></header>
 <main>
 <section><h2>Methods <span class="legend">last 5 minutes, one sample per second:
 <span style="color:var(--rate)">calls/s</span> · <span style="color:var(--p50)">p50</span> /
-<span style="color:var(--p99)">p99</span> latency · <span style="color:var(--err)">errors/s</span></span></h2>
+<span style="color:var(--p99)">p99</span> latency · <span style="color:var(--err)">errors/s</span> ·
+streams: messages <span style="color:var(--sent)">sent/s</span> / <span style="color:var(--recv)">received/s</span></span></h2>
 <div class="methods" id="methods"><p class="muted">No calls yet.</p></div></section>
 <section><h2>Registry: every provider of every service</h2><div id="registry" class="muted">No registry.</div></section>
 <section><h2>Last slow or failed calls <a href="/rpcz">(all)</a></h2><div id="rpcz" class="muted">None.</div></section>
@@ -138,21 +144,25 @@ function update(j) {
   $("drops").textContent = m.loggerDropped;
   $("zk").textContent = m.zookeeper ? m.zookeeper.state + " (re-registrations " + m.zookeeper.reregistrations + ")" : "–";
   $("status").textContent = "updated " + new Date(j.time).toLocaleTimeString();
+  let streams = 0;
   for (const x of m.methods) {
     const key = x.service + "/" + x.method;
     let s = series.get(key);
-    if (!s) series.set(key, s = { rate: [], err: [], p50: [], p99: [], last: undefined });
+    if (!s) series.set(key, s = { rate: [], err: [], p50: [], p99: [], sent: [], recv: [], last: undefined });
     let total = 0; for (const n of Object.values(x.calls)) total += n;
     const errors = total - (x.calls.OK || 0);
+    const msgs = x.messages;
+    if (msgs) streams += x.inflight;
     const last = s.last;
     if (last && j.time > last.t) {
       const dt = (j.time - last.t) / 1000;
       const delta = x.latency.buckets.map((n, i) => n - (last.buckets[i] || 0));
       s.rate.push((total - last.total) / dt); s.err.push((errors - last.errors) / dt);
       s.p50.push(quantile(delta, 0.5)); s.p99.push(quantile(delta, 0.99));
-      for (const a of [s.rate, s.err, s.p50, s.p99]) if (a.length > N) a.splice(0, a.length - N);
+      if (msgs) { s.sent.push((msgs.sent - last.sent) / dt); s.recv.push((msgs.received - last.recv) / dt); }
+      for (const a of [s.rate, s.err, s.p50, s.p99, s.sent, s.recv]) if (a.length > N) a.splice(0, a.length - N);
     }
-    s.last = { t: j.time, total, errors, buckets: x.latency.buckets };
+    s.last = { t: j.time, total, errors, buckets: x.latency.buckets, sent: msgs ? msgs.sent : 0, recv: msgs ? msgs.received : 0 };
     const c = card(key);
     const rate = s.rate.at(-1) ?? 0, err = s.err.at(-1) ?? 0;
     const p50 = s.p50.at(-1) ?? NaN, p99 = s.p99.at(-1) ?? NaN;
@@ -166,12 +176,22 @@ function update(j) {
       el("span", {}, el("b", {}, fmtRate(rate)), " calls/s"),
       el("span", {}, "p50 ", el("b", {}, fmtMs(p50))), el("span", {}, "p99 ", el("b", {}, fmtMs(p99))),
       el("span", { class: err > 0 ? "bad" : "" }, el("b", {}, fmtRate(err)), " errors/s"),
-      el("span", {}, "in flight ", el("b", {}, x.inflight)), el("span", {}, "total ", el("b", {}, total)));
+      el("span", {}, msgs ? "open streams " : "in flight ", el("b", {}, x.inflight)), el("span", {}, "total ", el("b", {}, total)));
+    if (msgs) {
+      const sent = s.sent.at(-1) ?? 0, recv = s.recv.at(-1) ?? 0;
+      Object.assign(c.dataset, { streamsOpen: String(x.inflight), messagesSent: String(msgs.sent),
+        messagesReceived: String(msgs.received), messagesSentRate: String(sent), messagesReceivedRate: String(recv) });
+      nums.append(
+        el("span", { class: "sent" }, "messages sent ", el("b", {}, msgs.sent), " (" + fmtRate(sent) + "/s)"),
+        el("span", { class: "received" }, "received ", el("b", {}, msgs.received), " (" + fmtRate(recv) + "/s)"));
+    }
     c.querySelector(".charts").innerHTML =
       chart("rate", [{ values: s.rate, color: "var(--rate)" }], (v) => "max " + fmtRate(v) + " calls/s") +
       chart("latency", [{ values: s.p99, color: "var(--p99)" }, { values: s.p50, color: "var(--p50)" }], (v) => "max " + fmtMs(v)) +
-      chart("errors", [{ values: s.err, color: "var(--err)" }], (v) => "max " + fmtRate(v) + " errors/s");
+      chart("errors", [{ values: s.err, color: "var(--err)" }], (v) => "max " + fmtRate(v) + " errors/s") +
+      (msgs ? chart("messages", [{ values: s.sent, color: "var(--sent)" }, { values: s.recv, color: "var(--recv)" }], (v) => "max " + fmtRate(v) + " messages/s") : "");
   }
+  $("streams").textContent = streams;
 }
 function renderRegistry(view) {
   const box = $("registry");
@@ -197,10 +217,11 @@ function renderRpcz(calls) {
   const box = $("rpcz");
   if (calls.length === 0) { box.textContent = "None."; box.className = "muted"; return; }
   box.className = "";
-  const t = el("table", {}, el("thead", {}, el("tr", {}, ...["ended", "side", "method", "code", "ms", "peer", "error"].map((h) => el("th", {}, h)))));
+  const t = el("table", {}, el("thead", {}, el("tr", {}, ...["ended", "side", "loop", "method", "code", "ms", "peer", "error"].map((h) => el("th", {}, h)))));
   const body = el("tbody", {});
   for (const c of calls.slice(0, 10)) {
-    body.append(el("tr", { "data-code": c.code }, el("td", {}, new Date(c.at).toLocaleTimeString()), el("td", {}, c.side),
+    const loop = c.loop === undefined ? "" : c.loop === 0 ? "main" : "worker " + c.loop;
+    body.append(el("tr", { "data-code": c.code, "data-loop": c.loop ?? "" }, el("td", {}, new Date(c.at).toLocaleTimeString()), el("td", {}, c.side), el("td", {}, loop),
       el("td", {}, c.service + "/" + c.method), el("td", { class: c.code ? "bad" : "" }, CODES[c.code] || String(c.code)), el("td", {}, c.ms.toFixed(1)),
       el("td", {}, c.peer || ""), el("td", {}, c.error || "")));
   }

@@ -2,7 +2,8 @@
  * One provider's metrics over all its event loops (`workers > 1`): each Worker keeps its own
  * counters on its hot path and posts a {@linkcode WorkerMetrics} now and then; the main thread
  * adds the latest one of each Worker to its own with {@linkcode mergeSnapshots} and
- * {@linkcode mergeRecentCalls} when the metrics are read.
+ * {@linkcode mergeRecentCalls} (which marks each call with the loop that served it) when the
+ * metrics are read.
  *
  * Every number in a {@linkcode MetricsSnapshot} is a count or a gauge that adds up over event
  * loops (calls by code, histogram buckets, sums, bytes, calls in flight, connections), so merging
@@ -67,22 +68,38 @@ export function mergeSnapshots(
   return { ...rest as Omit<MetricsSnapshot, "methods">, methods: [...methods.values()] };
 }
 
+/** The last slow or failed calls of one event loop of a provider. */
+export interface LoopCalls {
+  /** The event loop: 0 for the main thread, k for Worker k. */
+  loop: number;
+  /** Its calls, newest first. */
+  calls: readonly RecentCall[];
+}
+
 /**
- * The newest `limit` calls of `lists` (each newest first), newest first.
+ * The newest `limit` calls of every loop of `loops`, newest first, each a copy marked with the
+ * `loop` that served it.
  *
  * @example
  * ```ts
  * import { mergeRecentCalls } from "./merge_snapshots.ts";
  * const call = (at: number) => ({ at, side: "server" as const, service: "s", method: "m", code: 2, ms: 1 });
- * const merged = mergeRecentCalls([[call(5), call(1)], [call(3)]], 2);
- * if (merged.map((c) => c.at).join() !== "5,3") throw new Error();
+ * const merged = mergeRecentCalls([
+ *   { loop: 0, calls: [call(5), call(1)] },
+ *   { loop: 1, calls: [call(3)] },
+ * ], 2);
+ * if (merged.map((c) => `${c.at}@${c.loop}`).join() !== "5@0,3@1") throw new Error();
  * ```
  */
 export function mergeRecentCalls(
-  lists: readonly (readonly RecentCall[])[],
+  loops: readonly LoopCalls[],
   limit: number = DEFAULT_RECENT_CALLS,
 ): RecentCall[] {
-  return lists.flat().sort((a, b) => b.at - a.at).slice(0, limit);
+  const all: RecentCall[] = [];
+  for (const { loop, calls } of loops) {
+    for (const call of calls) all.push({ ...call, loop });
+  }
+  return all.sort((a, b) => b.at - a.at).slice(0, limit);
 }
 
 /** `a + b` as described in the module doc; a fresh value (arrays and objects copied). */

@@ -25,6 +25,12 @@ export interface RecentCall {
   metadata?: Record<string, string> | undefined;
   /** The error message of a failed call. */
   error?: string | undefined;
+  /**
+   * The event loop that served the call, on a provider: 0 for the main thread, k for Worker k
+   * (`workers: N` runs Workers 1..N-1). Set when the provider's calls are read (`/rpcz`); absent
+   * on a channel's calls.
+   */
+  loop?: number | undefined;
 }
 
 /** How many slow or failed calls {@linkcode RecentCalls} keeps by default. */

@@ -435,11 +435,14 @@ export class RpcProvider {
     })).snapshot();
   }
 
-  /** The last slow or failed calls on every event loop, newest first. */
+  /**
+   * The last slow or failed calls on every event loop, newest first, each marked with the loop
+   * that served it (0: this thread; k: Worker k).
+   */
   #recentCalls(): RecentCall[] {
-    const own = this.#metrics?.recent.list() ?? [];
+    const own = { loop: 0, calls: this.#metrics?.recent.list() ?? [] };
     const workers = this.#pool?.metrics() ?? [];
-    return workers.length === 0 ? own : mergeRecentCalls([own, ...workers.map((w) => w.recent)]);
+    return mergeRecentCalls([own, ...workers.map((w) => ({ loop: w.loop, calls: w.recent }))]);
   }
 
   /**

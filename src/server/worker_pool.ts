@@ -10,8 +10,9 @@
  *
  * What comes back: log lines, and each Worker's metrics (its counters and last slow or failed
  * calls) every {@linkcode WORKER_METRICS_INTERVAL_MS} and once more after its provider closed;
- * {@linkcode WorkerPool.metrics} holds the latest of each Worker, the main provider adds them to
- * its own.
+ * {@linkcode WorkerPool.metrics} holds the latest of each Worker with its event loop number
+ * (Worker k, named `mprpc-provider-k`, is loop k; the main thread is loop 0), the main provider
+ * adds them to its own.
  *
  * @module
  */
@@ -113,6 +114,12 @@ export type WorkerReply =
   | { type: "metrics"; metrics: WorkerMetrics }
   | PostedLogLine;
 
+/** The latest metrics a Worker posted, with the event loop it runs: Worker k is loop k. */
+export interface LoopMetrics extends WorkerMetrics {
+  /** The Worker's event loop number, 1..count (0 is the main thread's). */
+  loop: number;
+}
+
 type Control = Exclude<WorkerReply, PostedLogLine | { type: "metrics" }>;
 
 /** One Worker and the reply it is awaited for. */
@@ -170,8 +177,8 @@ export const DEFAULT_WORKER_START_TIMEOUT_MS = 30_000;
 /** The extra Workers of a multi-core provider. */
 export class WorkerPool {
   #workers: PoolWorker[] = [];
-  /** The latest metrics of each Worker, by name; kept after `close()` (the final counts). */
-  #metrics = new Map<string, WorkerMetrics>();
+  /** The latest metrics of each Worker, by loop; kept after `close()` (the final counts). */
+  #metrics = new Map<number, LoopMetrics>();
 
   /**
    * Starts `count` Workers serving `module` on `host:port`; rejects (after terminating every
@@ -188,8 +195,9 @@ export class WorkerPool {
     const url = new URL("./_provider_worker.ts", import.meta.url);
     const started: Promise<Control>[] = [];
     for (let i = 0; i < count; i++) {
-      const name = `mprpc-provider-${i + 1}`;
-      const w = new PoolWorker(url, name, logger, (m) => this.#metrics.set(name, m));
+      const loop = i + 1;
+      const name = `mprpc-provider-${loop}`;
+      const w = new PoolWorker(url, name, logger, (m) => this.#metrics.set(loop, { ...m, loop }));
       this.#workers.push(w);
       started.push(w.request(
         {
@@ -228,10 +236,10 @@ export class WorkerPool {
 
   /**
    * The latest metrics each Worker posted (at most `metricsIntervalMs` old while it runs; after
-   * `close()`, its final counts unless it had to be terminated).
+   * `close()`, its final counts unless it had to be terminated), in loop order.
    */
-  metrics(): WorkerMetrics[] {
-    return [...this.#metrics.values()];
+  metrics(): LoopMetrics[] {
+    return [...this.#metrics.values()].sort((a, b) => a.loop - b.loop);
   }
 
   /** Workers running. */

@@ -7,6 +7,9 @@ import type { RecentCall } from "../../src/observe/recent_calls.ts";
 import { StaticRegistry } from "../../src/registry/static_registry.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { echoImpl, echoService, type Msg } from "../_helpers/echo_service.ts";
+import { eventually } from "../_helpers/eventually.ts";
+import { streamImpl, streamService, type StreamsStub } from "../_helpers/stream_service.ts";
+import type { MethodMetricsSnapshot } from "../../src/observe/metrics.ts";
 
 type EchoStub = Record<"Say" | "Fail" | "Slow", StubMethod<Msg, Msg>>;
 
@@ -71,8 +74,15 @@ Deno.test("/rpcz lists failed and slow calls with their metadata, newest first",
   ]);
   assert.ok(calls[0]!.ms >= 100);
   assert.equal(calls[1]!.error, "failed with 14");
+  assert.deepEqual(calls.map((c) => c.loop), [0, 0], "a provider without workers: the main loop");
   const html = await (await get(port, "/rpcz")).text();
   assert.ok(html.includes("obs.Echo/Fail") && html.includes("UNAVAILABLE"));
+  assert.equal(
+    html.match(/<tr data-code="\d+" data-loop="0"><td>[^<]*<\/td><td>server<\/td><td>main<\/td>/g)
+      ?.length,
+    2,
+    html,
+  );
   assert.ok(html.includes("&#34;user&#34;:&#34;ann&#34;"), "metadata is escaped");
 });
 
@@ -148,5 +158,58 @@ Deno.test("an admin listener that cannot bind fails start() and closes the RPC l
     );
   } finally {
     await provider.close();
+  }
+});
+
+Deno.test("/metrics and /metrics.json carry the message counts of a server stream and a bidirectional stream", async () => {
+  await using provider = new RpcProvider({ admin: { port: 0 } })
+    .notifyService(streamService, streamImpl);
+  await provider.start();
+  await using channel = new RpcChannel({ address: provider.address });
+  const stub = channel.stub<StreamsStub>(streamService);
+  const counted: number[] = [];
+  for await (const t of stub.Count({ n: 3 })) counted.push(t.n ?? 0);
+  assert.deepEqual(counted, [1, 2, 3]);
+  const chatted: number[] = [];
+  for await (const t of stub.Chat([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }])) chatted.push(t.n ?? 0);
+  assert.deepEqual(chatted, [1, 2, 3, 4]);
+  const port = provider.adminAddress!.port;
+
+  // The provider counts a stream when it ends, which may be just after the caller saw its end.
+  const methods = await eventually(
+    "both streams counted in /metrics.json",
+    async () => {
+      const j = await (await get(port, "/metrics.json")).json();
+      const ms = j.metrics.methods as MethodMetricsSnapshot[];
+      const ok = (name: string) => ms.find((m) => m.method === name)?.calls["OK"] === 1;
+      return ok("Count") && ok("Chat") ? ms : undefined;
+    },
+    10_000,
+    20,
+  );
+  const streams = (name: string) => {
+    const m = methods.find((x) => x.service === "obs.Streams" && x.method === name)!;
+    return { inflight: m.inflight, messages: m.messages };
+  };
+  assert.deepEqual(streams("Count"), { inflight: 0, messages: { sent: 3, received: 1 } });
+  assert.deepEqual(streams("Chat"), { inflight: 0, messages: { sent: 4, received: 4 } });
+
+  const text = await (await get(port, "/metrics")).text();
+  const lines = text.split("\n");
+  const count = 'service="obs.Streams",method="Count"';
+  const chat = 'service="obs.Streams",method="Chat"';
+  for (
+    const line of [
+      "# TYPE mprpc_server_stream_messages_sent_total counter",
+      "# TYPE mprpc_server_stream_messages_received_total counter",
+      `mprpc_server_stream_messages_sent_total{${count}} 3`,
+      `mprpc_server_stream_messages_received_total{${count}} 1`,
+      `mprpc_server_stream_messages_sent_total{${chat}} 4`,
+      `mprpc_server_stream_messages_received_total{${chat}} 4`,
+      `mprpc_server_calls_in_flight{${count}} 0`,
+      `mprpc_server_calls_total{${chat},code="OK"} 1`,
+    ]
+  ) {
+    assert.ok(lines.includes(line), `${line} missing from:\n${text}`);
   }
 });

@@ -69,11 +69,35 @@ Deno.test("mergeRecentCalls keeps the newest calls of every loop, newest first, 
     code: 13,
     ms: 1,
   });
-  const merged = mergeRecentCalls([[call(9), call(4), call(1)], [call(7), call(2)], []], 4);
+  const merged = mergeRecentCalls([
+    { loop: 0, calls: [call(9), call(4), call(1)] },
+    { loop: 1, calls: [call(7), call(2)] },
+    { loop: 2, calls: [] },
+  ], 4);
   assert.deepEqual(merged.map((c) => c.at), [9, 7, 4, 2]);
   const sixty = (from: number) => Array.from({ length: 60 }, (_, i) => call(from - i));
-  const kept = mergeRecentCalls([sixty(1000), sixty(2000), sixty(3000)]);
+  const kept = mergeRecentCalls([
+    { loop: 0, calls: sixty(1000) },
+    { loop: 1, calls: sixty(2000) },
+    { loop: 2, calls: sixty(3000) },
+  ]);
   assert.equal(kept.length, 100, "DEFAULT_RECENT_CALLS, as one loop's ring keeps");
   assert.equal(kept[0]!.at, 3000);
   assert.equal(kept[99]!.at, 1961);
+});
+
+Deno.test("mergeRecentCalls marks each call with the loop that served it, leaving the input as it was", () => {
+  const call = (at: number): RecentCall => ({
+    at,
+    side: "server",
+    service: "demo.Echo",
+    method: "Say",
+    code: 13,
+    ms: 1,
+  });
+  const main = [call(5), call(2)];
+  const worker = [call(4)];
+  const merged = mergeRecentCalls([{ loop: 0, calls: main }, { loop: 3, calls: worker }]);
+  assert.deepEqual(merged.map((c) => [c.at, c.loop]), [[5, 0], [4, 3], [2, 0]]);
+  assert.ok(main.every((c) => c.loop === undefined) && worker[0]!.loop === undefined);
 });

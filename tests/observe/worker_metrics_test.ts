@@ -4,7 +4,8 @@
  * `close()` has resolved.
  *
  * Which loop served a call is read from the answer: the fixture's Echo answers with the name of
- * its event loop (`main` or the Worker's name), and its rejections name it too.
+ * its event loop (`main` or the Worker's name), and its rejections name it too, so the loop
+ * `/rpcz` gives each failed call is checked against the loop that really ran it.
  */
 import assert from "node:assert/strict";
 import { RpcChannel } from "../../src/client/rpc_channel.ts";
@@ -128,7 +129,7 @@ Deno.test("with workers, GET /metrics shows every loop's calls and connections w
   }
 });
 
-Deno.test("with workers, /rpcz.json lists the failed calls of every loop, newest first", async () => {
+Deno.test("with workers, /rpcz.json lists the failed calls of every loop, newest first, each with the loop that served it", async () => {
   const provider = new RpcProvider({
     workers: 2,
     workerModule: moduleUrl({ reject: "no" }),
@@ -165,6 +166,20 @@ Deno.test("with workers, /rpcz.json lists the failed calls of every loop, newest
     assert.ok(calls.every((c) => c.code === Code.FAILED_PRECONDITION && c.method === "Echo"));
     const at = calls.map((c) => c.at);
     assert.deepEqual(at, [...at].sort((a, b) => b - a), "newest first");
+    // Each failure names the loop that ran it ("rejected on main" / "rejected on <Worker>"), so
+    // every entry's loop is known exactly; callBothLoops gave both loops a channel, and every
+    // channel failed one call, so both loops are in the list.
+    const loopOf = (error: string | undefined) =>
+      error === "rejected on main" ? 0 : error === `rejected on ${WORKER}` ? 1 : NaN;
+    assert.deepEqual(
+      calls.map((c) => [c.error, c.loop]),
+      calls.map((c) => [c.error, loopOf(c.error)]),
+      "each call's loop is the one that served it",
+    );
+    assert.deepEqual([...new Set(calls.map((c) => c.loop))].sort(), [0, 1]);
+    const html = await (await fetch(url.replace("/rpcz.json", "/rpcz"))).text();
+    assert.ok(html.includes('data-loop="1"') && html.includes("<td>worker 1</td>"), html);
+    assert.ok(html.includes('data-loop="0"') && html.includes("<td>main</td>"), html);
     const failed = provider.metrics().methods.find((m) => m.method === "Echo")!;
     assert.equal(failed.calls["FAILED_PRECONDITION"], failedOn.length);
   } finally {
