@@ -25,6 +25,11 @@ export const MIN_PROGRESS_BYTES = 1024;
  * passes this, until half of it has been written.
  */
 export const DEFAULT_MAX_UNSENT_BYTES = 1024 * 1024;
+/**
+ * A frame body with at least this many bytes still to come is read from the socket straight
+ * into its own array, instead of through the read buffer and a copy.
+ */
+const DIRECT_READ_BYTES = 16 * 1024;
 /** Bytes of batched frames (`sendBatched`) that start a write without waiting any longer. */
 const BATCH_BYTES = 64 * 1024;
 
@@ -324,11 +329,13 @@ export class FramedConnection {
           await this.#writable();
           if (this.#closed) break;
         }
-        const n = await this.#conn.read(this.#readBuf);
+        const direct = this.#decoder.pendingBody(DIRECT_READ_BYTES);
+        const n = await this.#conn.read(direct ?? this.#readBuf);
         if (n === null) break;
         const now = this.lastReadAt = Date.now();
         const framesBefore = this.frames;
-        this.#decoder.push(this.#readBuf.subarray(0, n));
+        if (direct !== undefined) this.#decoder.advance(n);
+        else this.#decoder.push(this.#readBuf.subarray(0, n));
         if (this.#decoder.buffered === 0) this.partialSince = 0;
         else if (
           this.partialSince === 0 || this.frames !== framesBefore ||
@@ -338,7 +345,7 @@ export class FramedConnection {
           this.partialSince = now;
           this.#progressBytes = 0;
         }
-        if (n === this.#readBuf.length && n < this.#readBufferSize) {
+        if (direct === undefined && n === this.#readBuf.length && n < this.#readBufferSize) {
           // A full read: more is waiting; read in bigger gulps from now on.
           this.#readBuf = new Uint8Array(Math.min(n * 4, this.#readBufferSize));
         }

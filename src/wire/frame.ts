@@ -132,6 +132,33 @@ export class FrameDecoder {
   }
 
   /**
+   * The unfilled rest of the frame body being received, when at least `minBytes` of it are
+   * missing: a reader may read the socket straight into it (saving a copy of a large body out of
+   * its read buffer) and then report the bytes with {@linkcode FrameDecoder.advance}.
+   */
+  pendingBody(minBytes: number): Uint8Array | undefined {
+    const body = this.#body;
+    if (body === undefined || body.length - this.#bodyFill < minBytes) return undefined;
+    return body.subarray(this.#bodyFill);
+  }
+
+  /**
+   * Counts `n` bytes read straight into the array {@linkcode FrameDecoder.pendingBody} returned;
+   * calls back with the frame once its body is complete.
+   *
+   * @throws {FrameError} as {@linkcode FrameDecoder.push} does.
+   */
+  advance(n: number): void {
+    const body = this.#body!;
+    this.#bodyFill += n;
+    if (this.#bodyFill === body.length) {
+      this.#body = undefined;
+      this.#bodyFill = 0;
+      this.#deliver(body, 0, this.#metaLen, body.length, true);
+    }
+  }
+
+  /**
    * Consumes `chunk`, calling back once per complete frame.
    *
    * @throws {FrameError} when the stream is invalid; the decoder must not be used again.

@@ -106,3 +106,63 @@ Deno.test("drain() resolves once batched frames left with a later send's write, 
   await drain;
   await fc.close();
 });
+
+/** A peer whose bytes arrive `step` at a time, recording the size of every read buffer offered. */
+class TricklePeer implements ByteStream {
+  offered: number[] = [];
+  #bytes: Uint8Array;
+  #pos = 0;
+  constructor(bytes: Uint8Array, readonly step: number) {
+    this.#bytes = bytes;
+  }
+  read(p: Uint8Array): Promise<number | null> {
+    this.offered.push(p.length);
+    if (this.#pos >= this.#bytes.length) return Promise.resolve(null);
+    const n = Math.min(p.length, this.step, this.#bytes.length - this.#pos);
+    p.set(this.#bytes.subarray(this.#pos, this.#pos + n));
+    this.#pos += n;
+    return Promise.resolve(n);
+  }
+  write(p: Uint8Array): Promise<number> {
+    return Promise.resolve(p.length);
+  }
+  close(): void {}
+}
+
+Deno.test("the rest of a large frame body is read from the socket straight into the frame's own array, and the frames around it arrive intact", async () => {
+  const big = new Uint8Array(200_000).map((_, i) => (i * 7) & 0xff);
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.RESPONSE, callId: 1 }, new Uint8Array([1, 2, 3]));
+  w.writeFrame({ kind: Kind.RESPONSE, callId: 2 }, big);
+  w.writeFrame({ kind: Kind.RESPONSE, callId: 3 }, new Uint8Array([4]));
+  const peer = new TricklePeer(w.take().slice(), 50_000);
+  const got: Array<{ id: number; payload: Uint8Array; owned: boolean }> = [];
+  let closed!: () => void;
+  const done = new Promise<void>((r) => closed = r);
+  const fc = new FramedConnection(peer, {
+    maxMessageBytes: 1 << 20,
+    onFrame: (meta, payload, owned) =>
+      got.push({ id: meta.callId, payload: owned ? payload : payload.slice(), owned }),
+    onClose: () => closed(),
+  });
+  fc.start();
+  await done;
+  await fc.close();
+  assert.deepEqual(got.map((g) => g.id), [1, 2, 3]);
+  assert.deepEqual([...got[0]!.payload], [1, 2, 3]);
+  assert.ok(got[1]!.owned, "the large body is the frame's own array");
+  assert.deepEqual(got[1]!.payload, big);
+  assert.deepEqual([...got[2]!.payload], [4]);
+  // The first read (4 KiB, the read buffer's first size) held frame 1 (12 + 4 + 3 bytes), the
+  // header of frame 2 and the start of its body (meta 4 bytes + payload); from then on the socket
+  // was offered exactly what was missing of that body, until it was complete.
+  const bodyLength = 4 + big.length;
+  const missing = bodyLength - (4096 - 19 - 12);
+  assert.deepEqual(peer.offered.slice(0, 5), [
+    4096,
+    missing,
+    missing - 50_000,
+    missing - 100_000,
+    missing - 150_000,
+  ]);
+});
