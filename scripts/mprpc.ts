@@ -3,6 +3,7 @@
  *
  * ```sh
  * deno task mprpc ls --zk 127.0.0.1:2181            # services and providers in ZooKeeper
+ * deno task mprpc ls --zk 127.0.0.1:2181 --timeout-ms 3000 --max-nodes 500   # bounded
  * deno task mprpc ls --address 127.0.0.1:8000       # what one provider serves (reflection)
  * deno task mprpc describe fixbug.UserServiceRpc/Login --address 127.0.0.1:8000
  * deno task mprpc call fixbug.UserServiceRpc/Login '{"name":"emFuZyBzYW4=","pwd":"MTIz"}' \
@@ -34,12 +35,17 @@ import { methodText, protoText } from "../src/schema/proto_text.ts";
 import { fromProtoJson, toProtoJson } from "../src/schema/json_mapping.ts";
 import { healthService } from "../src/ops/health_service.ts";
 import { listServices, reflectService } from "../src/ops/reflection_client.ts";
-import { type ListedProvider, listRegistry } from "../src/ops/registry_listing.ts";
+import {
+  DEFAULT_LIST_MAX_NODES,
+  type ListedProvider,
+  listRegistry,
+} from "../src/ops/registry_listing.ts";
 import type { protobuf } from "../src/deps.ts";
 import type { CallOptions } from "../src/client/call_options.ts";
 
 const USAGE = `usage: mprpc <command> [flags]
-  ls (--zk host:port [--root /mprpc] | --address host:port) [--json]
+  ls (--zk host:port [--root /mprpc] [--max-nodes N] | --address host:port) [--json]
+      [--timeout-ms N]
   describe Service[/Method] (--zk … | --address … | --proto file.proto [-I dir]…)
   call package.Service/Method ['{"json": "request"}' | -d @] (--zk … | --address …)
       [--metadata k=v]… [--timeout-ms N] [--proto file.proto [-I dir]…]
@@ -57,6 +63,7 @@ interface Flags {
   address?: string | undefined;
   metadata?: string[] | undefined;
   "timeout-ms"?: string | undefined;
+  "max-nodes"?: string | undefined;
   proto?: string[] | undefined;
   "import-path"?: string[] | undefined;
   data?: string | undefined;
@@ -75,6 +82,7 @@ function parse(): { command: string | undefined; args: string[]; flags: Flags } 
         address: { type: "string" },
         metadata: { type: "string", multiple: true },
         "timeout-ms": { type: "string" },
+        "max-nodes": { type: "string" },
         proto: { type: "string", multiple: true },
         "import-path": { type: "string", short: "I", multiple: true },
         data: { type: "string", short: "d" },
@@ -92,19 +100,26 @@ function parse(): { command: string | undefined; args: string[]; flags: Flags } 
   }
 }
 
+/** A flag's value as a positive integer, or a usage error naming the flag. */
+function positiveFlag(name: string, text: string): number {
+  const n = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && Number.isSafeInteger(n))) {
+    throw new UsageError(`--${name}: "${text}" is not a positive integer`);
+  }
+  return n;
+}
+
 /** What every command shares: where to go, with which metadata and deadline. */
 class Target {
   readonly timeoutMs: number;
+  readonly maxNodes: number;
   readonly metadata: Record<string, string> = {};
   #registry: ZooKeeperRegistry | undefined;
   #channels: RpcChannel[] = [];
 
   constructor(readonly flags: Flags) {
-    const t = flags["timeout-ms"] ?? "10000";
-    this.timeoutMs = /^\d+$/.test(t) ? Number(t) : NaN;
-    if (!(this.timeoutMs >= 1)) {
-      throw new UsageError(`--timeout-ms: "${t}" is not a positive integer`);
-    }
+    this.timeoutMs = positiveFlag("timeout-ms", flags["timeout-ms"] ?? "10000");
+    this.maxNodes = positiveFlag("max-nodes", flags["max-nodes"] ?? `${DEFAULT_LIST_MAX_NODES}`);
     for (const kv of flags.metadata ?? []) {
       const i = kv.indexOf("=");
       if (i <= 0) throw new UsageError(`--metadata: "${kv}" is not key=value`);
@@ -145,6 +160,15 @@ class Target {
     });
     this.#channels.push(c);
     return c;
+  }
+
+  /** Every provider ZooKeeper holds (`ls --zk`), within `--timeout-ms` for the whole listing. */
+  list(): Promise<ListedProvider[]> {
+    return listRegistry(this.flags.zk!, {
+      root: this.flags.root,
+      timeoutMs: this.timeoutMs,
+      maxNodes: this.maxNodes,
+    });
   }
 
   /** The providers ZooKeeper lists for `service`, within `--timeout-ms`. */
@@ -227,7 +251,7 @@ function age(ms: number): string {
 async function ls(t: Target): Promise<number> {
   t.requireOne();
   if (t.flags.zk !== undefined) {
-    const list = await listRegistry(t.flags.zk, { root: t.flags.root, timeoutMs: t.timeoutMs });
+    const list = await t.list();
     if (t.flags.json) {
       console.log(JSON.stringify(list, null, 2));
       return 0;
@@ -346,7 +370,7 @@ async function health(t: Target, args: string[]): Promise<number> {
     const list = await t.resolve(service);
     addresses = list.map((e) => `${e.host}:${e.port}`);
   } else {
-    const list = await listRegistry(t.flags.zk!, { root: t.flags.root, timeoutMs: t.timeoutMs });
+    const list = await t.list();
     addresses = [...new Set(list.filter((p) => p.layout === "native").map((p) => p.address))];
   }
   if (addresses.length === 0) {

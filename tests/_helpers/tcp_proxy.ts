@@ -2,10 +2,20 @@
  * A loopback TCP proxy that can be cut, for tests of network partitions without privileges:
  * while cut, connections through it stay open but carry nothing (bytes are dropped) and new
  * connections are accepted and held silent, as across a partition; healed, the silent
- * connections are closed and new ones are forwarded again.
+ * connections are closed and new ones are forwarded again. `onTargetData` lets a test cut it at
+ * an exact point of a conversation (e.g. right after a handshake's answer).
  *
  * @module
  */
+
+/** Options of {@linkcode TcpProxy}. */
+export interface TcpProxyOptions {
+  /**
+   * Called after each chunk read from the target was forwarded to its client (a request/answer
+   * protocol whose client sends one request at a time reads one answer per chunk).
+   */
+  onTargetData?: () => void;
+}
 
 /**
  * Forwards 127.0.0.1:`port` to `target`.
@@ -15,6 +25,9 @@
  * await using proxy = new TcpProxy({ hostname: "127.0.0.1", port: 2181 });
  * proxy.cut();   // the client behind the proxy hears nothing from now on
  * proxy.heal();  // ... and reconnects
+ *
+ * let answers = 0; // silent from the second answer on
+ * const p = new TcpProxy(target, { onTargetData: () => ++answers === 1 && p.cut() });
  * ```
  */
 export class TcpProxy implements AsyncDisposable {
@@ -26,10 +39,12 @@ export class TcpProxy implements AsyncDisposable {
   #conns = new Set<Deno.TcpConn>();
   #tasks = new Set<Promise<void>>();
   #closed = false;
+  #onTargetData: (() => void) | undefined;
 
   /** Starts listening on a free loopback port. */
-  constructor(target: { hostname: string; port: number }) {
+  constructor(target: { hostname: string; port: number }, options: TcpProxyOptions = {}) {
     this.#target = target;
+    this.#onTargetData = options.onTargetData;
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     this.port = (this.#listener.addr as Deno.NetAddr).port;
     this.#track(this.#accept());
@@ -91,7 +106,10 @@ export class TcpProxy implements AsyncDisposable {
         await this.#pipe(client, undefined); // held silent until healed or closed
         return;
       }
-      await Promise.allSettled([this.#pipe(client, upstream), this.#pipe(upstream, client)]);
+      await Promise.allSettled([
+        this.#pipe(client, upstream),
+        this.#pipe(upstream, client, this.#onTargetData),
+      ]);
     } catch {
       /* the target refused, or a reset: the client sees its socket closed */
     } finally {
@@ -105,8 +123,15 @@ export class TcpProxy implements AsyncDisposable {
     }
   }
 
-  /** Copies `from` to `to` while not cut (dropping bytes while cut); ends at EOF or error. */
-  async #pipe(from: Deno.TcpConn, to: Deno.TcpConn | undefined): Promise<void> {
+  /**
+   * Copies `from` to `to` while not cut (dropping bytes while cut), calling `forwarded` after
+   * each chunk written; ends at EOF or error.
+   */
+  async #pipe(
+    from: Deno.TcpConn,
+    to: Deno.TcpConn | undefined,
+    forwarded?: () => void,
+  ): Promise<void> {
     const buf = new Uint8Array(16 * 1024);
     for (;;) {
       const n = await from.read(buf).catch(() => null);
@@ -114,6 +139,7 @@ export class TcpProxy implements AsyncDisposable {
       if (this.#cut || !to) continue;
       let off = 0;
       while (off < n) off += await to.write(buf.subarray(off, n));
+      forwarded?.();
     }
     // Half-close is not needed by the tests: closing both ends is done by #serve.
     try {

@@ -8,6 +8,7 @@ import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_regist
 import { connectZkClient } from "../../src/testing/_zk_client.ts";
 import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
+import { TcpProxy } from "../_helpers/tcp_proxy.ts";
 import { Code, RpcError } from "../../src/errors.ts";
 
 const ignore = !(await zkAvailable());
@@ -56,6 +57,18 @@ Deno.test({
       assert.deepEqual(await listRegistry(zk.connect, { root: "/elsewhere" }), [
         list[0], // the C++ layout lives at the top level whatever the root
       ]);
+      // Three nodes to read (one service, two providers) are more than maxNodes 2.
+      await assert.rejects(listRegistry(zk.connect, { maxNodes: 2 }), (e) => {
+        assert.ok(e instanceof RpcError);
+        assert.equal(e.code, Code.RESOURCE_EXHAUSTED, e.message);
+        assert.equal(
+          e.message,
+          `ZooKeeper ${zk.connect} holds more nodes than a listing reads at most ` +
+            "(maxNodes 2): 3 listed, the last 2 under /mprpc/shop.Orders/providers",
+        );
+        return true;
+      });
+      assert.equal((await listRegistry(zk.connect, { maxNodes: 100 })).length, 3);
     } finally {
       await registry.close();
     }
@@ -68,4 +81,97 @@ Deno.test("listRegistry fails UNAVAILABLE when ZooKeeper does not answer in time
     listRegistry(`127.0.0.1:${listener.addr.port}`, { timeoutMs: 300 }),
     (e) => e instanceof RpcError && e.code === Code.UNAVAILABLE && /within 300 ms/.test(e.message),
   );
+});
+
+Deno.test("listRegistry refuses a timeoutMs or maxNodes that is not a positive integer", async () => {
+  for (
+    const options of [{ timeoutMs: 0 }, { timeoutMs: NaN }, { maxNodes: -1 }, { maxNodes: 1.5 }]
+  ) {
+    await assert.rejects(listRegistry("127.0.0.1:1", options), RangeError, JSON.stringify(options));
+  }
+});
+
+/** How long after its deadline (or a reference timer set with it, when that fired late) a listing may end. */
+const SLACK_MS = 100;
+
+Deno.test({
+  name: "listRegistry: a ZooKeeper that stops answering mid-listing fails UNAVAILABLE within " +
+    "timeoutMs, naming the address and the node being read",
+  ignore,
+  async fn() {
+    await using zk = await startZooKeeper();
+    {
+      await using raw = await connectZkClient(zk.connect);
+      await raw.mkdirp("/mprpc/shop.Orders/providers");
+    }
+    const target = { hostname: "127.0.0.1", port: zk.port };
+    // Answers 1: the session handshake; 2: the root's children. Silent after `answers` of them.
+    for (
+      const [answers, reading] of [
+        [1, "/mprpc"],
+        [2, "/mprpc/shop.Orders/providers"],
+      ] as const
+    ) {
+      // The cut makes the point exact (ZooKeeper answers faster than a signal lands); the
+      // SIGSTOP keeps it silent (a cut alone would still pass on the server closing the
+      // connection when it expires the session).
+      let seen = 0;
+      let paused: Promise<void> | undefined;
+      await using proxy: TcpProxy = new TcpProxy(target, {
+        onTargetData: () => {
+          if (++seen !== answers) return;
+          proxy.cut();
+          paused = zk.pause();
+        },
+      });
+      const timeoutMs = 1500;
+      const reference = new Promise<number>((r) => setTimeout(() => r(Date.now()), timeoutMs));
+      const started = Date.now();
+      const err = await listRegistry(`127.0.0.1:${proxy.port}`, { timeoutMs }).then(
+        (v) => assert.fail(`expected UNAVAILABLE, got ${JSON.stringify(v)}`),
+        (e) => e,
+      );
+      const at = Date.now();
+      assert.ok(err instanceof RpcError, `expected an RpcError, got ${err}`);
+      assert.equal(err.code, Code.UNAVAILABLE, err.message);
+      assert.equal(
+        err.message,
+        `ZooKeeper 127.0.0.1:${proxy.port} did not answer within ${timeoutMs} ms ` +
+          `(reading ${reading})`,
+      );
+      assert.equal(seen, answers, "the proxy went silent where the test meant it to");
+      const bound = Math.max(started + timeoutMs, await reference) + SLACK_MS;
+      assert.ok(at <= bound, `ended ${at - bound} ms after its bound`);
+      await paused;
+      await zk.resume();
+    }
+  },
+});
+
+Deno.test({
+  name: "listRegistry: a connection lost mid-listing fails UNAVAILABLE at once, naming the " +
+    "address and the read",
+  ignore,
+  async fn() {
+    await using zk = await startZooKeeper();
+    {
+      await using raw = await connectZkClient(zk.connect);
+      await raw.mkdirp("/mprpc/shop.Orders/providers");
+    }
+    // Answers 1: the session handshake; 2: the root's children. Closed after them.
+    let seen = 0;
+    await using proxy: TcpProxy = new TcpProxy({ hostname: "127.0.0.1", port: zk.port }, {
+      onTargetData: () => ++seen === 2 && proxy.heal(), // closes every connection through it
+    });
+    await assert.rejects(listRegistry(`127.0.0.1:${proxy.port}`, { timeoutMs: 60_000 }), (e) => {
+      assert.ok(e instanceof RpcError);
+      assert.equal(e.code, Code.UNAVAILABLE, e.message);
+      assert.equal(
+        e.message,
+        `ZooKeeper 127.0.0.1:${proxy.port}: getChildren /mprpc/shop.Orders/providers failed: ` +
+          "CONNECTION_LOSS (-4)",
+      );
+      return true;
+    });
+  },
 });

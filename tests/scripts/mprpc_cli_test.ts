@@ -10,6 +10,8 @@ import { ZooKeeperRegistry } from "../../src/registry/zookeeper/zookeeper_regist
 import { startZooKeeper, zkAvailable } from "../../src/testing/mod.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { kitchenService } from "../_helpers/kitchen.ts";
+import { TcpProxy } from "../_helpers/tcp_proxy.ts";
+import { connectZkClient } from "../../src/testing/_zk_client.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const SCRIPT = "scripts/mprpc.ts";
@@ -263,6 +265,10 @@ Deno.test("mprpc refuses bad usage in one line with exit 2", async () => {
       'mprpc: --metadata: "novalue" is not key=value',
     ],
     [["ls", "--adress", p.addr], 'mprpc: unknown flag "--adress"'],
+    [
+      ["ls", "--zk", "127.0.0.1:1", "--max-nodes", "0"],
+      'mprpc: --max-nodes: "0" is not a positive',
+    ],
     [["frobnicate"], 'mprpc: unknown command "frobnicate"'],
     [["describe", "kitchen.Kitchen", "--proto", "no/such.proto"], "mprpc: --proto: "],
   ];
@@ -529,6 +535,43 @@ Deno.test({
       await Promise.all([a.close({ graceMs: 0 }), b.close({ graceMs: 0 })]);
       await Promise.all(registries.map((r) => r.close()));
     }
+  },
+});
+
+Deno.test({
+  name: "mprpc ls --zk ends within --timeout-ms in one CODE: message line when ZooKeeper stops " +
+    "answering after the handshake, and at --max-nodes",
+  ignore: !(await zkAvailable()),
+  async fn() {
+    await using zk = await startZooKeeper();
+    {
+      await using raw = await connectZkClient(zk.connect);
+      await raw.mkdirp("/mprpc/shop.Orders/providers");
+    }
+    // Nodes listed: shop.Orders under /mprpc, no providers, then "mprpc" and "zookeeper" at /.
+    const many = await mprpc(["ls", "--zk", zk.connect, "--max-nodes", "1"]);
+    assert.deepEqual([many.code, many.stdout], [1, ""]);
+    assert.deepEqual(many.stderr, [
+      `RESOURCE_EXHAUSTED: ZooKeeper ${zk.connect} holds more nodes than a listing reads at ` +
+      "most (maxNodes 1): 3 listed, the last 2 under /",
+    ]);
+    // Silent after the handshake's answer: the proxy drops the rest, the server is frozen.
+    let paused: Promise<void> | undefined;
+    await using proxy: TcpProxy = new TcpProxy({ hostname: "127.0.0.1", port: zk.port }, {
+      onTargetData: () => {
+        if (paused) return;
+        proxy.cut();
+        paused = zk.pause();
+      },
+    });
+    const r = await mprpc(["ls", "--zk", `127.0.0.1:${proxy.port}`, "--timeout-ms", "1500"]);
+    await paused;
+    await zk.resume();
+    assert.deepEqual([r.code, r.stdout], [1, ""]);
+    assert.deepEqual(r.stderr, [
+      `UNAVAILABLE: ZooKeeper 127.0.0.1:${proxy.port} did not answer within 1500 ms ` +
+      "(reading /mprpc)",
+    ]);
   },
 });
 

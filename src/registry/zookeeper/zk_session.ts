@@ -1,8 +1,9 @@
 /**
  * One ZooKeeper session: a thin, promise-based wrapper over one node-zookeeper-client, private
- * to {@linkcode ZooKeeperRegistry}. It adds what the client lacks: operations that fail fast
- * while disconnected and time out instead of waiting forever, state changes delivered outside
- * the client's socket callback, and a close that really releases the socket and every timer.
+ * to {@linkcode ZooKeeperRegistry} and to `listRegistry` (src/ops/registry_listing.ts). It adds
+ * what the client lacks: operations that fail fast while disconnected and time out instead of
+ * waiting forever, state changes delivered outside the client's socket callback, and a close
+ * that really releases the socket and every timer.
  *
  * @module
  */
@@ -24,8 +25,10 @@ export type { ZkEvent, ZkRawAcl };
 /** Connection states as the registry sees them. */
 export type ZkState = "connecting" | "connected" | "disconnected" | "expired" | "closed";
 
-/** The fields of a node's stat that the registry reads. */
+/** The fields of a node's stat that the registry and `listRegistry` read. */
 export interface ZkStat {
+  /** When the node was created, ms since the epoch, as 8 bytes (big-endian). */
+  ctime: Buffer;
   /** Session id owning an ephemeral node, 8 bytes (zero for persistent nodes). */
   ephemeralOwner: Buffer;
   /** Data version. */
