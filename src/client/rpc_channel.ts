@@ -4,7 +4,6 @@
  *
  * @module
  */
-import { errorMessage } from "../util/error_message.ts";
 import { protobuf } from "../deps.ts";
 import { Code, RpcError } from "../errors.ts";
 import { abortReason } from "../util/signals.ts";
@@ -29,6 +28,7 @@ import { type Balancer, type BalancerName, createBalancer } from "./balancer.ts"
 import type { CallOptions, Stub, StubMethod } from "./call_options.ts";
 import type { Caller } from "./caller.ts";
 import type { ResponseDecoder } from "./outgoing_call.ts";
+import { requestEncodeError } from "./request_encode_error.ts";
 import { NativeCaller } from "./native_caller.ts";
 import { RpcController } from "./rpc_controller.ts";
 import { ServiceDefinition } from "../typed/service_definition.ts";
@@ -430,12 +430,7 @@ export class RpcChannel {
     try {
       payload = desc.request.encodeLazy(request ?? {});
     } catch (e) {
-      const err = new RpcError(
-        Code.INVALID_ARGUMENT,
-        `cannot encode ${desc.request.type.fullName.slice(1)} for ${desc.service}.${desc.name}: ${
-          errorMessage(e)
-        }`,
-      );
+      const err = requestEncodeError(desc, e);
       this.#logger.warn("bad request", { error: err.message });
       return Promise.reject(err);
     }
@@ -456,12 +451,7 @@ export class RpcChannel {
       try {
         payload = desc.request.encodeLazy((input ?? {}) as Message);
       } catch (e) {
-        bad = new RpcError(
-          Code.INVALID_ARGUMENT,
-          `cannot encode ${desc.request.type.fullName.slice(1)} for ${desc.service}.${desc.name}: ${
-            errorMessage(e)
-          }`,
-        );
+        bad = requestEncodeError(desc, e);
       }
     } else {
       requests = asAsyncIterable(input);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { requestEncodeError } from "./request_encode_error.ts";
 import { Code, RpcError } from "../errors.ts";
 import type { MethodDescriptor, MethodKind } from "../schema/method_descriptor.ts";
 import { messageCost, ReceiveWindow, SendCredit } from "../util/credit.ts";
@@ -341,15 +342,7 @@ export class StreamCall<T = unknown> implements ResponseStream<T> {
         try {
           payload = this.desc.request.encodeLazy((r.value ?? {}) as Record<string, unknown>);
         } catch (e) {
-          this.fail(
-            new RpcError(
-              Code.INVALID_ARGUMENT,
-              `cannot encode ${this.desc.request.type.fullName.slice(1)} for ${this.#name()}: ${
-                errorMessage(e)
-              }`,
-            ),
-            true,
-          );
+          this.fail(requestEncodeError(this.desc, e), true);
           return;
         }
         // Taken while the stream is between attempts (the provider never started it): held
