@@ -96,3 +96,25 @@ Deno.test("null and undefined fields are absent: they decode as the field's defa
   assert.deepEqual(d.vBytes, new Uint8Array(0));
   assert.equal(s.encode({ vInt32: null, vLeaf: undefined }).length, 0);
 });
+
+Deno.test("an empty bytes field decodes to an empty Uint8Array that holds on to nothing of the input", () => {
+  const root = protobuf.parse(
+    `syntax = "proto3"; message B { bytes a = 1; bytes b = 2; optional bytes c = 3; }`,
+  ).root;
+  const codec = typeCodec(root.lookupType("B"));
+  const input = codec.encode({
+    a: new Uint8Array([7]),
+    b: new Uint8Array(0),
+    c: new Uint8Array(0),
+  });
+  for (const borrowed of [false, true]) {
+    const m = codec.decode(input, borrowed) as Record<string, Uint8Array>;
+    assert.deepEqual([...m["a"]!], [7]);
+    for (const key of ["b", "c"]) {
+      const v = m[key]!;
+      assert.ok(v instanceof Uint8Array && v.constructor === Uint8Array, key);
+      assert.equal(v.length, 0);
+      assert.notEqual(v.buffer, input.buffer, `${key} must not keep the input alive`);
+    }
+  }
+});
