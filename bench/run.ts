@@ -6,7 +6,7 @@
  * ```
  * deno run -A --unstable-net bench/run.ts [--quick] [--repeat N] [--duration S] [--only a,b]
  *     [--soak] [--soak-duration S] [--out FILE] [--profile provider|caller] [--profile-dir DIR]
- *     [--grpc]
+ *     [--grpc] [--pin same|split]
  * ```
  *
  * - `--quick`: 1 s windows (0.3 s warm-up) instead of 3 s (0.5 s warm-up).
@@ -21,6 +21,11 @@
  *   missing. The `grpc-js small ...` scenarios (the same Login over @grpc/grpc-js in Node, see
  *   bench/grpc_js/) run whenever `node` is on PATH and bench/grpc_js/node_modules exists, and are
  *   skipped with a note otherwise.
+ * - `--pin same|split`: runs the provider and caller of each scenario above on one CPU (`same`,
+ *   CPU 0) or on two (`split`, provider on CPU 0, caller on CPU 1), through `taskset`. Unpinned,
+ *   the scheduler puts the two processes of a `1x1` run on one CPU or on two, and the p50 of that
+ *   run is about 25 µs or 60–90 µs accordingly (cross-CPU wake-ups); which one happens flips from
+ *   run to run, so latency ratios of unpinned runs compare placements as much as implementations.
  *
  * Shapes: `small` (Login, 100-byte request) and `64k` (Echo of a 65,536-byte `bytes` field), each
  * as `1x1`, `1x64` (one connection, 64 calls outstanding) and `8x16` (8 connections — 8
@@ -73,6 +78,18 @@ const profileRole = flags.get("profile") as "provider" | "caller" | undefined;
 if (profileRole !== undefined && profileRole !== "provider" && profileRole !== "caller") {
   throw new TypeError(`--profile must be provider or caller, got ${profileRole}`);
 }
+const pin = flags.get("pin") as "same" | "split" | undefined;
+if (pin !== undefined && pin !== "same" && pin !== "split") {
+  throw new TypeError(`--pin must be same or split, got ${pin}`);
+}
+if (pin === "split" && navigator.hardwareConcurrency < 2) {
+  throw new RangeError(`--pin split needs 2 CPUs, found ${navigator.hardwareConcurrency}`);
+}
+/** The CPU a child of `role` is pinned to (`--pin`), or undefined. */
+function cpuOf(role: "provider" | "caller"): string | undefined {
+  if (pin === undefined) return undefined;
+  return pin === "split" && role === "caller" ? "1" : "0";
+}
 const outPath = flags.get("out") ?? (only ? undefined : new URL("RESULTS.md", HERE).pathname);
 for (const key of flags.keys()) {
   const known = [
@@ -86,6 +103,7 @@ for (const key of flags.keys()) {
     "profile",
     "profile-dir",
     "grpc",
+    "pin",
   ];
   if (!known.includes(key)) throw new TypeError(`unknown flag --${key}`);
 }
@@ -116,13 +134,15 @@ class Child {
 
   /**
    * `runtime` "node" runs `script` with `node` (the grpc-js comparison) instead of `deno run`;
-   * `v8Flags` go to Deno's `--v8-flags`.
+   * `cpu` pins it there with `taskset` (which execs it: the pid stays the child's); `v8Flags` go
+   * to Deno's `--v8-flags`.
    */
   constructor(
     script: string,
     args: string[],
     profileDir?: string,
     runtime: "deno" | "node" = "deno",
+    cpu?: string,
     v8Flags?: string,
   ) {
     this.name = script;
@@ -130,8 +150,10 @@ class Child {
     if (profileDir) denoArgs.push("--cpu-prof", `--cpu-prof-dir=${profileDir}`);
     if (v8Flags) denoArgs.push(`--v8-flags=${v8Flags}`);
     const path = new URL(script, HERE).pathname;
-    this.proc = new Deno.Command(runtime === "node" ? "node" : Deno.execPath(), {
-      args: runtime === "node" ? [path, ...args] : [...denoArgs, path, ...args],
+    const exe = runtime === "node" ? "node" : Deno.execPath();
+    const exeArgs = runtime === "node" ? [path, ...args] : [...denoArgs, path, ...args];
+    this.proc = new Deno.Command(cpu === undefined ? exe : "taskset", {
+      args: cpu === undefined ? exeArgs : ["-c", cpu, exe, ...exeArgs],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -310,11 +332,11 @@ async function prepareGrpc(): Promise<void> {
 /** Runs one grpc-js scenario: bench/grpc_js/server.mjs and client.mjs under Node. */
 async function runGrpcOnce(sc: Scenario): Promise<Json> {
   if (!grpcReady) return { skipped: true };
-  const server = new Child("grpc_js/server.mjs", [], undefined, "node");
+  const server = new Child("grpc_js/server.mjs", [], undefined, "node", cpuOf("provider"));
   try {
     const ready = await server.next(60_000);
     const args = [ready.port, sc.conns, sc.depth, warmupMs, durationMs, server.pid].map(String);
-    const caller = new Child("grpc_js/client.mjs", args, undefined, "node");
+    const caller = new Child("grpc_js/client.mjs", args, undefined, "node", cpuOf("caller"));
     try {
       const out = await caller.next(durationMs + warmupMs + 60_000);
       if (out.result?.firstError) throw new Error(`calls failed: ${out.result.firstError}`);
@@ -450,7 +472,7 @@ async function runOnce(sc: Scenario, profileDir: string | undefined): Promise<Js
   const window = sc.kind === "soak" ? soakMs : durationMs;
   const prof = (role: "provider" | "caller") =>
     sc.impl === "mprpc" && profileRole === role ? profileDir : undefined;
-  const server = new Child(serverScript, serverArgs, prof("provider"));
+  const server = new Child(serverScript, serverArgs, prof("provider"), "deno", cpuOf("provider"));
   try {
     const ready = await server.next(60_000);
     callerArgs.push(
@@ -475,6 +497,7 @@ async function runOnce(sc: Scenario, profileDir: string | undefined): Promise<Js
       callerArgs,
       prof("caller"),
       "deno",
+      cpuOf("caller"),
       sc.kind === "alloc" ? ALLOC_V8_FLAGS : undefined,
     );
     try {
@@ -688,7 +711,12 @@ function resultsMarkdown(
       `awaits its call, then issues the next); ${warmupMs / 1000} s warm-up, then ` +
       `${durationMs / 1000} s measured; ${repeat} run(s) per scenario, interleaved, median shown ` +
       "(calls/s range = min–max over runs). CPU = user+system seconds of each whole process " +
-      "(/proc/<pid>/stat) per 100,000 calls; RSS = VmRSS before the warm-up → end of the window.",
+      "(/proc/<pid>/stat) per 100,000 calls; RSS = VmRSS before the warm-up → end of the window." +
+      (pin === undefined
+        ? ""
+        : ` Provider and caller pinned (\`--pin ${pin}\`): ${
+          pin === "same" ? "both on CPU 0" : "provider on CPU 0, caller on CPU 1"
+        }.`),
     "",
   );
   out.push(

@@ -26,8 +26,10 @@ export interface Expirable extends WheelLink {
 /**
  * The head of one slot's list of entries (a ring: `wheelNext` is the first entry, `wheelPrev` the
  * last). Entries are linked into it, so adding and removing allocate nothing, and the head is
- * dropped as soon as its last entry leaves: a slot's bookkeeping lives as long as its calls, not
+ * dropped once its last entry has left: a slot's bookkeeping lives as long as its calls, not
  * until its deadline (objects kept for a whole timeout would be promoted to the old generation).
+ * The one exception is the slot new entries go to: emptied, it stays until entries move on to a
+ * later slot, so one call at a time does not make and drop a head (and two `Map` writes) per call.
  */
 class SlotHead implements WheelLink {
   wheelPrev: WheelLink = this;
@@ -98,6 +100,8 @@ export class DeadlineWheel {
     if (slot <= this.#cursor) slot = this.#cursor + 1;
     let head = this.#last;
     if (head === undefined || head.slot !== slot) {
+      // The slot entries went to until now, if emptied, was kept only for reuse: forget it.
+      if (head !== undefined && head.wheelNext === head) this.#forget(head);
       head = this.#slots.get(slot);
       if (head === undefined) this.#slots.set(slot, head = new SlotHead(slot));
       this.#last = head;
@@ -124,10 +128,10 @@ export class DeadlineWheel {
     const prev = e.wheelPrev!;
     unlink(e);
     this.#count--;
-    if (prev instanceof SlotHead && prev.wheelNext === prev) {
-      // The slot's last entry left: forget the slot (unless a tick already took it).
-      if (this.#slots.get(prev.slot) === prev) this.#slots.delete(prev.slot);
-      if (this.#last === prev) this.#last = undefined;
+    // The slot's last entry left: forget the slot, unless new entries go there (`add` forgets
+    // it once they move on, a tick once it is due).
+    if (prev instanceof SlotHead && prev.wheelNext === prev && prev !== this.#last) {
+      this.#forget(prev);
     }
   }
 
@@ -170,6 +174,11 @@ export class DeadlineWheel {
     this.#slots.clear();
     this.#last = undefined;
     this.#count = 0;
+  }
+
+  /** Drops an empty slot's head (unless a tick already took it). */
+  #forget(head: SlotHead): void {
+    if (this.#slots.get(head.slot) === head) this.#slots.delete(head.slot);
   }
 
   #stop(): void {

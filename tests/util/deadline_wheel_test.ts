@@ -260,3 +260,29 @@ Deno.test("DeadlineWheel.add() of an entry already waiting moves it to its new d
     clock.wheel.close();
   }
 });
+
+Deno.test("DeadlineWheel keeps timing entries right when the slot it reuses empties and entries move on", () => {
+  const clock = fakeWheel(0, 10);
+  try {
+    const fired: Array<{ deadline: number; at: number }> = [];
+    // One entry at a time, as a caller with one call outstanding: the slot empties each time.
+    for (let i = 0; i < 3; i++) {
+      const e = entry(25, fired, clock);
+      clock.wheel.add(e);
+      clock.wheel.remove(e);
+    }
+    const later = entry(45, fired, clock); // entries move on to a later slot
+    clock.wheel.add(later);
+    const back = entry(26, fired, clock); // and back to the emptied one
+    clock.wheel.add(back);
+    assert.equal(clock.wheel.size, 2);
+    clock.advance(30);
+    assert.deepEqual(fired.map((f) => f.deadline), [26]);
+    assert.ok(fired[0]!.at >= 26, `expired early at ${fired[0]!.at}`);
+    clock.advance(30);
+    assert.deepEqual(fired.map((f) => f.deadline), [26, 45]);
+    assert.equal(clock.wheel.size, 0);
+  } finally {
+    clock.wheel.close();
+  }
+});
