@@ -26,6 +26,7 @@
  *   the scheduler puts the two processes of a `1x1` run on one CPU or on two, and the p50 of that
  *   run is about 25 µs or 60–90 µs accordingly (cross-CPU wake-ups); which one happens flips from
  *   run to run, so latency ratios of unpinned runs compare placements as much as implementations.
+ *   `workers=N` scenarios are not pinned (the provider's event loops need every core).
  *
  * Shapes: `small` (Login, 100-byte request) and `64k` (Echo of a 65,536-byte `bytes` field), each
  * as `1x1`, `1x64` (one connection, 64 calls outstanding) and `8x16` (8 connections — 8
@@ -85,9 +86,12 @@ if (pin !== undefined && pin !== "same" && pin !== "split") {
 if (pin === "split" && navigator.hardwareConcurrency < 2) {
   throw new RangeError(`--pin split needs 2 CPUs, found ${navigator.hardwareConcurrency}`);
 }
-/** The CPU a child of `role` is pinned to (`--pin`), or undefined. */
-function cpuOf(role: "provider" | "caller"): string | undefined {
-  if (pin === undefined) return undefined;
+/**
+ * The CPU a child of `role` is pinned to (`--pin`), or undefined. A `workers=N` provider is never
+ * pinned (its event loops need the cores), nor its caller.
+ */
+function cpuOf(role: "provider" | "caller", sc?: Scenario): string | undefined {
+  if (pin === undefined || typeof sc?.variant === "object") return undefined;
   return pin === "split" && role === "caller" ? "1" : "0";
 }
 const outPath = flags.get("out") ?? (only ? undefined : new URL("RESULTS.md", HERE).pathname);
@@ -472,7 +476,13 @@ async function runOnce(sc: Scenario, profileDir: string | undefined): Promise<Js
   const window = sc.kind === "soak" ? soakMs : durationMs;
   const prof = (role: "provider" | "caller") =>
     sc.impl === "mprpc" && profileRole === role ? profileDir : undefined;
-  const server = new Child(serverScript, serverArgs, prof("provider"), "deno", cpuOf("provider"));
+  const server = new Child(
+    serverScript,
+    serverArgs,
+    prof("provider"),
+    "deno",
+    cpuOf("provider", sc),
+  );
   try {
     const ready = await server.next(60_000);
     callerArgs.push(
@@ -497,7 +507,7 @@ async function runOnce(sc: Scenario, profileDir: string | undefined): Promise<Js
       callerArgs,
       prof("caller"),
       "deno",
-      cpuOf("caller"),
+      cpuOf("caller", sc),
       sc.kind === "alloc" ? ALLOC_V8_FLAGS : undefined,
     );
     try {
@@ -716,7 +726,7 @@ function resultsMarkdown(
         ? ""
         : ` Provider and caller pinned (\`--pin ${pin}\`): ${
           pin === "same" ? "both on CPU 0" : "provider on CPU 0, caller on CPU 1"
-        }.`),
+        } (except the \`workers=N\` scenarios, whose provider needs every core).`),
     "",
   );
   out.push(
