@@ -3,7 +3,9 @@
  * (the same {@linkcode closedLoop} as the mprpc caller), responses matched to calls in order
  * (the server answers in order). `--mode bytes` sends the pre-encoded request and reads the
  * response's length; `--mode proto` encodes the request object and decodes the response
- * (`fromObject` + `encode`, `decode` + `toObject`, as mprpc's stubs). Prints `{"result":...}`.
+ * (`fromObject` + `encode`, `decode` + `toObject`, as mprpc's stubs); `--mode proto-copy` decodes a
+ * copy of each response, so the decoded message owns its bytes (as a caller's must) instead of
+ * viewing the reused read buffer. Prints `{"result":...}`.
  * With `--alloc-calls N`, counts the bytes allocated per call instead (see
  * {@linkcode allocationsPerCall}).
  *
@@ -39,7 +41,11 @@ class Lane {
       const resolve = this.#ring[this.#head]!;
       this.#ring[this.#head] = undefined;
       this.#head = (this.#head + 1) & this.#mask;
-      resolve(mode === "bytes" ? payload.length : responseCodec.decode(payload));
+      resolve(
+        mode === "bytes"
+          ? payload.length
+          : responseCodec.decode(mode === "proto-copy" ? payload.slice() : payload),
+      );
     });
     this.rc.start();
   }

@@ -3,7 +3,9 @@
  * `--mode bytes` answers with bytes only (the pre-encoded response of the `--shape`, or the
  * request itself for `64k`); `--mode proto` also does what a provider does with protobufjs:
  * decode the request (`decode` + `toObject`), run the shape's handler, encode the response
- * (`fromObject` + `encode`). Prints `{"ready":true,"port":N,"pid":P}`; exits when stdin ends.
+ * (`fromObject` + `encode`); `--mode proto-copy` does the same on a copy of the request, so the
+ * decoded message owns its bytes (as a provider's must: its handler may keep them) instead of
+ * viewing the reused read buffer. Prints `{"ready":true,"port":N,"pid":P}`; exits when stdin ends.
  *
  * @module
  */
@@ -15,7 +17,10 @@ const flags = parseFlags(Deno.args);
 const mode = flags.get("mode") ?? "bytes";
 const shape = (await loadShapes())[(flags.get("shape") ?? "small") as ShapeName];
 if (!shape) throw new TypeError(`unknown --shape ${flags.get("shape")}`);
-if (mode !== "bytes" && mode !== "proto") throw new TypeError(`unknown --mode ${mode}`);
+if (mode !== "bytes" && mode !== "proto" && mode !== "proto-copy") {
+  throw new TypeError(`unknown --mode ${mode}`);
+}
+const copy = mode === "proto-copy";
 
 const { requestCodec, responseCodec, respond } = shape;
 const fixed = shape.name === "small"
@@ -31,9 +36,10 @@ const accepting = (async () => {
     for await (const conn of listener) {
       const rc: RawFramedConn = new RawFramedConn(
         conn,
-        mode === "bytes"
-          ? (payload) => rc.send(fixed ?? payload)
-          : (payload) => rc.send(responseCodec.encode(respond(requestCodec.decode(payload)))),
+        mode === "bytes" ? (payload) => rc.send(fixed ?? payload) : (payload) =>
+          rc.send(
+            responseCodec.encode(respond(requestCodec.decode(copy ? payload.slice() : payload))),
+          ),
         () => conns.delete(rc),
       );
       conns.add(rc);

@@ -31,8 +31,10 @@
  * Shapes: `small` (Login, 100-byte request) and `64k` (Echo of a 65,536-byte `bytes` field), each
  * as `1x1`, `1x64` (one connection, 64 calls outstanding) and `8x16` (8 connections — 8
  * RpcChannel instances, or 8 raw sockets, in ONE caller process — with 16 outstanding each).
- * Ceilings: `ceiling-bytes` (raw echo, bytes only) and `ceiling-proto` (raw echo plus the same
- * protobufjs work as mprpc at both ends), see bench/_echo_server.ts. Streams (one server stream,
+ * Ceilings: `ceiling-bytes` (raw echo, bytes only), `ceiling-proto` (raw echo plus the same
+ * protobufjs work as mprpc at both ends, decoding views into its reused read buffer) and, for the
+ * 64k shapes, `ceiling-proto-copy` (the same, decoding copies that own their bytes, as mprpc's
+ * messages do), see bench/_echo_server.ts. Streams (one server stream,
  * one way, 100-byte and 64 KiB messages) run last, in bench/stream_bench.ts.
  *
  * @module
@@ -42,7 +44,7 @@ import { parseFlags } from "./_load.ts";
 import { formatSummary, profileFiles, summarize } from "./cpuprofile_top.ts";
 import { loadShapes } from "./_shapes.ts";
 
-type Impl = "mprpc" | "ceiling-bytes" | "ceiling-proto" | "grpc-js";
+type Impl = "mprpc" | "ceiling-bytes" | "ceiling-proto" | "ceiling-proto-copy" | "grpc-js";
 type Kind = "load" | "outstanding" | "idle" | "soak" | "alloc";
 
 interface Scenario {
@@ -366,7 +368,11 @@ function scenarios(): Scenario[] {
   for (const shape of shapes) {
     for (const [conns, depth] of concurrency) {
       const at = `${shape} ${conns}x${depth}`;
-      for (const impl of ["ceiling-bytes", "ceiling-proto", "mprpc"] as const) {
+      // The copying ceiling where owning the decoded bytes costs something: 64 KiB fields.
+      const impls = shape === "64k"
+        ? ["ceiling-bytes", "ceiling-proto", "ceiling-proto-copy", "mprpc"] as const
+        : ["ceiling-bytes", "ceiling-proto", "mprpc"] as const;
+      for (const impl of impls) {
         list.push({ name: `${impl} ${at}`, kind: "load", impl, shape, conns, depth });
       }
       const mprpc = { kind: "load", impl: "mprpc", shape, conns, depth } as const;
@@ -446,7 +452,11 @@ async function runOnce(sc: Scenario, profileDir: string | undefined): Promise<Js
   if (sc.impl !== "mprpc") {
     serverScript = "_echo_server.ts";
     callerScript = "_echo_client.ts";
-    const mode = sc.impl === "ceiling-bytes" ? "bytes" : "proto";
+    const mode = sc.impl === "ceiling-bytes"
+      ? "bytes"
+      : sc.impl === "ceiling-proto-copy"
+      ? "proto-copy"
+      : "proto";
     serverArgs.push("--mode", mode, "--shape", sc.shape);
     callerArgs.push("--mode", mode);
   } else {
@@ -618,11 +628,15 @@ function summaryLine(o: Outcome, byName: Map<string, Outcome>): Json {
   };
   if (sc.impl === "mprpc") {
     const shapeKey = `${sc.shape} ${sc.conns}x${sc.depth}`;
-    for (const ceiling of ["ceiling-proto", "ceiling-bytes"] as const) {
+    for (const ceiling of ["ceiling-proto", "ceiling-bytes", "ceiling-proto-copy"] as const) {
       const c = byName.get(`${ceiling} ${shapeKey}`);
       if (c && c.runs.length > 0) {
         const r = pairedRatio(o, c);
-        const key = ceiling === "ceiling-proto" ? "ratioToProtoCeiling" : "ratioToBytesCeiling";
+        const key = ceiling === "ceiling-proto"
+          ? "ratioToProtoCeiling"
+          : ceiling === "ceiling-bytes"
+          ? "ratioToBytesCeiling"
+          : "ratioToCopyCeiling";
         line[key] = r.median;
         line[`${key}Range`] = [r.min, r.max];
       }
@@ -744,16 +758,20 @@ function resultsMarkdown(
       "all frames of a tick coalesced into one write) with the same shapes: `ceiling-bytes` moves " +
       "bytes only; `ceiling-proto` also does mprpc's protobufjs work at both ends (client: " +
       "fromObject+encode request, decode+toObject response; server: decode+toObject request, " +
-      "fromObject+encode response). `vs proto` = mprpc calls/s ÷ ceiling-proto calls/s of the " +
-      "same shape, computed per round (the two ran seconds apart) and shown as the median " +
-      "(min–max over rounds); `vs bytes` likewise for ceiling-bytes; `vs mprpc` = a variant's " +
-      "calls/s ÷ plain `mprpc` of the same shape.",
+      "fromObject+encode response). ceiling-proto decodes each message as a view into its reused " +
+      "read buffer, which is only sound because it drops the message at once; " +
+      "`ceiling-proto-copy` (64k shapes) decodes a copy instead, so the message owns its bytes " +
+      "as mprpc's must (a handler or caller may keep them). `vs proto` = mprpc calls/s ÷ " +
+      "ceiling-proto calls/s of the same shape, computed per round (the two ran seconds apart) " +
+      "and shown as the median (min–max over rounds); `vs bytes` and `vs copy` likewise for " +
+      "ceiling-bytes and ceiling-proto-copy; `vs mprpc` = a variant's calls/s ÷ plain `mprpc` " +
+      "of the same shape.",
     "",
   );
   out.push("## Throughput and latency", "");
   out.push(
-    "| scenario | calls/s | range | vs proto | vs bytes | vs mprpc | p50 µs | p99 µs | max µs | CPU s/100k caller | CPU s/100k provider | RSS MiB caller | RSS MiB provider |",
-    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| scenario | calls/s | range | vs proto | vs bytes | vs copy | vs mprpc | p50 µs | p99 µs | max µs | CPU s/100k caller | CPU s/100k provider | RSS MiB caller | RSS MiB provider |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   );
   for (const l of lines) {
     if (
@@ -763,7 +781,7 @@ function resultsMarkdown(
       continue;
     }
     if (l.skipped || l.error) {
-      out.push(`| ${l.name} | ${l.skipped ? "skipped" : "error"} | | | | | | | | | | | |`);
+      out.push(`| ${l.name} | ${l.skipped ? "skipped" : "error"} | | | | | | | | | | | | |`);
       continue;
     }
     out.push(
@@ -771,6 +789,7 @@ function resultsMarkdown(
         `${fmt(l.callsPerSec)} | ${fmt(l.callsPerSecMin)}–${fmt(l.callsPerSecMax)} | ` +
         `${ratioCell(l.ratioToProtoCeiling, l.ratioToProtoCeilingRange)} | ` +
         `${ratioCell(l.ratioToBytesCeiling, l.ratioToBytesCeilingRange)} | ` +
+        `${ratioCell(l.ratioToCopyCeiling, l.ratioToCopyCeilingRange)} | ` +
         `${ratioCell(l.ratioToPlainMprpc, l.ratioToPlainMprpcRange)} | ` +
         `${fmt(l.p50Us)} | ${fmt(l.p99Us)} | ${fmt(l.maxUs)} | ${fmt(l.cpuPer100k.caller)} | ` +
         `${fmt(l.cpuPer100k.provider)} | ${l.rssMiB.caller.start} → ${l.rssMiB.caller.end} | ` +
