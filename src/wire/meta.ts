@@ -283,8 +283,9 @@ const FIELD_NAMES: readonly string[] = [
 ];
 const UNKNOWN_FIELD = "unknown field";
 
+const NO_BYTES = new Uint8Array(0);
 /** The reader of {@linkcode decodeMeta}, reset for each meta. */
-const reader = new WireReader(new Uint8Array(0), 0, 0, metaError);
+const reader = new WireReader(NO_BYTES, 0, 0, metaError);
 
 /**
  * A meta object for {@linkcode decodeMeta}'s `into`: every field present from the start, so
@@ -429,6 +430,8 @@ export function decodeMeta(
       r.skipField(wire, what);
     }
   }
+  // The shared reader must not keep the frame's bytes alive until the next meta.
+  r.reset(NO_BYTES, 0, 0);
   return meta;
 }
 
