@@ -17,9 +17,6 @@ import { CallSlab } from "../util/call_slab.ts";
 import type { StreamCall, StreamLink } from "./stream_call.ts";
 import type { OutgoingCall } from "./outgoing_call.ts";
 
-export type { OutgoingOptions, ResponseDecoder } from "./outgoing_call.ts";
-export { OutgoingCall } from "./outgoing_call.ts";
-
 /**
  * Bytes of requests a connection holds unsent (queued or being written) above which new calls
  * on it fail at once with `RESOURCE_EXHAUSTED` instead of queueing: the provider has stopped
