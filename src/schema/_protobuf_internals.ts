@@ -22,10 +22,10 @@ protobuf.configure();
 
 /** The private fields of protobufjs's Reader that `bytes()` reads. */
 interface ReaderFields {
-  buf: Uint8Array;
+  buf: Uint8Array | number[];
   pos: number;
   len: number;
-  _slice(this: Uint8Array, start: number, end: number): Uint8Array;
+  _slice(this: Uint8Array | number[], start: number, end: number): Uint8Array;
   uint32(): number;
 }
 
@@ -45,6 +45,8 @@ protobuf.Reader.prototype.bytes = function (this: ReaderFields): Uint8Array {
     throw new RangeError(`index out of range: ${this.pos} + ${length || 1} > ${this.len}`);
   }
   this.pos = end;
+  // A reader over a plain array of numbers (protobufjs accepts one) cuts it as protobufjs does.
+  if (Array.isArray(this.buf)) return this.buf.slice(start, end) as unknown as Uint8Array;
   if (start === end) return NO_BYTES.subarray(0, 0);
   return this._slice.call(this.buf, start, end);
 };

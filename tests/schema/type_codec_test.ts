@@ -118,3 +118,16 @@ Deno.test("an empty bytes field decodes to an empty Uint8Array that holds on to 
     }
   }
 });
+
+Deno.test("protobufjs still decodes bytes fields from a reader over a plain array of numbers", () => {
+  const type = protobuf.parse(`syntax = "proto3"; message B { bytes a = 1; bytes b = 2; }`).root
+    .lookupType("B");
+  const m = type.decode(
+    protobuf.Reader.create([10, 2, 7, 8, 18, 0] as unknown as Uint8Array),
+  ) as unknown as {
+    a: ArrayLike<number>;
+    b: ArrayLike<number>;
+  };
+  assert.deepEqual(Array.from(m.a), [7, 8]);
+  assert.equal(m.b.length, 0);
+});
