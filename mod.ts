@@ -68,6 +68,7 @@ export type {
 } from "./src/client/call_options.ts";
 export type { ResponseStream } from "./src/client/response_stream.ts";
 export { RpcController } from "./src/client/rpc_controller.ts";
+export { BufferLoan } from "./src/client/buffer_loan.ts";
 export { type ProtoFile, protoFile } from "./src/typed/proto_file.ts";
 export { defineService, ServiceDefinition } from "./src/typed/service_definition.ts";
 export type {

@@ -14,12 +14,14 @@
  *
  * Where: `--address host:port`, or `--zk CONNECT` to resolve through ZooKeeper. `--peer-pid` is
  * the provider's pid (its CPU and RSS are sampled with ours). `--log-dir DIR` gives every channel
- * an AsyncLogger at INFO; `--metrics off` gives every channel `metrics: false`.
+ * an AsyncLogger at INFO; `--metrics off` gives every channel `metrics: false`; `--loan true`
+ * makes every `load` call with its own {@linkcode BufferLoan}, released when the call returns.
  *
  * @module
  */
 import {
   AsyncLogger,
+  BufferLoan,
   type Logger,
   RpcChannel,
   type RpcChannelOptions,
@@ -37,6 +39,7 @@ const shape = shapes[(flags.get("shape") ?? "small") as ShapeName];
 if (!shape) throw new TypeError(`unknown --shape ${flags.get("shape")}`);
 const peerPid = flags.has("peer-pid") ? num("peer-pid", 0) : undefined;
 const logDir = flags.get("log-dir");
+const loaned = flags.get("loan") === "true";
 const logger = logDir ? new AsyncLogger({ dir: logDir, level: "INFO" }) : undefined;
 
 const zk = flags.get("zk");
@@ -88,7 +91,15 @@ async function load(): Promise<void> {
   const lanes: Array<() => Promise<unknown>> = [];
   for (let i = 0; i < conns; i++) {
     const fn = channel().stub(shape.service)[shape.method]!;
-    lanes.push(() => fn(request));
+    lanes.push(
+      loaned
+        ? async () => {
+          // The response's bytes are the connection's until the loan ends with the block.
+          using loan = new BufferLoan();
+          await fn(request, { loan });
+        }
+        : () => fn(request),
+    );
   }
   await Promise.all(lanes.map((call) => call())); // connect every channel
   const series: Array<{ t: number; callerRssMiB: number; providerRssMiB: number }> = [];

@@ -6,7 +6,8 @@
  * Flags: `--log-dir DIR` (an AsyncLogger at INFO, one line per Login/Echo call), `--zk CONNECT`
  * (register in ZooKeeper), `--workers N` (passed on as RpcProvider's `workers` option),
  * `--wait-ms MS` (delay of `Wait`, default 200), `--metrics off` (RpcProvider's `metrics: false`),
- * `--admin true` (the admin listener on a free port; prints its port as `adminPort`).
+ * `--admin true` (the admin listener on a free port; prints its port as `adminPort`), `--lend true`
+ * (RpcProvider's `lendRequestBytes: true`).
  *
  * @module
  */
@@ -33,6 +34,7 @@ const options: RpcProviderOptions = {
   port: 0,
   slowCallMs: 60_000,
   ...(flags.get("metrics") === "off" ? { metrics: false } : {}),
+  ...(flags.get("lend") === "true" ? { lendRequestBytes: true } : {}),
   ...(flags.get("admin") === "true" ? { admin: { host: "127.0.0.1", port: 0 } } : {}),
   ...(logger ? { logger: logger as Logger } : {}),
   ...(registry ? { registry } : {}),

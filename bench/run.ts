@@ -54,7 +54,7 @@ interface Scenario {
   shape: "small" | "64k";
   conns: number;
   depth: number;
-  variant?: "log" | "zk" | "metrics-off" | "metrics" | { workers: number };
+  variant?: "log" | "zk" | "metrics-off" | "metrics" | "loan" | { workers: number };
 }
 
 // deno-lint-ignore no-explicit-any
@@ -383,6 +383,10 @@ function scenarios(): Scenario[] {
         list.push({ ...mprpc, name: `mprpc metrics=off ${at}`, variant: "metrics-off" });
         list.push({ ...mprpc, name: `mprpc+metrics ${at}`, variant: "metrics" });
       }
+      if (shape === "64k") {
+        // Receive buffers lent instead of copied: provider's lendRequestBytes, caller's loan.
+        list.push({ ...mprpc, name: `mprpc+loan ${at}`, variant: "loan" });
+      }
       if (at === "small 8x16") {
         for (const workers of [1, 2]) {
           list.push({ ...mprpc, name: `mprpc workers=${workers} ${at}`, variant: { workers } });
@@ -472,6 +476,9 @@ async function runOnce(sc: Scenario, profileDir: string | undefined): Promise<Js
     callerArgs.push("--metrics", "off");
   } else if (sc.variant === "metrics") {
     serverArgs.push("--admin", "true");
+  } else if (sc.variant === "loan") {
+    serverArgs.push("--lend", "true");
+    callerArgs.push("--loan", "true");
   } else if (typeof sc.variant === "object") {
     serverArgs.push("--workers", String(sc.variant.workers));
   }

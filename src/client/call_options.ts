@@ -5,6 +5,7 @@
  */
 import type { Message } from "../schema/method_descriptor.ts";
 import type { ResponseStream } from "./response_stream.ts";
+import type { BufferLoan } from "./buffer_loan.ts";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -22,6 +23,11 @@ export interface CallOptions {
   retries?: number;
   /** Key for the `consistent_hash` balancer (default: the channel's `hashKey`). */
   hashKey?: string;
+  /**
+   * Decode the response's `bytes` fields as views into the connection's receive buffer, lent
+   * to this loan until it is released, instead of copies (see {@linkcode BufferLoan}).
+   */
+  loan?: BufferLoan;
   /**
    * Called with the response metadata (the handler's `ctx.responseMetadata`, `{}` when it set
    * none) of a call that succeeded, just before its promise resolves. A failed call's metadata

@@ -16,6 +16,7 @@ import { endpointKey } from "../util/endpoint_key.ts";
 import { CallSlab } from "../util/call_slab.ts";
 import type { StreamCall, StreamLink } from "./stream_call.ts";
 import type { OutgoingCall } from "./outgoing_call.ts";
+import { holdLease } from "./buffer_loan.ts";
 
 /**
  * Bytes of requests a connection holds unsent (queued or being written) above which new calls
@@ -278,6 +279,7 @@ export class ClientConnection {
       p.reject(backlog);
       return;
     }
+    if (p.opts.loan !== undefined) fc.startLending();
     const id = this.#allocateId();
     p.id = id;
     p.holder = this;
@@ -537,10 +539,16 @@ export class ClientConnection {
           );
         } else {
           p.decoder.onMetadata?.(meta.metadata ?? {});
+          const loan = p.opts.loan;
+          const lease = loan === undefined || p.decoder.hasBytes === false
+            ? undefined
+            : this.#fc!.lend();
           let value;
           try {
-            value = p.decoder.decode(payload, !owned);
+            value = p.decoder.decode(payload, !owned && lease === undefined);
+            if (lease !== undefined) holdLease(loan!, lease);
           } catch (e) {
+            lease?.release();
             p.reject(
               new RpcError(Code.INTERNAL, `cannot decode response: ${(e as Error).message}`),
             );

@@ -263,6 +263,7 @@ export class NativeCaller implements Caller {
     const capturing: ResponseDecoder = {
       decode: (bytes, borrowed) => decoder.decode(bytes, borrowed),
       onMetadata: (md) => metadata = md,
+      hasBytes: decoder.hasBytes,
     };
     const value = await this.#dispatch(desc, payload, capturing, opts, deadline, request);
     opts.onResponseMetadata!(metadata); // a throw here rejects the call with that error

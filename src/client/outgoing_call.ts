@@ -8,6 +8,7 @@
 import { Code, RpcError } from "../errors.ts";
 import type { Expirable, WheelLink } from "../util/deadline_wheel.ts";
 import type { Payload } from "../wire/frame_writer.ts";
+import type { BufferLoan } from "./buffer_loan.ts";
 
 /**
  * Decodes a response payload; `borrowed` means `payload` is a view into a read buffer that will
@@ -20,12 +21,18 @@ export interface ResponseDecoder {
    * none), just before `decode`.
    */
   onMetadata?: ((metadata: Record<string, string>) => void) | undefined;
+  /**
+   * False when nothing `decode` returns can be a view of `payload` (a message type without
+   * `bytes` fields): a call's buffer loan then lends nothing.
+   */
+  readonly hasBytes?: boolean | undefined;
 }
 
-/** The options of a call a connection reads: its signal and metadata. */
+/** The options of a call a connection reads: its signal, metadata and buffer loan. */
 export interface OutgoingOptions {
   readonly signal?: AbortSignal | undefined;
   readonly metadata?: Record<string, string> | undefined;
+  readonly loan?: BufferLoan | undefined;
 }
 
 /** What holds a call in flight: it fails the call when the call's deadline passes. */

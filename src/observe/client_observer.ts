@@ -17,6 +17,7 @@ import { StreamRecord } from "./stream_record.ts";
 interface Decoder {
   decode(payload: Uint8Array, borrowed: boolean): unknown;
   onMetadata?: ((metadata: Record<string, string>) => void) | undefined;
+  readonly hasBytes?: boolean | undefined;
 }
 
 /** The options of one call, as far as observing it goes. */
@@ -70,6 +71,7 @@ class MethodEntry {
         return inner.decode(payload, borrowed);
       },
       onMetadata: inner.onMetadata,
+      hasBytes: inner.hasBytes,
     };
     return this.#metered;
   }

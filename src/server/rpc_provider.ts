@@ -158,6 +158,7 @@ export class RpcProvider {
       maxInflightPerConnection: options.maxInflightPerConnection ??
         DEFAULT_MAX_INFLIGHT_PER_CONNECTION,
       slowCallMs: options.slowCallMs ?? DEFAULT_SLOW_CALL_MS,
+      lendRequestBytes: options.lendRequestBytes === true,
       maxUnsentBytes,
       maxStreamsPerConnection: options.maxStreamsPerConnection ??
         DEFAULT_MAX_STREAMS_PER_CONNECTION,

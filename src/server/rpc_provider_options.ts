@@ -54,6 +54,36 @@ export interface RpcProviderOptions {
    * `RESOURCE_EXHAUSTED`.
    */
   maxStreamsPerConnection?: number | undefined;
+  /**
+   * Lend unary handlers the connection's receive buffer instead of copying: the request's
+   * `bytes` fields are views into it, valid until the handler's result settles (its answer is
+   * encoded by then), after which the buffer is read into again. A handler that keeps such a
+   * field longer (stores it, or uses it after a later `await` of its returned promise) must copy
+   * it (`bytes.slice()`). It saves allocating and copying every large request; streaming
+   * methods and the `"mprpc-legacy"` protocol always copy. Default false.
+   *
+   * @example A provider whose handler reads large uploads without a copy per call
+   * ```ts
+   * import { parseProto, RpcChannel, RpcProvider } from "../../mod.ts";
+   * const root = parseProto(`syntax = "proto3"; package demo;
+   *   message Blob { bytes data = 1; } message Size { uint32 n = 1; }
+   *   service Store { rpc Put(Blob) returns (Size); }`);
+   * const provider = new RpcProvider({ port: 0, lendRequestBytes: true });
+   * provider.notifyService(root.lookupService("demo.Store"), {
+   *   // data is valid until Put returns: it is read (summed here) before then.
+   *   Put: (req) => ({ n: (req.data as Uint8Array).reduce((a, b) => a + b, 0) }),
+   * });
+   * await provider.start();
+   * const channel = new RpcChannel({ address: provider.address });
+   * const res = await channel.stub(root.lookupService("demo.Store")).Put!({
+   *   data: new Uint8Array(100_000).fill(1),
+   * });
+   * if (res.n !== 100_000) throw new Error(String(res.n));
+   * await channel.close();
+   * await provider.close();
+   * ```
+   */
+  lendRequestBytes?: boolean | undefined;
   /** Calls slower than this are logged as slow; default 1000 ms. */
   slowCallMs?: number | undefined;
   /**
@@ -89,7 +119,7 @@ export interface RpcProviderOptions {
    *
    * Each Worker's provider gets the limits and timeouts of these options (`maxMessageBytes`,
    * `maxConnections`, `maxInflightPerConnection`, `slowCallMs`, `maxUnsentBytes`,
-   * `idleTimeoutMs`, `readTimeoutMs`, `legacy`), applied per event loop, and logs into `logger`. Functions cannot
+   * `idleTimeoutMs`, `readTimeoutMs`, `legacy`, `lendRequestBytes`), applied per event loop, and logs into `logger`. Functions cannot
    * reach a Worker, so with `workers > 1` `start()` throws a `TypeError` when `interceptors` or
    * `tls` is set, or when services or interceptors were added to this provider outside
    * `setup(provider)`: add them in the worker module instead, so every event loop has them.

@@ -9,6 +9,7 @@ import { Code, codeName, RpcError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ByteStream } from "../transport/framed_connection.ts";
 import { FramedConnection } from "../transport/framed_connection.ts";
+import type { ReceiveLease } from "../transport/receive_buffers.ts";
 import type { MethodDescriptor } from "../schema/method_descriptor.ts";
 import { Kind, type RpcMeta } from "../wire/meta.ts";
 import { FrameError } from "../wire/frame.ts";
@@ -49,6 +50,11 @@ export interface ServerHost {
   readonly maxUnsentBytes?: number;
   /** Streaming calls open at once on one connection; default 1000. */
   readonly maxStreamsPerConnection?: number;
+  /**
+   * Unary requests' `bytes` fields are views into the receive buffer, lent to the handler until
+   * its result settles (see `RpcProviderOptions.lendRequestBytes`).
+   */
+  readonly lendRequestBytes?: boolean;
   /** Finds the route of `service`/`method`, or explains why there is none. */
   route(service: string, method: string): Route | string;
   /** A call started (+1) or ended (-1). */
@@ -86,6 +92,7 @@ export class ServerConnection implements AcceptedConnection {
       maxMessageBytes: host.maxMessageBytes,
       initial,
       maxUnsentBytes: host.maxUnsentBytes,
+      lendBuffers: host.lendRequestBytes === true,
       onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
       onOversize: (meta, bodyLength) => this.#onOversize(meta, bodyLength),
       onClose: (err) => this.#onClose(err),
@@ -302,10 +309,15 @@ export class ServerConnection implements AcceptedConnection {
       this.#onStreamRequest(meta, route, payload, owned);
       return;
     }
+    // A lent buffer comes back once the handler's result settles and its answer is written.
+    const lease = host.lendRequestBytes === true && desc.request.hasBytes
+      ? this.#fc.lend()
+      : undefined;
     let request;
     try {
-      request = desc.request.decode(payload, !owned);
+      request = desc.request.decode(payload, !owned && lease === undefined);
     } catch (e) {
+      lease?.release();
       const msg = `cannot decode ${
         desc.request.type.fullName.slice(1)
       } for ${desc.service}.${desc.name}: ${e instanceof Error ? e.message : e}`;
@@ -322,17 +334,54 @@ export class ServerConnection implements AcceptedConnection {
     try {
       result = route.handler(request, ctx);
       if (result !== null && typeof (result as Promise<unknown>)?.then === "function") {
-        (result as Promise<unknown>).then(
-          (r) => this.#finish(ctx, desc, r),
-          (e) => this.#fail(ctx, desc, e),
-        );
+        if (lease === undefined) {
+          (result as Promise<unknown>).then(
+            (r) => this.#finish(ctx, desc, r),
+            (e) => this.#fail(ctx, desc, e),
+          );
+        } else {
+          (result as Promise<unknown>).then(
+            (r) => this.#finishLent(ctx, desc, r, lease),
+            (e) => this.#failLent(ctx, desc, e, lease),
+          );
+        }
         return;
       }
     } catch (e) {
-      this.#fail(ctx, desc, e);
+      if (lease === undefined) this.#fail(ctx, desc, e);
+      else this.#failLent(ctx, desc, e, lease);
       return;
     }
-    this.#finish(ctx, desc, result);
+    if (lease === undefined) this.#finish(ctx, desc, result);
+    else this.#finishLent(ctx, desc, result, lease);
+  }
+
+  /** `#finish`, then gives the request's buffer back. */
+  #finishLent(
+    ctx: CallContext,
+    desc: MethodDescriptor,
+    result: unknown,
+    lease: ReceiveLease,
+  ): void {
+    try {
+      this.#finish(ctx, desc, result);
+    } finally {
+      lease.release();
+    }
+  }
+
+  /** `#fail`, then gives the request's buffer back. */
+  #failLent(
+    ctx: CallContext,
+    desc: MethodDescriptor,
+    thrown: unknown,
+    lease: ReceiveLease,
+  ): void {
+    try {
+      this.#fail(ctx, desc, thrown);
+    } finally {
+      lease.release();
+    }
   }
 
   /** Whether the request names a method served even while draining (a health check). */

@@ -50,6 +50,7 @@ export const WORKER_OPTION_ROLES = {
   maxInflightPerConnection: "travels",
   maxStreamsPerConnection: "travels",
   slowCallMs: "travels",
+  lendRequestBytes: "travels",
   maxUnsentBytes: "travels",
   maxPendingTlsHandshakes: "main",
   idleTimeoutMs: "travels",

@@ -9,6 +9,7 @@ import { type FrameCallback, FrameDecoder, type OversizeCallback } from "../wire
 import { FrameWriter, type Payload } from "../wire/frame_writer.ts";
 import type { MetaFields } from "../wire/meta.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
+import { ReceiveBuffer, ReceiveBufferPool, type ReceiveLease } from "./receive_buffers.ts";
 
 /** First size of a connection's read buffer (small: idle connections cost little); it grows when reads fill it. */
 const INITIAL_READ_BUFFER = 4 * 1024;
@@ -56,6 +57,11 @@ export interface FramedConnectionOptions {
    */
   reuseMeta?: boolean | undefined;
   /**
+   * Let `onFrame` borrow the buffer a frame was received in ({@linkcode FramedConnection.lend}),
+   * so a payload can be decoded as views instead of copied. Off by default.
+   */
+  lendBuffers?: boolean | undefined;
+  /**
    * Backpressure: while more than this many bytes wait to be written (the peer does not read
    * what it asked for), stop reading from the peer; resume once half of it has been written.
    * Default: never stop reading (a caller's connection, whose reads only free memory).
@@ -96,6 +102,14 @@ export class FramedConnection {
   #onClose: (error: unknown) => void;
   #readBufferSize: number;
   #readBuf: Uint8Array;
+  /** With `lendBuffers`: the pool, the read buffer's lease count, the body being filled. */
+  #pool: ReceiveBufferPool | undefined;
+  #readOwner: ReceiveBuffer | undefined;
+  #bodyOwner: ReceiveBuffer | undefined;
+  /** The buffer of the frame being handed to `onFrame` (undefined outside the callback). */
+  #frameOwner: ReceiveBuffer | undefined;
+  /** What `push` is fed from: the read buffer, or undefined for the sniffed bytes. */
+  #pushOwner: ReceiveBuffer | undefined;
   #initial: Uint8Array | undefined;
   #readLoop: Promise<void> | undefined;
   #writeLoop: Promise<void> | undefined;
@@ -135,23 +149,47 @@ export class FramedConnection {
     this.#conn = conn;
     const onFrame = options.onFrame;
     const onOversize = options.onOversize;
+    this.#onClose = options.onClose;
+    this.#readBufferSize = options.readBufferSize ?? MAX_READ_BUFFER;
+    const readSize = Math.min(INITIAL_READ_BUFFER, this.#readBufferSize);
+    this.#readBuf = new Uint8Array(readSize);
     this.#decoder = new FrameDecoder(
       options.maxMessageBytes,
       (meta, payload, owned) => {
         this.lastFrameAt = this.lastReadAt;
         this.frames++;
-        onFrame(meta, payload, owned);
+        if (this.#pool === undefined) {
+          onFrame(meta, payload, owned);
+          return;
+        }
+        const owner = this.#frameOwner = owned ? this.#bodyOwner : this.#pushOwner;
+        try {
+          onFrame(meta, payload, owned);
+        } finally {
+          this.#frameOwner = undefined;
+          if (owned && owner !== undefined) {
+            this.#bodyOwner = undefined;
+            this.#pool.done(owner);
+          }
+        }
       },
       onOversize && ((meta, bodyLength) => {
         this.lastFrameAt = this.lastReadAt;
         this.frames++;
+        // A body collected for an oversize frame's meta is never lent: it stays unpooled.
+        this.#bodyOwner = undefined;
         onOversize(meta, bodyLength);
       }),
-      { reuseMeta: options.reuseMeta },
+      {
+        reuseMeta: options.reuseMeta,
+        allocBody: (length) => {
+          if (this.#pool === undefined) return new Uint8Array(length);
+          const owner = this.#bodyOwner = this.#pool.take(length);
+          return owner.bytes.subarray(0, length);
+        },
+      },
     );
-    this.#onClose = options.onClose;
-    this.#readBufferSize = options.readBufferSize ?? MAX_READ_BUFFER;
-    this.#readBuf = new Uint8Array(Math.min(INITIAL_READ_BUFFER, this.#readBufferSize));
+    if (options.lendBuffers === true) this.startLending();
     this.#initial = options.initial;
     this.#maxUnsent = options.maxUnsentBytes ?? Infinity;
   }
@@ -174,6 +212,26 @@ export class FramedConnection {
   /** Bytes of an unfinished incoming frame held in memory. */
   get partialBytes(): number {
     return this.#decoder.buffered;
+  }
+
+  /**
+   * From now on, let `onFrame` borrow receive buffers ({@linkcode FramedConnection.lend}), as the
+   * `lendBuffers` option does from the start. Idempotent.
+   */
+  startLending(): void {
+    if (this.#pool !== undefined) return;
+    const pool = this.#pool = new ReceiveBufferPool();
+    this.#readOwner = new ReceiveBuffer(pool, this.#readBuf);
+  }
+
+  /**
+   * Called from `onFrame` (with `lendBuffers`, or after `startLending`): takes a lease on the buffer the frame's payload
+   * is in, which is then not read into again until the lease is released, so the payload (and
+   * views into it) stay valid past the callback. Undefined when lending is off, outside
+   * `onFrame`, or when the payload is in bytes the connection was given (`initial`): copy then.
+   */
+  lend(): ReceiveLease | undefined {
+    return this.#frameOwner?.lend();
   }
 
   /** Starts the read loop. */
@@ -330,12 +388,23 @@ export class FramedConnection {
           if (this.#closed) break;
         }
         const direct = this.#decoder.pendingBody(DIRECT_READ_BYTES);
+        const lent = this.#readOwner;
+        if (direct === undefined && lent !== undefined && lent.leases > 0) {
+          // Frames of the read buffer are lent: read into another one until they come back.
+          const size = this.#readBuf.length;
+          this.#readOwner = this.#pool!.take(size);
+          this.#readBuf = this.#readOwner.bytes.subarray(0, size);
+          this.#pool!.done(lent);
+        }
         const n = await this.#conn.read(direct ?? this.#readBuf);
         if (n === null) break;
         const now = this.lastReadAt = Date.now();
         const framesBefore = this.frames;
         if (direct !== undefined) this.#decoder.advance(n);
-        else this.#decoder.push(this.#readBuf.subarray(0, n));
+        else {
+          this.#pushOwner = this.#readOwner;
+          this.#decoder.push(this.#readBuf.subarray(0, n));
+        }
         if (this.#decoder.buffered === 0) this.partialSince = 0;
         else if (
           this.partialSince === 0 || this.frames !== framesBefore ||
@@ -347,7 +416,15 @@ export class FramedConnection {
         }
         if (direct === undefined && n === this.#readBuf.length && n < this.#readBufferSize) {
           // A full read: more is waiting; read in bigger gulps from now on.
-          this.#readBuf = new Uint8Array(Math.min(n * 4, this.#readBufferSize));
+          const size = Math.min(n * 4, this.#readBufferSize);
+          const old = this.#readOwner;
+          if (old !== undefined) {
+            this.#readOwner = this.#pool!.take(size);
+            this.#readBuf = this.#readOwner.bytes.subarray(0, size);
+            this.#pool!.done(old);
+          } else {
+            this.#readBuf = new Uint8Array(size);
+          }
         }
       }
       this.#shutdown(undefined);

@@ -108,22 +108,30 @@ export class FrameDecoder {
   #skip = 0;
   /** The one meta object filled for every frame (`reuseMeta`), or undefined. */
   #meta: RpcMeta | undefined;
+  /** Makes the array a frame body is collected in (`allocBody`), or undefined: a new array. */
+  #allocBody: ((length: number) => Uint8Array) | undefined;
 
   /**
    * Creates a decoder refusing bodies over `maxMessageBytes`; `onOversize` (optional) receives
    * the meta of such frames, whose payload is then skipped. With `reuseMeta`, every frame's meta
-   * is decoded into one object (no allocation per frame), which callbacks must not keep.
+   * is decoded into one object (no allocation per frame), which callbacks must not keep. With
+   * `allocBody`, a body that does not arrive whole in one chunk is collected in the array it
+   * returns (exactly `length` long) instead of a new one.
    */
   constructor(
     maxMessageBytes: number,
     onFrame: FrameCallback,
     onOversize?: OversizeCallback,
-    options?: { reuseMeta?: boolean | undefined },
+    options?: {
+      reuseMeta?: boolean | undefined;
+      allocBody?: ((length: number) => Uint8Array) | undefined;
+    },
   ) {
     this.#max = maxMessageBytes;
     this.#onFrame = onFrame;
     this.#onOversize = onOversize;
     if (options?.reuseMeta === true) this.#meta = emptyMeta();
+    this.#allocBody = options?.allocBody;
   }
 
   /** Bytes of an unfinished frame held by the decoder (1 while skipping an oversize payload). */
@@ -203,7 +211,9 @@ export class FrameDecoder {
         this.#deliver(chunk, pos, pos + this.#metaLen, pos + bodyLen, false);
         pos += bodyLen;
       } else {
-        this.#body = new Uint8Array(bodyLen);
+        this.#body = this.#allocBody === undefined
+          ? new Uint8Array(bodyLen)
+          : this.#allocBody(bodyLen);
         this.#bodyFill = 0;
       }
     }

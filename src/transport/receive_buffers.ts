@@ -1,0 +1,136 @@
+/**
+ * Receive buffers a connection can lend: the arrays it reads frames into, each counting the
+ * leases on it, and a pool of the ones given back. A lent buffer is not read into again until
+ * every lease on it has been released, so what was decoded out of it as views stays intact for
+ * as long as the borrower holds it; a buffer whose borrower never gives it back is simply not
+ * reused (the garbage collector frees it like any other).
+ *
+ * @module
+ */
+
+/** Size classes are spaced an eighth of a power of two apart (at most 12.5% unused). */
+const CLASS_STEPS = 8;
+/** Smallest size class (smaller requests get a buffer of this size). */
+const MIN_CLASS = 4 * 1024;
+/** Default bytes of given-back buffers a pool keeps for reuse. */
+export const DEFAULT_MAX_POOLED_BYTES = 2 * 1024 * 1024;
+
+/**
+ * A lease on a receive buffer: what was decoded out of the buffer as views stays valid until
+ * {@linkcode ReceiveLease.release} is called, exactly once.
+ */
+export interface ReceiveLease {
+  /** Gives the buffer back (to be read into again once no lease is left on it). */
+  release(): void;
+}
+
+/**
+ * One receive buffer: `bytes` is its whole capacity. While `busy` (it is the read buffer, or a
+ * frame body being filled) it goes back to the pool only when its owner lets go of it.
+ *
+ * @example
+ * ```ts
+ * import { ReceiveBufferPool } from "./receive_buffers.ts";
+ * const pool = new ReceiveBufferPool();
+ * const b = pool.take(10_000);
+ * b.lend().release();
+ * pool.done(b); // lent and given back: reused by the next take of that size
+ * if (pool.take(10_000) !== b) throw new Error("not reused");
+ * ```
+ */
+export class ReceiveBuffer implements ReceiveLease {
+  /** Leases not yet released. */
+  leases = 0;
+  /** Ever lent since it was taken from the pool (only a lent buffer comes back). */
+  lent = false;
+  /** Still written by the connection. */
+  busy = true;
+
+  /** A buffer of `bytes.length` bytes belonging to `pool`. */
+  constructor(readonly pool: ReceiveBufferPool, readonly bytes: Uint8Array) {}
+
+  /** Takes a lease on it. */
+  lend(): ReceiveLease {
+    this.leases++;
+    this.lent = true;
+    return this;
+  }
+
+  /** Releases one lease (see {@linkcode ReceiveLease}). */
+  release(): void {
+    if (--this.leases === 0 && !this.busy) this.pool.give(this);
+  }
+}
+
+/**
+ * Buffers given back, by size class, up to a total of `maxPooledBytes`.
+ *
+ * @example
+ * ```ts
+ * import { ReceiveBufferPool } from "./receive_buffers.ts";
+ * const pool = new ReceiveBufferPool();
+ * const b = pool.take(65_556);
+ * if (b.bytes.length < 65_556) throw new Error("too small");
+ * ```
+ */
+export class ReceiveBufferPool {
+  #free = new Map<number, ReceiveBuffer[]>();
+  #freeBytes = 0;
+  #maxPooledBytes: number;
+
+  /** A pool keeping at most `maxPooledBytes` of idle buffers. */
+  constructor(maxPooledBytes: number = DEFAULT_MAX_POOLED_BYTES) {
+    this.#maxPooledBytes = maxPooledBytes;
+  }
+
+  /** Bytes of idle buffers kept. */
+  get pooledBytes(): number {
+    return this.#freeBytes;
+  }
+
+  /** A buffer of at least `size` bytes, reused when one of its size class was given back. */
+  take(size: number): ReceiveBuffer {
+    const cls = sizeClass(size);
+    const b = this.#free.get(cls)?.pop();
+    if (b !== undefined) {
+      this.#freeBytes -= cls;
+      b.busy = true;
+      b.lent = false;
+      return b;
+    }
+    if (this.#freeBytes > this.#maxPooledBytes / 2) {
+      // Idle buffers of sizes no longer asked for would hold the pool's room forever.
+      this.#free.clear();
+      this.#freeBytes = 0;
+    }
+    return new ReceiveBuffer(this, new Uint8Array(cls));
+  }
+
+  /**
+   * The connection no longer writes into `b`: it comes back now if it was lent and every lease
+   * is released, or later when the last one is; a buffer never lent stays with whoever holds
+   * what was decoded out of it.
+   */
+  done(b: ReceiveBuffer): void {
+    b.busy = false;
+    if (b.lent && b.leases === 0) this.give(b);
+  }
+
+  /** Puts an idle buffer back (dropped when the pool is full). */
+  give(b: ReceiveBuffer): void {
+    const cls = b.bytes.length;
+    if (this.#freeBytes + cls > this.#maxPooledBytes) return;
+    let list = this.#free.get(cls);
+    if (list === undefined) this.#free.set(cls, list = []);
+    list.push(b);
+    this.#freeBytes += cls;
+  }
+}
+
+/** The size class of `size`: the next multiple of an eighth of the power of two below it. */
+export function sizeClass(size: number): number {
+  if (size <= MIN_CLASS) return MIN_CLASS;
+  const pow = 2 ** Math.floor(Math.log2(size - 1));
+  const step = pow / CLASS_STEPS;
+  return Math.ceil(size / step) * step;
+}
