@@ -60,13 +60,14 @@ Deno.test("with workers, a setup(provider) that throws in a Worker makes start()
   await provider.close({ graceMs: 0 });
 });
 
-Deno.test("the options that travel to Workers are the limits, timeouts and built-in services, and only those", () => {
+Deno.test("the options that travel to Workers are the limits, timeouts, buffer lending and built-in services, and only those", () => {
   const travelling = Object.entries(WORKER_OPTION_ROLES).filter(([, r]) => r === "travels")
     .map(([k]) => k).sort();
   assert.deepEqual(travelling, [
     "health",
     "idleTimeoutMs",
     "legacy",
+    "lendRequestBytes",
     "maxConnections",
     "maxInflightPerConnection",
     "maxMessageBytes",
@@ -90,6 +91,7 @@ Deno.test("the options that travel to Workers are the limits, timeouts and built
     health: false,
     reflection: false,
     metrics: false,
+    lendRequestBytes: true,
   };
   assert.deepEqual(
     workerOptions({ ...all, host: "0.0.0.0", weight: 3, workers: 4, logger: new CaptureLogger() }),
