@@ -17,11 +17,30 @@ export const DEFAULT_MAX_POOLED_BYTES = 2 * 1024 * 1024;
 
 /**
  * A lease on a receive buffer: what was decoded out of the buffer as views stays valid until
- * {@linkcode ReceiveLease.release} is called, exactly once.
+ * {@linkcode ReceiveLease.release} is called.
  */
 export interface ReceiveLease {
-  /** Gives the buffer back (to be read into again once no lease is left on it). */
+  /**
+   * Gives the buffer back (to be read into again once no lease is left on it). Only the first
+   * call counts: releasing a lease again never ends another holder's lease on the same buffer.
+   */
   release(): void;
+}
+
+/** One lease on one buffer, released at most once. */
+class Lease implements ReceiveLease {
+  #buffer: ReceiveBuffer | undefined;
+
+  constructor(buffer: ReceiveBuffer) {
+    this.#buffer = buffer;
+  }
+
+  release(): void {
+    const b = this.#buffer;
+    if (b === undefined) return;
+    this.#buffer = undefined;
+    if (--b.leases === 0 && !b.busy) b.pool.give(b);
+  }
 }
 
 /**
@@ -38,7 +57,7 @@ export interface ReceiveLease {
  * if (pool.take(10_000) !== b) throw new Error("not reused");
  * ```
  */
-export class ReceiveBuffer implements ReceiveLease {
+export class ReceiveBuffer {
   /** Leases not yet released. */
   leases = 0;
   /** Ever lent since it was taken from the pool (only a lent buffer comes back). */
@@ -49,16 +68,11 @@ export class ReceiveBuffer implements ReceiveLease {
   /** A buffer of `bytes.length` bytes belonging to `pool`. */
   constructor(readonly pool: ReceiveBufferPool, readonly bytes: Uint8Array) {}
 
-  /** Takes a lease on it. */
+  /** Takes a lease on it (a new one each call, each released on its own). */
   lend(): ReceiveLease {
     this.leases++;
     this.lent = true;
-    return this;
-  }
-
-  /** Releases one lease (see {@linkcode ReceiveLease}). */
-  release(): void {
-    if (--this.leases === 0 && !this.busy) this.pool.give(this);
+    return new Lease(this);
   }
 }
 
@@ -116,10 +130,13 @@ export class ReceiveBufferPool {
     if (b.lent && b.leases === 0) this.give(b);
   }
 
-  /** Puts an idle buffer back (dropped when the pool is full). */
+  /**
+   * Puts an idle buffer back: dropped when the pool is full, or when its length is not a size
+   * class (a read buffer the connection made before it lent: no `take` would ever find it).
+   */
   give(b: ReceiveBuffer): void {
     const cls = b.bytes.length;
-    if (this.#freeBytes + cls > this.#maxPooledBytes) return;
+    if (cls !== sizeClass(cls) || this.#freeBytes + cls > this.#maxPooledBytes) return;
     let list = this.#free.get(cls);
     if (list === undefined) this.#free.set(cls, list = []);
     list.push(b);

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { type ByteStream, FramedConnection } from "../../src/transport/framed_connection.ts";
+import type { ReceiveLease } from "../../src/transport/receive_buffers.ts";
 import { FrameWriter } from "../../src/wire/frame_writer.ts";
 import { Kind } from "../../src/wire/meta.ts";
 
@@ -165,4 +166,208 @@ Deno.test("the rest of a large frame body is read from the socket straight into 
     missing - 100_000,
     missing - 150_000,
   ]);
+});
+
+/**
+ * A peer whose bytes arrive when the test sends them (`send`), each in as many reads as the
+ * buffers offered need; it records the array every read was offered.
+ */
+class ScriptedPeer implements ByteStream {
+  offered: Uint8Array[] = [];
+  #queue: Uint8Array[] = [];
+  #wake: (() => void) | undefined;
+  #ended = false;
+  /** Sends `bytes`, the first read getting at most `first` of them. */
+  send(bytes: Uint8Array, first = bytes.length): void {
+    this.#queue.push(bytes.slice(0, first));
+    if (first < bytes.length) this.#queue.push(bytes.slice(first));
+    this.#wake?.();
+  }
+  end(): void {
+    this.#ended = true;
+    this.#wake?.();
+  }
+  async read(p: Uint8Array): Promise<number | null> {
+    this.offered.push(p);
+    while (this.#queue.length === 0 && !this.#ended) {
+      await new Promise<void>((r) => this.#wake = r);
+      this.#wake = undefined;
+    }
+    const chunk = this.#queue[0];
+    if (chunk === undefined) return null;
+    const n = Math.min(p.length, chunk.length);
+    p.set(chunk.subarray(0, n));
+    if (n === chunk.length) this.#queue.shift();
+    else this.#queue[0] = chunk.subarray(n);
+    return n;
+  }
+  write(p: Uint8Array): Promise<number> {
+    return Promise.resolve(p.length);
+  }
+  close(): void {
+    this.end();
+  }
+}
+
+/** A RESPONSE frame whose payload is `size` bytes of `fill`. */
+function frame(callId: number, size: number, fill: number): Uint8Array {
+  const w = new FrameWriter();
+  w.writeFrame({ kind: Kind.RESPONSE, callId }, new Uint8Array(size).fill(fill));
+  return w.take().slice();
+}
+
+/** A lending connection over a scripted peer, and the frames it received, awaited one by one. */
+function lendingConnection(lend: (callId: number) => boolean) {
+  const peer = new ScriptedPeer();
+  const frames: Array<{ id: number; payload: Uint8Array; owned: boolean; lease?: ReceiveLease }> =
+    [];
+  let arrived: (() => void) | undefined;
+  const fc: FramedConnection = new FramedConnection(peer, {
+    maxMessageBytes: 1 << 20,
+    lendBuffers: true,
+    onFrame: (meta, payload, owned) => {
+      const lease = lend(meta.callId) ? fc.lend() : undefined;
+      frames.push({ id: meta.callId, payload, owned, ...(lease && { lease }) });
+      arrived?.();
+    },
+    onClose: () => {},
+  });
+  fc.start();
+  /** Waits for the `count`th frame and returns it. */
+  const nth = async (count: number) => {
+    while (frames.length < count) await new Promise<void>((r) => arrived = r);
+    return frames[count - 1]!;
+  };
+  return { peer, fc, nth };
+}
+
+const allEqual = (bytes: Uint8Array, value: number) => bytes.every((b) => b === value);
+
+Deno.test("a payload lent from the read buffer stays intact while later frames are read, and that buffer is read into again once released", async () => {
+  const { peer, fc, nth } = lendingConnection((id) => id === 1 || id === 41);
+  peer.send(frame(1, 100, 1));
+  const first = await nth(1);
+  assert.equal(first.owned, false, "a small frame arrives in the read buffer");
+  assert.ok(first.lease !== undefined, "the read buffer is not lent");
+  const lentBuffer = first.payload.buffer;
+  for (let id = 2; id <= 40; id++) {
+    peer.send(frame(id, 100, id));
+    await nth(id);
+  }
+  assert.ok(allEqual(first.payload, 1), "the lent payload was overwritten by later frames");
+  const readsWhileLent = peer.offered.length;
+  assert.ok(
+    peer.offered.slice(1).every((p) => p.buffer !== lentBuffer),
+    "the lent buffer was read into again",
+  );
+  first.lease!.release();
+  // Frame 41 lends the current read buffer: the next read swaps it for a pooled one.
+  peer.send(frame(41, 100, 41));
+  const lent41 = await nth(41);
+  peer.send(frame(42, 100, 42));
+  await nth(42);
+  assert.ok(allEqual(lent41.payload, 41));
+  assert.ok(
+    peer.offered.slice(readsWhileLent).some((p) => p.buffer === lentBuffer),
+    "the released buffer was not reused",
+  );
+  lent41.lease!.release();
+  peer.end();
+  await fc.close();
+});
+
+Deno.test("a large body read straight into its own pooled array is reused for a later body once its lease is released", async () => {
+  const { peer, fc, nth } = lendingConnection((id) => id === 1);
+  peer.send(frame(1, 40_000, 1), 100);
+  const first = await nth(1);
+  assert.ok(first.owned, "the large body is not the frame's own array");
+  assert.ok(first.lease !== undefined, "the body is not lent");
+  assert.ok(
+    peer.offered.some((p) => p.buffer === first.payload.buffer),
+    "the body was not read straight into",
+  );
+  assert.ok(allEqual(first.payload, 1));
+  first.lease!.release();
+  peer.send(frame(2, 40_000, 2), 100);
+  const second = await nth(2);
+  assert.equal(second.payload.buffer, first.payload.buffer, "the released body was not reused");
+  assert.ok(allEqual(second.payload, 2));
+  peer.end();
+  await fc.close();
+});
+
+Deno.test("a large body nobody borrowed is never reused: views decoded out of it stay intact", async () => {
+  const { peer, fc, nth } = lendingConnection(() => false);
+  peer.send(frame(1, 40_000, 1), 100);
+  const first = await nth(1);
+  assert.ok(first.owned);
+  for (let id = 2; id <= 4; id++) {
+    peer.send(frame(id, 40_000, id), 100);
+    const later = await nth(id);
+    assert.notEqual(later.payload.buffer, first.payload.buffer, "the kept body was reused");
+  }
+  assert.ok(allEqual(first.payload, 1), "the kept body was overwritten");
+  peer.end();
+  await fc.close();
+});
+
+Deno.test("a lease released twice never ends the lease of the next borrower of the same buffer", async () => {
+  const peer = new ScriptedPeer();
+  const bodies: Uint8Array[] = [];
+  const leases: ReceiveLease[] = [];
+  let arrived: (() => void) | undefined;
+  const fc: FramedConnection = new FramedConnection(peer, {
+    maxMessageBytes: 1 << 20,
+    lendBuffers: true,
+    onFrame: (_meta, payload) => {
+      bodies.push(payload);
+      leases.push(fc.lend()!);
+      if (bodies.length === 1) leases[0]!.release(); // done with it at once
+      arrived?.();
+    },
+    onClose: () => {},
+  });
+  fc.start();
+  const nth = async (count: number) => {
+    while (bodies.length < count) await new Promise<void>((r) => arrived = r);
+    return bodies[count - 1]!;
+  };
+  peer.send(frame(1, 40_000, 1), 100);
+  const first = await nth(1);
+  peer.send(frame(2, 40_000, 2), 100);
+  const second = await nth(2);
+  assert.equal(second.buffer, first.buffer, "a body lent and released at once was not reused");
+  leases[0]!.release(); // again, by mistake: frame 2's borrower still reads its body
+  peer.send(frame(3, 40_000, 3), 100);
+  const third = await nth(3);
+  assert.notEqual(third.buffer, second.buffer, "a body still lent was reused");
+  assert.ok(allEqual(second, 2), "a lent body was overwritten");
+  leases[1]!.release();
+  leases[2]!.release();
+  peer.end();
+  await fc.close();
+});
+
+Deno.test("a frame in the sniffed bytes the connection was given is not lent: lend() is undefined, frames read later are", async () => {
+  const peer = new ScriptedPeer();
+  const leases: Array<ReceiveLease | undefined> = [];
+  let arrived: (() => void) | undefined;
+  const fc: FramedConnection = new FramedConnection(peer, {
+    maxMessageBytes: 1 << 20,
+    lendBuffers: true,
+    initial: frame(1, 100, 1),
+    onFrame: () => {
+      leases.push(fc.lend());
+      arrived?.();
+    },
+    onClose: () => {},
+  });
+  fc.start();
+  peer.send(frame(2, 100, 2));
+  while (leases.length < 2) await new Promise<void>((r) => arrived = r);
+  assert.equal(leases[0], undefined, "the sniffed bytes were lent");
+  assert.ok(leases[1] !== undefined, "a frame in the read buffer was not lent");
+  leases[1]!.release();
+  peer.end();
+  await fc.close();
 });
