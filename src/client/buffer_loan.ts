@@ -66,7 +66,7 @@ export class BufferLoan implements Disposable {
     this.#one = undefined;
     this.#more = undefined;
     one?.release();
-    if (more !== undefined) for (const lease of more) lease.release();
+    if (more !== undefined) { for (const lease of more) lease.release(); }
   }
 
   /** {@linkcode BufferLoan.release}, for `using`. */

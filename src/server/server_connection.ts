@@ -333,23 +333,27 @@ export class ServerConnection implements AcceptedConnection {
     let result: unknown;
     try {
       result = route.handler(request, ctx);
-      if (result !== null && typeof (result as Promise<unknown>)?.then === "function") {
-        if (lease === undefined) {
-          (result as Promise<unknown>).then(
-            (r) => this.#finish(ctx, desc, r),
-            (e) => this.#fail(ctx, desc, e),
-          );
-        } else {
-          (result as Promise<unknown>).then(
-            (r) => this.#finishLent(ctx, desc, r, lease),
-            (e) => this.#failLent(ctx, desc, e, lease),
-          );
-        }
-        return;
-      }
     } catch (e) {
       if (lease === undefined) this.#fail(ctx, desc, e);
       else this.#failLent(ctx, desc, e, lease);
+      return;
+    }
+    if (result !== null && typeof (result as Promise<unknown>)?.then === "function") {
+      // A native promise settles once and its then() does not throw; any other thenable is
+      // adopted by one, so a then() that calls back twice or throws after calling back cannot
+      // end the call twice.
+      const settled = result instanceof Promise ? result : Promise.resolve(result);
+      if (lease === undefined) {
+        settled.then(
+          (r) => this.#finish(ctx, desc, r),
+          (e) => this.#fail(ctx, desc, e),
+        );
+      } else {
+        settled.then(
+          (r) => this.#finishLent(ctx, desc, r, lease),
+          (e) => this.#failLent(ctx, desc, e, lease),
+        );
+      }
       return;
     }
     if (lease === undefined) this.#finish(ctx, desc, result);

@@ -6,6 +6,8 @@ import assert from "node:assert/strict";
 import { Code, RpcError } from "../../src/errors.ts";
 import { formatFields } from "../../src/log/logger.ts";
 import { startKitchen } from "../_helpers/kitchen.ts";
+import { parseProto, RpcChannel, RpcProvider } from "../../mod.ts";
+import { CaptureLogger } from "../_helpers/capture_logger.ts";
 
 class QuotaError extends Error {
   override name = "QuotaError";
@@ -121,4 +123,43 @@ Deno.test("a handler that throws anything yields INTERNAL without a stack and on
     }
   }
   assert.equal((await k.stub.Echo({ text: "still serving" })).text, "still serving");
+});
+
+Deno.test("a handler's thenable that answers and then throws, or answers twice, ends its call once", async () => {
+  const root = parseProto(`syntax = "proto3"; package t;
+    message M { string text = 1; }
+    service S { rpc Once(M) returns (M); rpc Twice(M) returns (M); }`);
+  const service = root.lookupService("t.S");
+  const provider = new RpcProvider({ port: 0, logger: new CaptureLogger() });
+  provider.notifyService(service, {
+    Once: (req) => ({
+      then(ok: (v: unknown) => void) {
+        ok(req);
+        throw new Error("thrown after answering");
+      },
+    }),
+    Twice: (req) => ({
+      then(ok: (v: unknown) => void, fail: (e: unknown) => void) {
+        ok(req);
+        ok({ text: "second" });
+        fail(new Error("third"));
+      },
+    }),
+  });
+  await provider.start();
+  const channel = new RpcChannel({ address: provider.address });
+  try {
+    const stub = channel.stub(service);
+    assert.deepEqual(await stub.Once!({ text: "a" }), { text: "a" });
+    assert.deepEqual(await stub.Twice!({ text: "b" }), { text: "b" });
+    // Ending a call twice counted it out twice: the provider's running count went below zero.
+    assert.equal(provider.inflight, 0);
+    const snapshot = provider.metrics();
+    const calls = snapshot.methods.flatMap((m) => Object.values(m.calls))
+      .reduce((a, b) => a + b, 0);
+    assert.equal(calls, 2);
+  } finally {
+    await channel.close();
+    await provider.close();
+  }
 });
