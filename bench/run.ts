@@ -915,6 +915,12 @@ notes.push(
   "`mprpc+log` gives both sides an AsyncLogger at INFO writing to a temp dir; the provider logs " +
     "one line per call in the handler. Compare it with `mprpc small 1x64`.",
 );
+notes.push(
+  "`mprpc+loan` (64k shapes): the provider runs with `lendRequestBytes: true` and every call " +
+    "passes its own `BufferLoan` (released when the call returns), so both ends decode the " +
+    "64 KiB field as a view into a receive buffer that is given back and reused, as " +
+    "ceiling-proto decodes into its read buffer.",
+);
 for (const n of notes) console.error(`note: ${n}`);
 
 if (selected.some((s) => s.impl === "grpc-js")) {
