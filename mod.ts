@@ -46,6 +46,7 @@ export {
   type CloseOptions,
   RpcProvider,
   type RpcProviderOptions,
+  type ServiceOptions,
 } from "./src/server/rpc_provider.ts";
 export type { Handler } from "./src/server/server_connection.ts";
 export { CallContext, type PeerAddress } from "./src/server/call_context.ts";

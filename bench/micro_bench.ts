@@ -184,7 +184,7 @@ class MemoryStream implements ByteStream {
   }
 }
 
-const route: Route = { desc: login, handler: small.respond };
+const route: Route = { desc: login, handler: small.respond, lend: false };
 const host: ServerHost = {
   logger: new ConsoleLogger("CRITICAL"),
   wheel: new DeadlineWheel(),

@@ -27,7 +27,7 @@ import {
 import { listen, type Listener } from "../transport/listen.ts";
 import { compose, type Interceptor } from "./interceptor.ts";
 import { workerOptions, WorkerPool } from "./worker_pool.ts";
-import type { CloseOptions, RpcProviderOptions } from "./rpc_provider_options.ts";
+import type { CloseOptions, RpcProviderOptions, ServiceOptions } from "./rpc_provider_options.ts";
 import { AcceptBackoff } from "./accept_backoff.ts";
 import { defaultMaxConnections } from "./_max_connections.ts";
 import { type ByteStream, DEFAULT_MAX_UNSENT_BYTES } from "../transport/framed_connection.ts";
@@ -61,7 +61,7 @@ import type { RecentCall } from "../observe/recent_calls.ts";
 import { tracedHandler } from "../observe/tracing.ts";
 import { thrownToRpcError } from "./_thrown.ts";
 
-export type { CloseOptions, RpcProviderOptions };
+export type { CloseOptions, RpcProviderOptions, ServiceOptions };
 
 /**
  * What `provider`'s own event loop counted, without its Workers' share (private to the toolkit:
@@ -158,7 +158,6 @@ export class RpcProvider {
       maxInflightPerConnection: options.maxInflightPerConnection ??
         DEFAULT_MAX_INFLIGHT_PER_CONNECTION,
       slowCallMs: options.slowCallMs ?? DEFAULT_SLOW_CALL_MS,
-      lendRequestBytes: options.lendRequestBytes === true,
       maxUnsentBytes,
       maxStreamsPerConnection: options.maxStreamsPerConnection ??
         DEFAULT_MAX_STREAMS_PER_CONNECTION,
@@ -199,12 +198,16 @@ export class RpcProvider {
    * the `.proto` ({@linkcode ServiceImpl}): a handler for every method, under its `.proto` name,
    * requests as received, responses as the `Init` types.
    *
+   * `options` apply to this service alone: `lendRequestBytes` overrides the provider's option of
+   * that name (see {@linkcode ServiceOptions}).
+   *
    * @throws {TypeError} when `impl` names a method the service does not have, or a value is not
    * a function, or the provider has already started.
    */
   notifyService<S extends protobuf.Service | ServiceDefinition>(
     definition: S,
     impl: S extends ServiceDefinition ? ServiceImpl<S> : Record<string, Handler>,
+    options?: ServiceOptions,
   ): this {
     const service: protobuf.Service = definition instanceof ServiceDefinition
       ? definition.service
@@ -212,7 +215,8 @@ export class RpcProvider {
     if (this.#sealed || this.#listener !== undefined) {
       throw new TypeError("notifyService() must be called before start()/run()");
     }
-    const methods = this.#addRoutes(service, impl as Record<string, Handler>, false);
+    const lend = options?.lendRequestBytes ?? this.#options.lendRequestBytes === true;
+    const methods = this.#addRoutes(service, impl as Record<string, Handler>, false, lend);
     const name = serviceName(service);
     this.#services.set(name, methods);
     this.#served.set(name, service);
@@ -258,6 +262,7 @@ export class RpcProvider {
     service: protobuf.Service,
     impl: Record<string, Handler>,
     duringDrain: boolean,
+    lend = false,
   ): string[] {
     const descs = describeService(service);
     const byName = new Map<string, Handler>();
@@ -288,6 +293,7 @@ export class RpcProvider {
         handler,
         duringDrain,
         metrics: this.#metrics?.method(desc.service, desc.name),
+        lend,
       });
       methods.push(desc.name);
     }

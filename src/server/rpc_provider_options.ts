@@ -9,6 +9,43 @@ import type { TlsServerOptions } from "../transport/listen.ts";
 import type { Interceptor } from "./interceptor.ts";
 import type { AdminOptions } from "../observe/admin_server.ts";
 
+/**
+ * Options of one service, the third argument of `provider.notifyService(service, impl, options)`.
+ *
+ * @example Lending request buffers to one service's handlers only
+ * ```ts
+ * import { parseProto, RpcChannel, RpcProvider } from "../../mod.ts";
+ * const root = parseProto(`syntax = "proto3"; package demo;
+ *   message Blob { bytes data = 1; } message Size { uint32 n = 1; }
+ *   service Upload { rpc Put(Blob) returns (Size); }
+ *   service Archive { rpc Keep(Blob) returns (Size); }`);
+ * const kept: Uint8Array[] = [];
+ * const provider = new RpcProvider({ port: 0 });
+ * provider.notifyService(root.lookupService("demo.Upload"), {
+ *   Put: (req) => ({ n: (req.data as Uint8Array).length }), // reads data before returning
+ * }, { lendRequestBytes: true });
+ * provider.notifyService(root.lookupService("demo.Archive"), {
+ *   Keep: (req) => ({ n: kept.push(req.data as Uint8Array) }), // keeps data: not lent
+ * });
+ * await provider.start();
+ * const channel = new RpcChannel({ address: provider.address });
+ * const put = channel.stub(root.lookupService("demo.Upload")).Put!;
+ * const keep = channel.stub(root.lookupService("demo.Archive")).Keep!;
+ * await keep({ data: new Uint8Array(50_000).fill(7) });
+ * for (let i = 0; i < 3; i++) await put({ data: new Uint8Array(50_000).fill(i) });
+ * if (kept[0]!.some((b) => b !== 7)) throw new Error("a kept request was overwritten");
+ * await channel.close();
+ * await provider.close();
+ * ```
+ */
+export interface ServiceOptions {
+  /**
+   * Lend this service's unary handlers the receive buffer (see
+   * `RpcProviderOptions.lendRequestBytes`, whose value it overrides for this service).
+   */
+  lendRequestBytes?: boolean | undefined;
+}
+
 /** Options of `RpcProvider`. */
 export interface RpcProviderOptions {
   /** Address to listen on; default `127.0.0.1`. */
@@ -60,7 +97,8 @@ export interface RpcProviderOptions {
    * encoded by then), after which the buffer is read into again. A handler that keeps such a
    * field longer (stores it, or uses it after a later `await` of its returned promise) must copy
    * it (`bytes.slice()`). It saves allocating and copying every large request; streaming
-   * methods and the `"mprpc-legacy"` protocol always copy. Default false.
+   * methods and the `"mprpc-legacy"` protocol always copy. Default false; a service can set its
+   * own (`notifyService`'s {@linkcode ServiceOptions}).
    *
    * @example A provider whose handler reads large uploads without a copy per call
    * ```ts

@@ -37,6 +37,11 @@ export interface Route {
   duringDrain?: boolean;
   /** The method's counters, when the provider keeps metrics. */
   metrics?: MethodMetrics | undefined;
+  /**
+   * Unary requests' `bytes` fields are views into the receive buffer, lent to the handler until
+   * its result settles (`lendRequestBytes`).
+   */
+  lend: boolean;
 }
 
 /** What a connection needs from its provider. */
@@ -50,11 +55,6 @@ export interface ServerHost {
   readonly maxUnsentBytes?: number;
   /** Streaming calls open at once on one connection; default 1000. */
   readonly maxStreamsPerConnection?: number;
-  /**
-   * Unary requests' `bytes` fields are views into the receive buffer, lent to the handler until
-   * its result settles (see `RpcProviderOptions.lendRequestBytes`).
-   */
-  readonly lendRequestBytes?: boolean;
   /** Finds the route of `service`/`method`, or explains why there is none. */
   route(service: string, method: string): Route | string;
   /** A call started (+1) or ended (-1). */
@@ -92,7 +92,6 @@ export class ServerConnection implements AcceptedConnection {
       maxMessageBytes: host.maxMessageBytes,
       initial,
       maxUnsentBytes: host.maxUnsentBytes,
-      lendBuffers: host.lendRequestBytes === true,
       onFrame: (meta, payload, owned) => this.#onFrame(meta, payload, owned),
       onOversize: (meta, bodyLength) => this.#onOversize(meta, bodyLength),
       onClose: (err) => this.#onClose(err),
@@ -310,9 +309,12 @@ export class ServerConnection implements AcceptedConnection {
       return;
     }
     // A lent buffer comes back once the handler's result settles and its answer is written.
-    const lease = host.lendRequestBytes === true && desc.request.hasBytes
-      ? this.#fc.lend()
-      : undefined;
+    let lease: ReceiveLease | undefined;
+    if (route.lend && desc.request.hasBytes) {
+      lease = this.#fc.lend();
+      // (The first request of a connection to a lending method is copied: lending starts here.)
+      if (lease === undefined) this.#fc.startLending();
+    }
     let request;
     try {
       request = desc.request.decode(payload, !owned && lease === undefined);

@@ -357,3 +357,74 @@ Deno.test("lendRequestBytes with legacy on: native callers (sniffed) are lent, l
     }
   });
 });
+
+Deno.test("notifyService's lendRequestBytes overrides the provider's, service by service, on one connection", async () => {
+  const other = parseProto(`syntax = "proto3"; package lendtest2;
+    message Blob { uint32 id = 1; bytes data = 2; }
+    service Keep { rpc Put(Blob) returns (Blob); }`).lookupService("lendtest2.Keep");
+  // A 2,000-byte field copied out of the read buffer is an array of its own; a lent one is a
+  // view into the (larger) receive buffer.
+  const lentSeen: boolean[] = [];
+  const kept: Uint8Array[] = [];
+  const provider = new RpcProvider({
+    port: 0,
+    lendRequestBytes: true,
+    logger: new CaptureLogger(),
+  });
+  provider.notifyService(store, {
+    Echo: (req) => {
+      const data = req.data as Uint8Array;
+      lentSeen.push(data.buffer.byteLength !== data.length);
+      return req;
+    },
+  });
+  provider.notifyService(other, {
+    Put: (req) => {
+      const data = req.data as Uint8Array;
+      kept.push(data);
+      return { id: req.id, data: new Uint8Array(0) };
+    },
+  }, { lendRequestBytes: false });
+  await provider.start();
+  const channel = new RpcChannel({ address: provider.address });
+  try {
+    const echo = (channel.stub(store) as unknown as StoreStub).Echo;
+    const put = channel.stub(other).Put!;
+    for (let id = 1; id <= 20; id++) assertBlob(await echo(blob(id, 2000)), id, 2000);
+    // The first request of the connection is copied (lending starts with it); the rest are lent.
+    assert.deepEqual(lentSeen, [false, ...new Array(19).fill(true)]);
+    for (let id = 100; id < 110; id++) await put({ id, data: pattern(id, 2000) });
+    await Promise.all(Array.from({ length: 50 }, (_, i) => echo(blob(200 + i, 2000))));
+    for (let i = 0; i < 10; i++) {
+      assert.equal(
+        kept[i]!.buffer.byteLength,
+        2000,
+        "a request of a service not lending is its own",
+      );
+      assert.equal(digest(kept[i]!), digest(pattern(100 + i, 2000)));
+    }
+  } finally {
+    await channel.close();
+    await provider.close();
+  }
+  // And the other way round: a provider not lending, one service that does.
+  const seen: boolean[] = [];
+  const provider2 = new RpcProvider({ port: 0, logger: new CaptureLogger() });
+  provider2.notifyService(store, {
+    Echo: (req) => {
+      const data = req.data as Uint8Array;
+      seen.push(data.buffer.byteLength !== data.length);
+      return req;
+    },
+  }, { lendRequestBytes: true });
+  await provider2.start();
+  const channel2 = new RpcChannel({ address: provider2.address });
+  try {
+    const echo = (channel2.stub(store) as unknown as StoreStub).Echo;
+    for (let id = 1; id <= 5; id++) assertBlob(await echo(blob(id, 2000)), id, 2000);
+    assert.deepEqual(seen, [false, true, true, true, true]);
+  } finally {
+    await channel2.close();
+    await provider2.close();
+  }
+});
