@@ -31,6 +31,13 @@ export const DEFAULT_MAX_UNSENT_BYTES = 1024 * 1024;
  * into its own array, instead of through the read buffer and a copy.
  */
 const DIRECT_READ_BYTES = 16 * 1024;
+/**
+ * Read buffers held by leases after the connection moved on from them, in bytes, past which
+ * frames in the read buffer are no longer lent (they are copied out): a few small frames held
+ * for long cannot pin many read buffers of up to 256 KiB each. Frames read into their own
+ * array are lent whatever this count: the array is their size.
+ */
+export const MAX_HELD_READ_BYTES = 1024 * 1024;
 /** Bytes of batched frames (`sendBatched`) that start a write without waiting any longer. */
 const BATCH_BYTES = 64 * 1024;
 
@@ -162,7 +169,11 @@ export class FramedConnection {
           onFrame(meta, payload, owned);
           return;
         }
-        const owner = this.#frameOwner = owned ? this.#bodyOwner : this.#pushOwner;
+        const owner = this.#frameOwner = owned
+          ? this.#bodyOwner
+          : this.#pool.heldReadBytes < MAX_HELD_READ_BYTES
+          ? this.#pushOwner
+          : undefined;
         try {
           onFrame(meta, payload, owned);
         } finally {
@@ -225,10 +236,12 @@ export class FramedConnection {
   }
 
   /**
-   * Called from `onFrame` (with `lendBuffers`, or after `startLending`): takes a lease on the buffer the frame's payload
-   * is in, which is then not read into again until the lease is released, so the payload (and
-   * views into it) stay valid past the callback. Undefined when lending is off, outside
-   * `onFrame`, or when the payload is in bytes the connection was given (`initial`): copy then.
+   * Called from `onFrame` (with `lendBuffers`, or after `startLending`): takes a lease on the
+   * buffer the frame's payload is in, which is then not read into again until the lease is
+   * released, so the payload (and views into it) stay valid past the callback. Undefined (copy
+   * then) when lending is off, outside `onFrame`, when the payload is in bytes the connection
+   * was given (`initial`), or when it is in the read buffer while
+   * {@linkcode MAX_HELD_READ_BYTES} of earlier read buffers are still lent.
    */
   lend(): ReceiveLease | undefined {
     return this.#frameOwner?.lend();
@@ -394,7 +407,7 @@ export class FramedConnection {
           const size = this.#readBuf.length;
           this.#readOwner = this.#pool!.take(size);
           this.#readBuf = this.#readOwner.bytes.subarray(0, size);
-          this.#pool!.done(lent);
+          this.#pool!.done(lent, true);
         }
         const n = await this.#conn.read(direct ?? this.#readBuf);
         if (n === null) break;
@@ -421,7 +434,7 @@ export class FramedConnection {
           if (old !== undefined) {
             this.#readOwner = this.#pool!.take(size);
             this.#readBuf = this.#readOwner.bytes.subarray(0, size);
-            this.#pool!.done(old);
+            this.#pool!.done(old, true);
           } else {
             this.#readBuf = new Uint8Array(size);
           }

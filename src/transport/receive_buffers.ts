@@ -39,7 +39,7 @@ class Lease implements ReceiveLease {
     const b = this.#buffer;
     if (b === undefined) return;
     this.#buffer = undefined;
-    if (--b.leases === 0 && !b.busy) b.pool.give(b);
+    if (--b.leases === 0 && !b.busy) b.pool.returned(b);
   }
 }
 
@@ -64,6 +64,8 @@ export class ReceiveBuffer {
   lent = false;
   /** Still written by the connection. */
   busy = true;
+  /** A read buffer the connection moved on from while leases held it (counted as held). */
+  held = false;
 
   /** A buffer of `bytes.length` bytes belonging to `pool`. */
   constructor(readonly pool: ReceiveBufferPool, readonly bytes: Uint8Array) {}
@@ -90,6 +92,7 @@ export class ReceiveBuffer {
 export class ReceiveBufferPool {
   #free = new Map<number, ReceiveBuffer[]>();
   #freeBytes = 0;
+  #heldReadBytes = 0;
   #maxPooledBytes: number;
 
   /** A pool keeping at most `maxPooledBytes` of idle buffers. */
@@ -100,6 +103,11 @@ export class ReceiveBufferPool {
   /** Bytes of idle buffers kept. */
   get pooledBytes(): number {
     return this.#freeBytes;
+  }
+
+  /** Bytes of read buffers the connection moved on from that leases still hold. */
+  get heldReadBytes(): number {
+    return this.#heldReadBytes;
   }
 
   /** A buffer of at least `size` bytes, reused when one of its size class was given back. */
@@ -123,11 +131,25 @@ export class ReceiveBufferPool {
   /**
    * The connection no longer writes into `b`: it comes back now if it was lent and every lease
    * is released, or later when the last one is; a buffer never lent stays with whoever holds
-   * what was decoded out of it.
+   * what was decoded out of it. A `readBuffer` still lent counts in `heldReadBytes` until then.
    */
-  done(b: ReceiveBuffer): void {
+  done(b: ReceiveBuffer, readBuffer = false): void {
     b.busy = false;
-    if (b.lent && b.leases === 0) this.give(b);
+    if (b.leases > 0) {
+      if (readBuffer) {
+        b.held = true;
+        this.#heldReadBytes += b.bytes.length;
+      }
+    } else if (b.lent) this.give(b);
+  }
+
+  /** The last lease on `b`, which the connection is done with, was released. */
+  returned(b: ReceiveBuffer): void {
+    if (b.held) {
+      b.held = false;
+      this.#heldReadBytes -= b.bytes.length;
+    }
+    this.give(b);
   }
 
   /**

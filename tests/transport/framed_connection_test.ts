@@ -3,7 +3,11 @@
  * while the peer does not take the output, and resumes once half of it is written.
  */
 import assert from "node:assert/strict";
-import { type ByteStream, FramedConnection } from "../../src/transport/framed_connection.ts";
+import {
+  type ByteStream,
+  FramedConnection,
+  MAX_HELD_READ_BYTES,
+} from "../../src/transport/framed_connection.ts";
 import type { ReceiveLease } from "../../src/transport/receive_buffers.ts";
 import { FrameWriter } from "../../src/wire/frame_writer.ts";
 import { Kind } from "../../src/wire/meta.ts";
@@ -368,6 +372,28 @@ Deno.test("a frame in the sniffed bytes the connection was given is not lent: le
   assert.equal(leases[0], undefined, "the sniffed bytes were lent");
   assert.ok(leases[1] !== undefined, "a frame in the read buffer was not lent");
   leases[1]!.release();
+  peer.end();
+  await fc.close();
+});
+
+Deno.test("frames in the read buffer are no longer lent while 1 MiB of earlier read buffers is held, and are lent again once those come back", async () => {
+  const { peer, fc, nth } = lendingConnection(() => true);
+  const total = MAX_HELD_READ_BYTES / 4096 + 20;
+  for (let id = 1; id <= total; id++) {
+    peer.send(frame(id, 100, id & 0xff)); // one 4 KiB read buffer per frame while each is lent
+    await nth(id);
+  }
+  const frames = await Promise.all(Array.from({ length: total }, (_, i) => nth(i + 1)));
+  const lent = frames.filter((f) => f.lease !== undefined);
+  assert.equal(lent.length, MAX_HELD_READ_BYTES / 4096, "lending did not stop at the bound");
+  assert.ok(frames.slice(lent.length).every((f) => f.lease === undefined));
+  for (const f of lent) {
+    assert.ok(allEqual(f.payload, f.id & 0xff), `frame ${f.id} was overwritten`);
+  }
+  for (const f of lent) f.lease!.release();
+  peer.send(frame(total + 1, 100, 1));
+  assert.ok((await nth(total + 1)).lease !== undefined, "lending did not resume");
+  (await nth(total + 1)).lease!.release();
   peer.end();
   await fc.close();
 });
