@@ -7,6 +7,15 @@
 import assert from "node:assert/strict";
 import { Code, parseProto, RpcChannel, RpcError, RpcProvider, type StubMethod } from "../../mod.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
+import {
+  assertBlob,
+  type Blob,
+  blob,
+  digest,
+  pattern,
+  settled,
+  values,
+} from "../_helpers/patterned_blobs.ts";
 import { isCode } from "../_helpers/is_code.ts";
 
 const root = parseProto(`syntax = "proto3"; package lendtest;
@@ -27,11 +36,6 @@ const SMALL = 300;
 /** Request payloads read straight into a body of their own (the direct-read path). */
 const LARGE = 100_000;
 
-interface Blob {
-  id: number;
-  data: Uint8Array;
-  parts: Uint8Array[];
-}
 interface StoreStub {
   Echo: StubMethod<Blob, Blob>;
   EchoLater: StubMethod<Blob, Blob>;
@@ -39,34 +43,6 @@ interface StoreStub {
   Fail: StubMethod<Blob, Blob>;
   FailLater: StubMethod<Blob, Blob>;
   Note: StubMethod<{ id: number; text: string }, { id: number; text: string }>;
-}
-
-/** Bytes that differ for every `id` (and along the array). */
-function pattern(id: number, size: number): Uint8Array {
-  const b = new Uint8Array(size);
-  for (let i = 0; i < size; i++) b[i] = (id * 151 + i * 7 + (i >>> 8)) & 0xff;
-  return b;
-}
-
-/** The blob a call with `id` sends: a main payload and two small parts. */
-function blob(id: number, size: number): Blob {
-  return { id, data: pattern(id, size), parts: [pattern(id + 1, 40), pattern(id + 2, 9)] };
-}
-
-/** A short fingerprint of `bytes` (length, checksum, ends), for error messages. */
-function digest(bytes: Uint8Array): string {
-  let sum = 0;
-  for (const b of bytes) sum = (sum * 31 + b) >>> 0;
-  return `${bytes.length}:${sum}:${bytes.subarray(0, 8).join(",")}:${bytes.subarray(-8).join(",")}`;
-}
-
-function assertBlob(got: Blob, id: number, size: number): void {
-  assert.equal(got.id, id);
-  const want = blob(id, size);
-  assert.equal(digest(got.data), digest(want.data), `data of call ${id} (${size} bytes)`);
-  assert.equal(got.parts.length, 2, `parts of call ${id}`);
-  assert.equal(digest(got.parts[0]!), digest(want.parts[0]!), `part 0 of call ${id}`);
-  assert.equal(digest(got.parts[1]!), digest(want.parts[1]!), `part 1 of call ${id}`);
 }
 
 /** Handlers waiting on a gate each, opened one at a time by the test. */
@@ -166,20 +142,6 @@ async function withStore(
 }
 
 let nextId = 1000;
-
-/**
- * What `promises` resolve to, once every one has settled (so a failing assertion leaves no call
- * pending); throws the first rejection.
- */
-async function settled<T>(promises: Promise<T>[]): Promise<T[]> {
-  return values(await Promise.allSettled(promises));
-}
-
-/** The values of `results`; throws the first rejection. */
-function values<T>(results: PromiseSettledResult<T>[]): T[] {
-  for (const r of results) if (r.status === "rejected") throw r.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
-}
 
 /**
  * `count` echo calls at once, all checked: half answered at once and half after a timer (their
