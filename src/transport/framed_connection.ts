@@ -122,7 +122,9 @@ export class FramedConnection {
   #writeLoop: Promise<void> | undefined;
   #flushScheduled = false;
   /** The macrotask that flushes frames queued by {@linkcode FramedConnection.sendBatched}. */
-  #batchTimer: ReturnType<typeof setTimeout> | undefined;
+  #batchTimer: ReturnType<typeof setImmediate> | undefined;
+  /** Frames are queued that must not wait for a batch to fill (`send`, `flush`). */
+  #urgent = false;
   #closed = false;
   #writeClosed = false;
   #closeError: unknown;
@@ -260,6 +262,7 @@ export class FramedConnection {
   send(fields: MetaFields, payload?: Payload): boolean {
     if (this.#closed || this.#writeClosed) return true;
     if (!this.#writer.writeFrame(fields, payload, this.peerMaxMessageBytes)) return false;
+    this.#urgent = true;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#scheduleFlush);
@@ -268,26 +271,27 @@ export class FramedConnection {
   }
 
   /**
-   * Queues a frame like {@linkcode FramedConnection.send}, but lets it wait for the next turn of
-   * the event loop (or an earlier flush) before the write starts, so a producer yielding one
-   * message per microtask (an async generator) fills one write with many frames instead of
-   * making one small write each. For stream messages, whose latency credit flow control already
-   * paces; unary frames use `send`.
+   * Queues a frame like {@linkcode FramedConnection.send}, but lets it wait until the end of
+   * this turn of the event loop (a `setImmediate`), until 64 KiB are queued, or
+   * until an earlier flush, before it is written: a producer yielding one message per microtask
+   * (an async generator) fills one write with many frames instead of making one small write
+   * each, also while earlier writes complete. For stream messages, whose pace credit flow
+   * control already sets; unary frames use `send`.
    */
   sendBatched(fields: MetaFields, payload?: Payload): boolean {
     if (this.#closed || this.#writeClosed) return true;
     if (!this.#writer.writeFrame(fields, payload, this.peerMaxMessageBytes)) return false;
-    if (this.#flushScheduled) return true;
     if (this.#writer.length >= BATCH_BYTES) this.flush();
-    else if (this.#batchTimer === undefined) this.#batchTimer = setTimeout(this.#batchFlush, 0);
+    else this.#batchTimer ??= setImmediate(this.#batchFlush);
     return true;
   }
 
   /** Starts writing what is queued now (frames queued by `sendBatched` would wait otherwise). */
   flush(): void {
-    if (this.#flushScheduled || this.#closed || this.#writer.length === 0) return;
-    clearTimeout(this.#batchTimer);
-    this.#batchTimer = undefined;
+    if (this.#closed || this.#writer.length === 0) return;
+    this.#urgent = true;
+    this.#cancelBatchFlush();
+    if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     queueMicrotask(this.#scheduleFlush);
   }
@@ -296,6 +300,12 @@ export class FramedConnection {
     this.#batchTimer = undefined;
     this.flush();
   };
+
+  #cancelBatchFlush(): void {
+    if (this.#batchTimer === undefined) return;
+    clearImmediate(this.#batchTimer);
+    this.#batchTimer = undefined;
+  }
 
   /** Resolves when every frame queued so far has been written (or the connection ended). */
   drain(): Promise<void> {
@@ -352,10 +362,12 @@ export class FramedConnection {
   async #flush(): Promise<void> {
     try {
       while (this.#writer.length > 0 && !this.#closed) {
+        // Only batched frames, fewer than a batch: they wait for the end of the turn.
+        if (!this.#urgent && this.#writer.length < BATCH_BYTES) break;
+        this.#urgent = false;
         const chunk = this.#writer.take();
         // Frames queued by sendBatched leave with this write: their turn-end flush is moot.
-        clearTimeout(this.#batchTimer);
-        this.#batchTimer = undefined;
+        this.#cancelBatchFlush();
         // Frames queued from now on are coalesced into the next write.
         this.#flushScheduled = true;
         let off = 0;
@@ -375,9 +387,14 @@ export class FramedConnection {
       this.#writing = 0;
       this.#writeLoop = undefined;
       this.#flushScheduled = false;
-      if (this.#writer.length > 0 && !this.#closed) {
+      if (
+        this.#writer.length > 0 && !this.#closed &&
+        (this.#urgent || this.#writer.length >= BATCH_BYTES)
+      ) {
         this.#flushScheduled = true;
         this.#writeLoop = this.#flush();
+      } else if (this.#writer.length > 0 && !this.#closed) {
+        this.#batchTimer ??= setImmediate(this.#batchFlush); // batched frames: end of the turn
       } else {
         const waiters = this.#drainWaiters;
         this.#drainWaiters = [];
@@ -463,8 +480,7 @@ export class FramedConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeError = error;
-    clearTimeout(this.#batchTimer);
-    this.#batchTimer = undefined;
+    this.#cancelBatchFlush();
     this.#resumeRead?.();
     closeQuietly(this.#conn);
     const waiters = this.#drainWaiters;

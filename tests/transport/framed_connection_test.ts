@@ -397,3 +397,46 @@ Deno.test("frames in the read buffer are no longer lent while 1 MiB of earlier r
   peer.end();
   await fc.close();
 });
+
+/** A peer that takes every write at once and records its size; reads wait until it closes. */
+class EagerSink implements ByteStream {
+  writes: number[] = [];
+  #closed: (() => void) | undefined;
+  read(): Promise<number | null> {
+    return new Promise((resolve) => this.#closed = () => resolve(null));
+  }
+  write(p: Uint8Array): Promise<number> {
+    this.writes.push(p.length);
+    return Promise.resolve(p.length);
+  }
+  close(): void {
+    this.#closed?.();
+  }
+}
+
+Deno.test("stream frames produced one per microtask leave in writes of 64 KiB, also while earlier writes complete at once", async () => {
+  const sink = new EagerSink();
+  const fc = new FramedConnection(sink, {
+    maxMessageBytes: 1 << 20,
+    onFrame: () => {},
+    onClose: () => {},
+  });
+  fc.start();
+  const payload = new Uint8Array(100);
+  let bytes = 0;
+  for (let i = 1; i <= 3000; i++) {
+    fc.sendBatched({ kind: Kind.MESSAGE, callId: 1 }, payload);
+    bytes += 12 + 100 + 4; // header, payload, a 4-byte meta at most
+    await null; // an async generator's next message comes a microtask later
+  }
+  await fc.drain();
+  const total = sink.writes.reduce((a, b) => a + b, 0);
+  assert.ok(total > 3000 * 112 && total <= bytes, `wrote ${total} bytes`);
+  // Before: a write completing at once let the loop write the few frames queued meanwhile, and
+  // the stream went out in hundreds of small writes.
+  assert.ok(
+    sink.writes.slice(0, -1).every((n) => n >= 64 * 1024),
+    `writes: ${sink.writes.join(", ")}`,
+  );
+  await fc.close();
+});
