@@ -14,7 +14,9 @@ let hold: (loan: BufferLoan, lease: ReceiveLease) => void;
  * into again until {@linkcode BufferLoan.release} (or the end of a `using` block) gives it
  * back. Use what the response holds before that, and copy (`bytes.slice()`) anything kept
  * longer. One loan may cover many calls; it can be used again after a release. A loan never
- * released costs only the reuse: its buffers are garbage-collected like any others.
+ * released costs only the reuse: its buffers are garbage-collected like any others (but while
+ * unreleased loans hold 1 MiB of a connection's read buffers, that connection copies the
+ * responses it would lend out of its read buffer).
  *
  * Responses that cannot be lent are decoded as without it (the `"mprpc-legacy"` protocol,
  * streaming calls, response types without `bytes` fields): the option is an optimization that

@@ -95,8 +95,9 @@ export interface RpcProviderOptions {
    * Lend unary handlers the connection's receive buffer instead of copying: the request's
    * `bytes` fields are views into it, valid until the handler's result settles (its answer is
    * encoded by then), after which the buffer is read into again. A handler that keeps such a
-   * field longer (stores it, or uses it after a later `await` of its returned promise) must copy
-   * it (`bytes.slice()`). It saves allocating and copying every large request; streaming
+   * field longer (stores it, or hands it to work that goes on after its result settles) must
+   * copy it (`bytes.slice()`). A connection starts lending at its first request to such a
+   * method: that request is copied. It saves allocating and copying every large request; streaming
    * methods and the `"mprpc-legacy"` protocol always copy. Default false; a service can set its
    * own (`notifyService`'s {@linkcode ServiceOptions}).
    *

@@ -242,7 +242,7 @@ export class FramedConnection {
    * buffer the frame's payload is in, which is then not read into again until the lease is
    * released, so the payload (and views into it) stay valid past the callback. Undefined (copy
    * then) when lending is off, outside `onFrame`, when the payload is in bytes the connection
-   * was given (`initial`), or when it is in the read buffer while
+   * was given (`initial`) or read before lending started, or when it is in the read buffer while
    * {@linkcode MAX_HELD_READ_BYTES} of earlier read buffers are still lent.
    */
   lend(): ReceiveLease | undefined {

@@ -9,6 +9,9 @@
  * - `hang=worker`: `setup(provider)` never finishes inside Workers.
  * - `reject=<text>`: Echo fails with `FAILED_PRECONDITION` "rejected on <loop>" when the request's
  *   text is `<text>`.
+ * - `keep=1`: an Echo whose text is `keep` stores its request's `data` as received (no copy), and
+ *   every Echo answers with the stored bytes in `data` as they are when it answers: with
+ *   `lendRequestBytes`, a view the connection has read into again since.
  *
  * Echo answers with the name of the event loop that ran it (`main`, or the Worker's name).
  *
@@ -32,11 +35,17 @@ export default async function setup(provider: RpcProvider): Promise<void> {
   const runs = query.get("runs");
   const token = query.get("token");
   const reject = query.get("reject");
+  const keep = query.get("keep") !== null;
+  let kept: Uint8Array = new Uint8Array();
   provider.notifyService(await kitchenService(), {
     Echo(req) {
       if (runs !== null) Deno.writeTextFileSync(runs, `${LOOP} ${req.text}\n`, { append: true });
       if (reject !== null && req.text === reject) {
         throw new RpcError(Code.FAILED_PRECONDITION, `rejected on ${LOOP}`);
+      }
+      if (keep) {
+        if (req.text === "keep") kept = req.data as Uint8Array;
+        return { text: LOOP, data: kept };
       }
       return { text: LOOP };
     },

@@ -5,6 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { RpcProvider } from "../../src/server/rpc_provider.ts";
+import { RpcChannel } from "../../src/client/rpc_channel.ts";
+import { kitchenService, type KitchenStub } from "../_helpers/kitchen.ts";
 import { WORKER_OPTION_ROLES, workerOptions, WorkerPool } from "../../src/server/worker_pool.ts";
 import { CaptureLogger } from "../_helpers/capture_logger.ts";
 import { eventually } from "../_helpers/eventually.ts";
@@ -102,6 +104,50 @@ Deno.test("the options that travel to Workers are the limits, timeouts, buffer l
     /workers > 1 cannot be combined with tls/,
   );
   assert.deepEqual(workerOptions({ interceptors: [] }), {}, "an empty list is harmless");
+});
+
+/**
+ * For each event loop of a provider with `workers` and `lendRequestBytes: lend`: whether the
+ * bytes a handler stored without a copy were overwritten by the next request on its connection
+ * (they are only when the request was lent its receive buffer).
+ */
+async function overwrittenByLoop(lend: boolean): Promise<Map<string, boolean>> {
+  const url = new URL(MODULE);
+  url.searchParams.set("keep", "1");
+  const logger = new CaptureLogger();
+  await using provider = new RpcProvider({
+    workers: LOOPS.length,
+    workerModule: url,
+    port: 0,
+    lendRequestBytes: lend,
+    logger,
+  });
+  await provider.start();
+  const service = await kitchenService();
+  const overwritten = new Map<string, boolean>();
+  // Connections spread over the event loops by the kernel (reusePort): connect again until
+  // every loop answered (bounded).
+  for (let i = 0; i < 64 && overwritten.size < LOOPS.length; i++) {
+    await using channel = new RpcChannel({ address: provider.address, logger });
+    const echo = channel.stub<KitchenStub>(service).Echo;
+    const stored = new Uint8Array(300).fill(0x11);
+    // A connection's first request to a lending method is copied: the second is lent.
+    await echo({ text: "keep", data: stored });
+    const kept = await echo({ text: "keep", data: stored });
+    assert.deepEqual(kept.data, stored, "bytes are intact while their handler answers");
+    const later = await echo({ text: "next", data: new Uint8Array(300).fill(0x22) });
+    const data = later.data as Uint8Array;
+    overwritten.set(String(later.text), data.some((b) => b !== 0x11));
+  }
+  assert.deepEqual([...overwritten.keys()].sort(), LOOPS);
+  return overwritten;
+}
+
+Deno.test("lendRequestBytes reaches every Worker: handlers there are lent their request bytes, and are not without it", async () => {
+  const lent = await overwrittenByLoop(true);
+  assert.deepEqual(Object.fromEntries(lent), Object.fromEntries(LOOPS.map((l) => [l, true])));
+  const copied = await overwrittenByLoop(false);
+  assert.deepEqual(Object.fromEntries(copied), Object.fromEntries(LOOPS.map((l) => [l, false])));
 });
 
 Deno.test("a Worker whose setup(provider) never finishes fails the pool's start after its timeout and is terminated", async () => {

@@ -1,11 +1,12 @@
 /**
  * Typed service definitions at run time: the generated `kitchen.Kitchen` served and called
  * through `notifyService(S, impl)` and `channel.stub(S)`, over the native protocol, the C++
- * protocol and Workers. The received values are compared with literals of the generated receiver
+ * protocol and Workers, with lent receive buffers too. The received values are compared with literals of the generated receiver
  * types, so a generated type that stops matching what the runtime produces fails here.
  */
 import assert from "node:assert/strict";
 import {
+  BufferLoan,
   ConsoleLogger,
   defineService,
   protoFile,
@@ -103,6 +104,25 @@ Deno.test("a typed stub call returns exactly the generated receiver type's shape
   assert.deepEqual(plain(await kitchen.echo({})), plain(EMPTY_RECEIVED));
   // Keys too: no field missing, none extra.
   assert.deepEqual(Object.keys(await kitchen.Echo({})).sort(), Object.keys(EMPTY_RECEIVED).sort());
+});
+
+Deno.test("a typed definition takes notifyService's { lendRequestBytes } and a typed stub call's { loan }", async () => {
+  await using provider = new RpcProvider({ host: "127.0.0.1", port: 0, logger: quiet });
+  provider.notifyService(Kitchen, impl, { lendRequestBytes: true });
+  await provider.start();
+  await using channel = new RpcChannel({ address: provider.address, logger: quiet });
+  const kitchen = channel.stub(Kitchen);
+  const loan = new BufferLoan();
+  try {
+    for (let i = 0; i < 3; i++) {
+      const got: Everything = await kitchen.Echo(FULL, { loan });
+      assert.deepEqual(plain(got), plain(FULL_RECEIVED));
+    }
+    assert.equal(loan.size, 3, "each response's buffer is lent to the loan");
+  } finally {
+    loan.release();
+  }
+  assert.equal(loan.size, 0);
 });
 
 Deno.test("a typed stub is the untyped stub of the definition's service: one object, same functions", async () => {
