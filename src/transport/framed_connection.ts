@@ -9,7 +9,13 @@ import { type FrameCallback, FrameDecoder, type OversizeCallback } from "../wire
 import { FrameWriter, type Payload } from "../wire/frame_writer.ts";
 import type { MetaFields } from "../wire/meta.ts";
 import { closeQuietly } from "../util/close_quietly.ts";
-import { ReceiveBuffer, ReceiveBufferPool, type ReceiveLease } from "./receive_buffers.ts";
+import {
+  type HeldReadBytes,
+  ReceiveBuffer,
+  type ReceiveBufferPool,
+  type ReceiveLease,
+  sharedReceivePool,
+} from "./receive_buffers.ts";
 
 /** First size of a connection's read buffer (small: idle connections cost little); it grows when reads fill it. */
 const INITIAL_READ_BUFFER = 4 * 1024;
@@ -111,6 +117,8 @@ export class FramedConnection {
   #readBuf: Uint8Array;
   /** With `lendBuffers`: the pool, the read buffer's lease count, the body being filled. */
   #pool: ReceiveBufferPool | undefined;
+  /** This connection's read buffers moved on from while still lent. */
+  #held: HeldReadBytes = { heldReadBytes: 0 };
   #readOwner: ReceiveBuffer | undefined;
   #bodyOwner: ReceiveBuffer | undefined;
   /** The buffer of the frame being handed to `onFrame` (undefined outside the callback). */
@@ -173,7 +181,7 @@ export class FramedConnection {
         }
         const owner = this.#frameOwner = owned
           ? this.#bodyOwner
-          : this.#pool.heldReadBytes < MAX_HELD_READ_BYTES
+          : this.#held.heldReadBytes < MAX_HELD_READ_BYTES
           ? this.#pushOwner
           : undefined;
         try {
@@ -233,7 +241,7 @@ export class FramedConnection {
    */
   startLending(): void {
     if (this.#pool !== undefined) return;
-    const pool = this.#pool = new ReceiveBufferPool();
+    const pool = this.#pool = sharedReceivePool();
     this.#readOwner = new ReceiveBuffer(pool, this.#readBuf);
   }
 
@@ -424,7 +432,7 @@ export class FramedConnection {
           const size = this.#readBuf.length;
           this.#readOwner = this.#pool!.take(size);
           this.#readBuf = this.#readOwner.bytes.subarray(0, size);
-          this.#pool!.done(lent, true);
+          this.#pool!.done(lent, this.#held);
         }
         const n = await this.#conn.read(direct ?? this.#readBuf);
         if (n === null) break;
@@ -451,7 +459,7 @@ export class FramedConnection {
           if (old !== undefined) {
             this.#readOwner = this.#pool!.take(size);
             this.#readBuf = this.#readOwner.bytes.subarray(0, size);
-            this.#pool!.done(old, true);
+            this.#pool!.done(old, this.#held);
           } else {
             this.#readBuf = new Uint8Array(size);
           }

@@ -1,9 +1,10 @@
 /**
  * Receive buffers a connection can lend: the arrays it reads frames into, each counting the
- * leases on it, and a pool of the ones given back. A lent buffer is not read into again until
- * every lease on it has been released, so what was decoded out of it as views stays intact for
- * as long as the borrower holds it; a buffer whose borrower never gives it back is simply not
- * reused (the garbage collector frees it like any other).
+ * leases on it, and a pool of the ones given back, shared by every connection of the event loop
+ * ({@linkcode sharedReceivePool}). A lent buffer is not read into again until every lease on it
+ * has been released, so what was decoded out of it as views stays intact for as long as the
+ * borrower holds it; a buffer whose borrower never gives it back is simply not reused (the
+ * garbage collector frees it like any other).
  *
  * @module
  */
@@ -12,8 +13,16 @@
 const CLASS_STEPS = 8;
 /** Smallest size class (smaller requests get a buffer of this size). */
 const MIN_CLASS = 4 * 1024;
-/** Default bytes of given-back buffers a pool keeps for reuse. */
-export const DEFAULT_MAX_POOLED_BYTES = 2 * 1024 * 1024;
+/**
+ * Default bytes of given-back buffers a pool keeps for reuse: what the shared pool of an event
+ * loop holds at most, however many connections lend.
+ */
+export const DEFAULT_MAX_POOLED_BYTES = 4 * 1024 * 1024;
+
+/** What one connection's read buffers, moved on from while still lent, add up to. */
+export interface HeldReadBytes {
+  heldReadBytes: number;
+}
 
 /**
  * A lease on a receive buffer: what was decoded out of the buffer as views stays valid until
@@ -64,8 +73,8 @@ export class ReceiveBuffer {
   lent = false;
   /** Still written by the connection. */
   busy = true;
-  /** A read buffer the connection moved on from while leases held it (counted as held). */
-  held = false;
+  /** Where it is counted while it is a read buffer moved on from and still lent. */
+  held: HeldReadBytes | undefined = undefined;
 
   /** A buffer of `bytes.length` bytes belonging to `pool`. */
   constructor(readonly pool: ReceiveBufferPool, readonly bytes: Uint8Array) {}
@@ -92,7 +101,6 @@ export class ReceiveBuffer {
 export class ReceiveBufferPool {
   #free = new Map<number, ReceiveBuffer[]>();
   #freeBytes = 0;
-  #heldReadBytes = 0;
   #maxPooledBytes: number;
 
   /** A pool keeping at most `maxPooledBytes` of idle buffers. */
@@ -103,11 +111,6 @@ export class ReceiveBufferPool {
   /** Bytes of idle buffers kept. */
   get pooledBytes(): number {
     return this.#freeBytes;
-  }
-
-  /** Bytes of read buffers the connection moved on from that leases still hold. */
-  get heldReadBytes(): number {
-    return this.#heldReadBytes;
   }
 
   /** A buffer of at least `size` bytes, reused when one of its size class was given back. */
@@ -131,23 +134,24 @@ export class ReceiveBufferPool {
   /**
    * The connection no longer writes into `b`: it comes back now if it was lent and every lease
    * is released, or later when the last one is; a buffer never lent stays with whoever holds
-   * what was decoded out of it. A `readBuffer` still lent counts in `heldReadBytes` until then.
+   * what was decoded out of it. A read buffer still lent counts in `readBuffer` (its
+   * connection's count) until then.
    */
-  done(b: ReceiveBuffer, readBuffer = false): void {
+  done(b: ReceiveBuffer, readBuffer?: HeldReadBytes): void {
     b.busy = false;
     if (b.leases > 0) {
-      if (readBuffer) {
-        b.held = true;
-        this.#heldReadBytes += b.bytes.length;
+      if (readBuffer !== undefined) {
+        b.held = readBuffer;
+        readBuffer.heldReadBytes += b.bytes.length;
       }
     } else if (b.lent) this.give(b);
   }
 
   /** The last lease on `b`, which the connection is done with, was released. */
   returned(b: ReceiveBuffer): void {
-    if (b.held) {
-      b.held = false;
-      this.#heldReadBytes -= b.bytes.length;
+    if (b.held !== undefined) {
+      b.held.heldReadBytes -= b.bytes.length;
+      b.held = undefined;
     }
     this.give(b);
   }
@@ -172,4 +176,21 @@ export function sizeClass(size: number): number {
   const pow = 2 ** Math.floor(Math.log2(size - 1));
   const step = pow / CLASS_STEPS;
   return Math.ceil(size / step) * step;
+}
+
+let shared: ReceiveBufferPool | undefined;
+
+/**
+ * The pool every lending connection of this event loop (the main thread, or one Worker) takes
+ * its buffers from and gives them back to, keeping at most {@linkcode DEFAULT_MAX_POOLED_BYTES}
+ * idle: what lending holds idle does not grow with the number of connections.
+ *
+ * @example
+ * ```ts
+ * import { sharedReceivePool } from "./receive_buffers.ts";
+ * if (sharedReceivePool() !== sharedReceivePool()) throw new Error("one pool per event loop");
+ * ```
+ */
+export function sharedReceivePool(): ReceiveBufferPool {
+  return shared ??= new ReceiveBufferPool();
 }

@@ -440,3 +440,33 @@ Deno.test("stream frames produced one per microtask leave in writes of 64 KiB, a
   );
   await fc.close();
 });
+
+Deno.test("lending connections share one pool of idle buffers, and each counts only its own held read buffers", async () => {
+  const a = lendingConnection(() => true);
+  const b = lendingConnection(() => true);
+  // A holds enough small frames' read buffers to stop lending from its read buffer...
+  const total = MAX_HELD_READ_BYTES / 4096 + 1;
+  for (let id = 1; id <= total; id++) {
+    a.peer.send(frame(id, 100, 1));
+    await a.nth(id);
+  }
+  assert.equal((await a.nth(total)).lease, undefined, "A kept lending past its bound");
+  // ...while B still lends, and reuses a large body A gave back.
+  a.peer.send(frame(1000, 40_000, 7), 100);
+  const big = await a.nth(total + 1);
+  assert.ok(big.lease !== undefined, "A's large body is its own array: always lent");
+  big.lease!.release();
+  b.peer.send(frame(1, 100, 2));
+  const small = await b.nth(1);
+  assert.ok(small.lease !== undefined, "B's lending was stopped by A's held buffers");
+  b.peer.send(frame(2, 40_000, 3), 100);
+  const reused = await b.nth(2);
+  assert.equal(reused.payload.buffer, big.payload.buffer, "B did not reuse the body A gave back");
+  for (let id = 1; id <= total; id++) (await a.nth(id)).lease?.release();
+  small.lease!.release();
+  reused.lease!.release();
+  for (const { peer, fc } of [a, b]) {
+    peer.end();
+    await fc.close();
+  }
+});
