@@ -20,7 +20,8 @@ let hold: (loan: BufferLoan, lease: ReceiveLease) => void;
  *
  * Responses that cannot be lent are decoded as without it (the `"mprpc-legacy"` protocol,
  * streaming calls, response types without `bytes` fields): the option is an optimization that
- * never changes what a call returns.
+ * never changes what a call returns. Through `channel.createRpcImpl({ loan })` (protobufjs's
+ * `Service.create`), the whole response, bytes in, is lent: decode it before the release.
  *
  * @example Reading large responses without allocating per call
  * ```ts
