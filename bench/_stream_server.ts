@@ -1,10 +1,12 @@
 /**
- * The sending side of the streaming benchmark: `--impl mprpc` serves `mprpcbench.Bench.Stream`
- * (an async generator yielding Blobs until the caller cancels); `--impl ceiling-proto` is the
- * raw TCP ceiling doing the same protobufjs work: it encodes each Blob (`fromObject` + `encode`),
- * frames it with a 4-byte length, and writes batches with one write in flight, as fast as the
- * socket takes them. Prints `{"ready":true,"port":N}`, then `{"rss":B,"t":ms}` every second; exits when
- * stdin ends.
+ * The provider side of the streaming benchmark: `--impl mprpc` serves `mprpcbench.Bench.Stream`
+ * (an async generator yielding Blobs until the caller cancels) and `mprpcbench.Bench.Chat` (a
+ * bidirectional echo yielding each Blob it receives); `--impl ceiling-proto` is the raw TCP
+ * ceiling of `Stream` doing the same protobufjs work: it encodes each Blob (`fromObject` +
+ * `encode`), frames it with a 4-byte length, and writes batches with one write in flight, as fast
+ * as the socket takes them; `--impl ceiling-pingpong` is the raw TCP ceiling of `Chat`: it decodes
+ * each framed Blob (`decode` + `toObject`) and writes it back encoded and framed. Prints
+ * `{"ready":true,"port":N}`, then `{"rss":B,"t":ms}` every second; exits when stdin ends.
  *
  * @module
  */
@@ -31,17 +33,21 @@ if (impl === "mprpc") {
       const data = new Uint8Array(req.size).fill(0x62);
       for (;;) yield { data };
     },
+    async *Chat(requests: AsyncIterable<{ data: Uint8Array }>) {
+      for await (const message of requests) yield message;
+    },
   });
   await provider.start();
   emit({ ready: true, port: provider.address.port });
   await stdinClosed();
   await provider.close({ graceMs: 0 });
-} else if (impl === "ceiling-proto") {
+} else if (impl === "ceiling-proto" || impl === "ceiling-pingpong") {
+  const serve = impl === "ceiling-proto" ? send : echo;
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   emit({ ready: true, port: (listener.addr as Deno.NetAddr).port });
   const serving: Promise<void>[] = [];
   const accepting = (async () => {
-    for await (const conn of listener) serving.push(send(conn));
+    for await (const conn of listener) serving.push(serve(conn));
   })().catch(() => {});
   await stdinClosed();
   listener.close();
@@ -80,6 +86,54 @@ async function send(conn: Deno.TcpConn): Promise<void> {
         new DataView(out.buffer).setUint32(p, b.length);
         out.set(b, p + 4);
         p += 4 + b.length;
+      }
+      let off = 0;
+      while (off < out.length) off += await conn.write(out.subarray(off));
+    }
+  } catch {
+    // the caller closed its side: done
+  } finally {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** Answers every framed Blob with the same Blob, decoded and encoded again, until the peer goes away. */
+async function echo(conn: Deno.TcpConn): Promise<void> {
+  conn.setNoDelay(true);
+  let buf = new Uint8Array(64 * 1024);
+  let have = 0;
+  try {
+    for (;;) {
+      if (have === buf.length) {
+        const next = new Uint8Array(buf.length * 2);
+        next.set(buf);
+        buf = next;
+      }
+      const n = await conn.read(buf.subarray(have));
+      if (n === null) return;
+      have += n;
+      const replies: Uint8Array[] = [];
+      let total = 0;
+      let p = 0;
+      while (have - p >= 4) {
+        const len = new DataView(buf.buffer, p, 4).getUint32(0);
+        if (have - p - 4 < len) break;
+        const bytes = blob.encode(blob.decode(buf.subarray(p + 4, p + 4 + len)));
+        replies.push(bytes);
+        total += 4 + bytes.length;
+        p += 4 + len;
+      }
+      buf.copyWithin(0, p, have);
+      have -= p;
+      if (total === 0) continue;
+      const out = new Uint8Array(total);
+      let o = 0;
+      for (const b of replies) {
+        new DataView(out.buffer).setUint32(o, b.length);
+        out.set(b, o + 4);
+        o += 4 + b.length;
       }
       let off = 0;
       while (off < out.length) off += await conn.write(out.subarray(off));

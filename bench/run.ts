@@ -35,7 +35,8 @@
  * protobufjs work as mprpc at both ends, decoding views into its reused read buffer) and, for the
  * 64k shapes, `ceiling-proto-copy` (the same, decoding copies that own their bytes, as mprpc's
  * messages do), see bench/_echo_server.ts. Streams (one server stream,
- * one way, 100-byte and 64 KiB messages) run last, in bench/stream_bench.ts.
+ * one way, 100-byte and 64 KiB messages; the round-trip latency of a bidirectional ping-pong)
+ * run last, in bench/stream_bench.ts.
  *
  * @module
  */
@@ -1027,7 +1028,8 @@ if (outPath) {
   }
   await Deno.writeTextFile(outPath, md);
   console.error(`wrote ${outPath}`);
-  // Streams (one way, messages/s vs ceiling-proto; with --soak, a memory soak too): their own
+  // Streams (one way, messages/s vs ceiling-proto; bidi ping-pong latency vs ceiling-pingpong;
+  // with --soak, a memory soak too): their own
   // section of the same file, written by bench/stream_bench.ts.
   console.error("running bench/stream_bench.ts ...");
   const streams = await new Deno.Command(Deno.execPath(), {

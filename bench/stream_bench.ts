@@ -1,8 +1,10 @@
 /**
  * The streaming benchmark: one server stream, one way, provider and caller in separate
  * processes over loopback, in messages/s against the raw TCP ceiling doing the same protobufjs
- * work (`ceiling-proto`, bench/_stream_server.ts), for 100-byte and 64 KiB messages; then a soak
- * of one 100-byte stream with the RSS of both processes at its start and end.
+ * work (`ceiling-proto`, bench/_stream_server.ts), for 100-byte and 64 KiB messages; then the
+ * round-trip latency of a bidirectional stream with one 100-byte message in flight
+ * (`Bench.Chat` against the raw TCP ping-pong `ceiling-pingpong`); then a soak of one 100-byte
+ * stream with the RSS of both processes at its start and end.
  *
  * ```
  * deno run -A bench/stream_bench.ts [--duration S] [--repeat N] [--soak-duration S] [--no-soak]
@@ -137,6 +139,41 @@ async function runOnce(impl: string, size: number, ms: number): Promise<Run> {
   }
 }
 
+interface PingPong {
+  p50Us: number;
+  p99Us: number;
+  maxUs: number;
+  roundTrips: number;
+  roundTripsPerSec: number;
+}
+
+/** One closed-loop ping-pong of 100-byte Blobs against `--impl impl` of the provider. */
+async function pingPongOnce(impl: "ceiling-pingpong" | "mprpc", ms: number): Promise<PingPong> {
+  const server = new Child("_stream_server.ts", ["--impl", impl]);
+  try {
+    const ready = await server.next();
+    const client = new Child("_stream_client.ts", [
+      "--mode",
+      "pingpong",
+      "--impl",
+      impl,
+      "--port",
+      String(ready.port),
+      "--size",
+      "98",
+      "--warmup-ms",
+      "500",
+      "--duration-ms",
+      String(ms),
+    ]);
+    const out = await client.next();
+    await client.stop();
+    return out.result as PingPong;
+  } finally {
+    await server.stop();
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const mib = (b: number) => (b / 2 ** 20).toFixed(1);
@@ -162,6 +199,35 @@ for (const [label, size] of [["100 B", 98], ["64 KiB", 65536]] as const) {
       `(${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}) |`,
   );
 }
+const pingRuns: Record<string, PingPong[]> = { "ceiling-pingpong": [], mprpc: [] };
+for (let r = 0; r < repeat; r++) {
+  for (const impl of ["ceiling-pingpong", "mprpc"] as const) {
+    const res = await pingPongOnce(impl, durationMs);
+    pingRuns[impl]!.push(res);
+    console.error(
+      `ping-pong 100 B ${impl}: p50 ${res.p50Us.toFixed(1)} µs, p99 ${res.p99Us.toFixed(1)} µs, ` +
+        `${fmt(res.roundTripsPerSec)} round trips/s`,
+    );
+    console.log(JSON.stringify({ scenario: `bidi ping-pong 100 B ${impl}`, ...res }));
+  }
+}
+const us = (n: number) => n.toFixed(1);
+const pick = (impl: string, key: keyof PingPong) => pingRuns[impl]!.map((x) => x[key]);
+const range = (xs: number[], f: (n: number) => string) =>
+  `${f(median(xs))} (${f(Math.min(...xs))}–${f(Math.max(...xs))})`;
+const pingRatios = pingRuns["mprpc"]!.map((m, i) =>
+  m.p50Us / pingRuns["ceiling-pingpong"]![i]!.p50Us
+);
+const pingCells = [
+  range(pick("ceiling-pingpong", "p50Us"), us),
+  range(pick("mprpc", "p50Us"), us),
+  range(pick("mprpc", "p99Us"), us),
+  fmt(median(pick("ceiling-pingpong", "roundTripsPerSec"))),
+  fmt(median(pick("mprpc", "roundTripsPerSec"))),
+  `**${median(pingRatios).toFixed(2)}×** ` +
+  `(${Math.min(...pingRatios).toFixed(2)}–${Math.max(...pingRatios).toFixed(2)})`,
+];
+const pingRow = `| bidi ping-pong, 100 B, 1 in flight | ${pingCells.join(" | ")} |`;
 let soakLine = "";
 if (soak) {
   console.error(`soak: one 100-byte stream for ${soakMs / 1000} s ...`);
@@ -196,6 +262,18 @@ const section = [
   "| scenario | ceiling-proto messages/s | mprpc messages/s | mprpc ÷ ceiling |",
   "| --- | ---: | ---: | ---: |",
   ...rows,
+  "",
+  "Bidirectional ping-pong: one 100-byte Blob in flight on one stream, the next sent as soon as " +
+  "the echo of the last is decoded; mprpc is `Bench.Chat` (the provider's handler yields each " +
+  "message it receives, the caller feeds an async generator), `ceiling-pingpong` a raw TCP " +
+  "socket with TCP_NODELAY doing the same protobufjs work per message and 4-byte length " +
+  "framing; the round trip runs from the decision to send to the decoded reply. Median of the " +
+  "rounds (min–max); the ratio is mprpc's p50 over the ceiling's, per round.",
+  "",
+  "| scenario | ceiling-pingpong p50 µs | mprpc p50 µs | mprpc p99 µs | ceiling round trips/s | " +
+  "mprpc round trips/s | mprpc ÷ ceiling (p50) |",
+  "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  pingRow,
   "",
   ...(soak
     ? [
