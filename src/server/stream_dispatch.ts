@@ -24,7 +24,7 @@ export interface StreamOwner {
   readonly peerMaxMessageBytes: number;
   /** Queues a frame; false (nothing queued) when its body is over `peerMaxMessageBytes`. */
   send(fields: MetaFields, payload?: Payload): boolean;
-  /** As `send`, for messages: may wait for the next turn of the event loop to be written. */
+  /** As `send`, for messages: may wait until the end of this turn of the event loop to be written. */
   sendMessage(fields: MetaFields, payload: Payload): boolean;
   /** Starts writing the messages queued so far. */
   flush(): void;
@@ -219,7 +219,7 @@ export class ServerStream {
       it = (make as () => AsyncIterator<unknown>).call(iterable);
       for (;;) {
         if (this.#credit.available <= 0) {
-          this.#owner.flush(); // what the credit allowed leaves now, not at the next turn
+          this.#owner.flush(); // what the credit allowed leaves now, not at the turn's end
           await this.#credit.wait();
         }
         if (this.#ended) return;
