@@ -80,15 +80,7 @@ async function send(conn: Deno.TcpConn): Promise<void> {
         parts.push(bytes);
         total += 4 + bytes.length;
       }
-      const out = new Uint8Array(total);
-      let p = 0;
-      for (const b of parts) {
-        new DataView(out.buffer).setUint32(p, b.length);
-        out.set(b, p + 4);
-        p += 4 + b.length;
-      }
-      let off = 0;
-      while (off < out.length) off += await conn.write(out.subarray(off));
+      await writeFramed(conn, parts, total);
     }
   } catch {
     // the caller closed its side: done
@@ -127,16 +119,7 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
       }
       buf.copyWithin(0, p, have);
       have -= p;
-      if (total === 0) continue;
-      const out = new Uint8Array(total);
-      let o = 0;
-      for (const b of replies) {
-        new DataView(out.buffer).setUint32(o, b.length);
-        out.set(b, o + 4);
-        o += 4 + b.length;
-      }
-      let off = 0;
-      while (off < out.length) off += await conn.write(out.subarray(off));
+      if (total > 0) await writeFramed(conn, replies, total);
     }
   } catch {
     // the caller closed its side: done
@@ -145,4 +128,18 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
       conn.close();
     } catch { /* already closed */ }
   }
+}
+
+/** Writes `parts` (`total` bytes with their 4-byte length prefixes) in one write, all of it. */
+async function writeFramed(conn: Deno.TcpConn, parts: Uint8Array[], total: number): Promise<void> {
+  const out = new Uint8Array(total);
+  const view = new DataView(out.buffer);
+  let p = 0;
+  for (const b of parts) {
+    view.setUint32(p, b.length);
+    out.set(b, p + 4);
+    p += 4 + b.length;
+  }
+  let off = 0;
+  while (off < out.length) off += await conn.write(out.subarray(off));
 }
