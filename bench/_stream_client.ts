@@ -21,6 +21,7 @@ import type { BidiStreamMethod, ServerStreamMethod } from "../src/client/call_op
 import { ConsoleLogger } from "../src/log/logger.ts";
 import { emit, Histogram, parseFlags } from "./_load.ts";
 import { codecOf, loadShapes } from "./_shapes.ts";
+import { FramedReader, writeFramed } from "./_length_framing.ts";
 
 const flags = parseFlags(Deno.args);
 const impl = flags.get("impl") ?? "mprpc";
@@ -83,28 +84,12 @@ async function stream() {
     const head = new Uint8Array(4);
     new DataView(head.buffer).setUint32(0, size);
     await conn.write(head);
-    let buf = new Uint8Array(256 * 1024);
-    let have = 0;
-    while (!stop) {
-      if (have === buf.length) {
-        const next = new Uint8Array(buf.length * 2);
-        next.set(buf);
-        buf = next;
-      }
-      const n = await conn.read(buf.subarray(have));
-      if (n === null) break;
-      have += n;
-      let p = 0;
-      while (have - p >= 4 && !stop) {
-        const len = ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>>
-          0;
-        if (have - p - 4 < len) break;
-        blob.decode(buf.subarray(p + 4, p + 4 + len));
+    const reader = new FramedReader(conn, 256 * 1024);
+    while (!stop && await reader.fill()) {
+      for (let m = reader.next(); m !== undefined && !stop; m = reader.next()) {
+        blob.decode(m);
         tick();
-        p += 4 + len;
       }
-      buf.copyWithin(0, p, have);
-      have -= p;
     }
     conn.close();
   }
@@ -170,36 +155,20 @@ async function pingPong() {
   } else {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     conn.setNoDelay(true);
-    let buf = new Uint8Array(64 * 1024);
-    let have = 0;
+    const reader = new FramedReader(conn, 64 * 1024);
     let more = true;
     while (more) {
       const sentAt = performance.now();
-      const bytes = blob.encode({ data });
-      const out = new Uint8Array(4 + bytes.length);
-      new DataView(out.buffer).setUint32(0, bytes.length);
-      out.set(bytes, 4);
-      let off = 0;
-      while (off < out.length) off += await conn.write(out.subarray(off));
-      let len = -1;
-      for (;;) {
-        if (have >= 4) {
-          len = new DataView(buf.buffer, 0, 4).getUint32(0);
-          if (have - 4 >= len) break;
+      await writeFramed(conn, [blob.encode({ data })]);
+      let bytes = reader.next();
+      while (bytes === undefined) {
+        if (!await reader.fill()) {
+          throw new Error("the ceiling-pingpong server closed the connection");
         }
-        if (have === buf.length) {
-          const next = new Uint8Array(buf.length * 2);
-          next.set(buf);
-          buf = next;
-        }
-        const n = await conn.read(buf.subarray(have));
-        if (n === null) throw new Error("the ceiling-pingpong server closed the connection");
-        have += n;
+        bytes = reader.next();
       }
-      const reply = blob.decode(buf.subarray(4, 4 + len));
+      const reply = blob.decode(bytes);
       if (reply.data.length !== size) throw new Error(`echo of ${reply.data.length} bytes`);
-      buf.copyWithin(0, 4 + len, have);
-      have -= 4 + len;
       more = record(sentAt);
     }
     conn.close();

@@ -14,6 +14,7 @@ import { RpcProvider } from "../src/server/rpc_provider.ts";
 import { ConsoleLogger } from "../src/log/logger.ts";
 import { emit, parseFlags, stdinClosed } from "./_load.ts";
 import { codecOf, loadShapes } from "./_shapes.ts";
+import { FramedReader, writeFramed } from "./_length_framing.ts";
 
 const flags = parseFlags(Deno.args);
 const impl = flags.get("impl") ?? "mprpc";
@@ -80,7 +81,7 @@ async function send(conn: Deno.TcpConn): Promise<void> {
         parts.push(bytes);
         total += 4 + bytes.length;
       }
-      await writeFramed(conn, parts, total);
+      await writeFramed(conn, parts);
     }
   } catch {
     // the caller closed its side: done
@@ -94,32 +95,14 @@ async function send(conn: Deno.TcpConn): Promise<void> {
 /** Answers every framed Blob with the same Blob, decoded and encoded again, until the peer goes away. */
 async function echo(conn: Deno.TcpConn): Promise<void> {
   conn.setNoDelay(true);
-  let buf = new Uint8Array(64 * 1024);
-  let have = 0;
+  const reader = new FramedReader(conn, 64 * 1024);
   try {
-    for (;;) {
-      if (have === buf.length) {
-        const next = new Uint8Array(buf.length * 2);
-        next.set(buf);
-        buf = next;
-      }
-      const n = await conn.read(buf.subarray(have));
-      if (n === null) return;
-      have += n;
+    while (await reader.fill()) {
       const replies: Uint8Array[] = [];
-      let total = 0;
-      let p = 0;
-      while (have - p >= 4) {
-        const len = new DataView(buf.buffer, p, 4).getUint32(0);
-        if (have - p - 4 < len) break;
-        const bytes = blob.encode(blob.decode(buf.subarray(p + 4, p + 4 + len)));
-        replies.push(bytes);
-        total += 4 + bytes.length;
-        p += 4 + len;
+      for (let m = reader.next(); m !== undefined; m = reader.next()) {
+        replies.push(blob.encode(blob.decode(m)));
       }
-      buf.copyWithin(0, p, have);
-      have -= p;
-      if (total > 0) await writeFramed(conn, replies, total);
+      if (replies.length > 0) await writeFramed(conn, replies);
     }
   } catch {
     // the caller closed its side: done
@@ -128,18 +111,4 @@ async function echo(conn: Deno.TcpConn): Promise<void> {
       conn.close();
     } catch { /* already closed */ }
   }
-}
-
-/** Writes `parts` (`total` bytes with their 4-byte length prefixes) in one write, all of it. */
-async function writeFramed(conn: Deno.TcpConn, parts: Uint8Array[], total: number): Promise<void> {
-  const out = new Uint8Array(total);
-  const view = new DataView(out.buffer);
-  let p = 0;
-  for (const b of parts) {
-    view.setUint32(p, b.length);
-    out.set(b, p + 4);
-    p += 4 + b.length;
-  }
-  let off = 0;
-  while (off < out.length) off += await conn.write(out.subarray(off));
 }
