@@ -426,13 +426,9 @@ export class FramedConnection {
           if (this.#closed) break;
         }
         const direct = this.#decoder.pendingBody(DIRECT_READ_BYTES);
-        const lent = this.#readOwner;
-        if (direct === undefined && lent !== undefined && lent.leases > 0) {
+        if (direct === undefined && (this.#readOwner?.leases ?? 0) > 0) {
           // Frames of the read buffer are lent: read into another one until they come back.
-          const size = this.#readBuf.length;
-          this.#readOwner = this.#pool!.take(size);
-          this.#readBuf = this.#readOwner.bytes.subarray(0, size);
-          this.#pool!.done(lent, this.#held);
+          this.#replaceReadBuffer(this.#readBuf.length);
         }
         const n = await this.#conn.read(direct ?? this.#readBuf);
         if (n === null) break;
@@ -454,21 +450,28 @@ export class FramedConnection {
         }
         if (direct === undefined && n === this.#readBuf.length && n < this.#readBufferSize) {
           // A full read: more is waiting; read in bigger gulps from now on.
-          const size = Math.min(n * 4, this.#readBufferSize);
-          const old = this.#readOwner;
-          if (old !== undefined) {
-            this.#readOwner = this.#pool!.take(size);
-            this.#readBuf = this.#readOwner.bytes.subarray(0, size);
-            this.#pool!.done(old, this.#held);
-          } else {
-            this.#readBuf = new Uint8Array(size);
-          }
+          this.#replaceReadBuffer(Math.min(n * 4, this.#readBufferSize));
         }
       }
       this.#shutdown(undefined);
     } catch (e) {
       this.#shutdown(e);
     }
+  }
+
+  /**
+   * Reads into a new buffer of `size` bytes from now on: a pooled one while lending (the old one
+   * goes back once nothing of it is lent any more), else a new array.
+   */
+  #replaceReadBuffer(size: number): void {
+    const old = this.#readOwner;
+    if (old === undefined) {
+      this.#readBuf = new Uint8Array(size);
+      return;
+    }
+    this.#readOwner = this.#pool!.take(size);
+    this.#readBuf = this.#readOwner.bytes.subarray(0, size);
+    this.#pool!.done(old, this.#held);
   }
 
   /** Waits until the output has drained to half of `maxUnsentBytes`, or the connection ends. */
